@@ -1,0 +1,90 @@
+"""Typed errors raised while decoding and validating input records.
+
+Every error carries a short, stable ``reason`` code (used as the dead-letter reason and as a
+bounded metric label) and a message that names fields but never quotes their values, because
+values can be personal data.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AvroBodyError",
+    "DecodeError",
+    "InputError",
+    "InvalidValueError",
+    "JsonBodyError",
+    "MalformedFrameError",
+    "MissingFieldError",
+    "SchemaMismatchError",
+    "UnknownSchemaIdError",
+    "ValidationError",
+    "WrongTypeError",
+]
+
+
+class InputError(Exception):
+    """Base of everything that makes an input record unusable."""
+
+    reason = "invalid_input"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DecodeError(InputError):
+    """The bytes could not be turned into a record."""
+
+    reason = "undecodable"
+
+
+class MalformedFrameError(DecodeError):
+    """Empty value, unknown leading byte or a Confluent header shorter than 5 bytes."""
+
+    reason = "malformed_frame"
+
+
+class UnknownSchemaIdError(DecodeError):
+    """The Confluent header names a schema id we do not know."""
+
+    reason = "unknown_schema_id"
+
+
+class SchemaMismatchError(DecodeError):
+    """The schema id is known but belongs to another record type than the topic carries."""
+
+    reason = "schema_mismatch"
+
+
+class AvroBodyError(DecodeError):
+    """The Avro body is truncated, too long or otherwise not readable with its schema."""
+
+    reason = "avro_body"
+
+
+class JsonBodyError(DecodeError):
+    """The JSON body is not valid UTF-8 JSON or not an object."""
+
+    reason = "json_body"
+
+
+class ValidationError(InputError):
+    """The record decoded but breaks the contract."""
+
+    reason = "invalid"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class MissingFieldError(ValidationError):
+    reason = "missing_field"
+
+
+class WrongTypeError(ValidationError):
+    reason = "wrong_type"
+
+
+class InvalidValueError(ValidationError):
+    reason = "invalid_value"

@@ -1,0 +1,237 @@
+"""Runtime configuration, read only from environment variables.
+
+Every variable is documented in the README's configuration table; a test keeps that table and
+this class in step. Settings are immutable once loaded. ``load_settings()`` validates the
+combination (production rules) and raises :class:`ConfigurationError` listing every problem.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from functools import cached_property
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = [
+    "ConfigurationError",
+    "Environment",
+    "KafkaSecurityProtocol",
+    "OutputFormat",
+    "SaslMechanism",
+    "Settings",
+    "load_settings",
+]
+
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+
+
+class ConfigurationError(ValueError):
+    """The environment does not describe a configuration we are willing to run."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class KafkaSecurityProtocol(enum.StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(enum.StrEnum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class OutputFormat(enum.StrEnum):
+    AVRO = "avro"
+    JSON = "json"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """All configuration of a predelinq process (worker, sink, CLI)."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        case_sensitive=False,
+        extra="ignore",
+        env_ignore_empty=True,
+    )
+
+    # --- application (names from the deployment guide) ---------------------------------------
+    app_name: str = Field("predelinq", description="Faust app id and consumer group id.")
+    environment: Environment = Environment.DEVELOPMENT
+    debug: bool = False
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL DSN for the audit trail (postgresql://...)."
+    )
+    api_key: SecretStr | None = Field(None, description="Key required in X-API-Key.")
+    api_prefix: str = "/api/v1"
+    model_path: str = Field(
+        "var/model_registry/current",
+        description="Model version directory (model.cbm + metadata.json) the worker loads.",
+    )
+    model_version: str | None = Field(
+        None, description="When set, refuse to start unless the loaded model has this version."
+    )
+    enable_interventions: bool = True
+    auto_trigger_threshold: int = Field(80, ge=0, le=100)
+    batch_size: int = Field(100, ge=1, le=10_000)
+    batch_window_ms: int = Field(50, ge=1, le=60_000)
+    cache_ttl: int = Field(300, ge=0, description="Seconds a /predict answer is cached.")
+    retrain_schedule: str = Field("0 3 * * 0", description="Cron expression (5 fields).")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    rate_limit_max: int = Field(100, ge=1)
+    rate_limit_window: int = Field(60, ge=1, description="Seconds.")
+    log_level: str = "INFO"
+
+    # --- Kafka ---------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
+    kafka_sasl_mechanism: SaslMechanism = SaslMechanism.PLAIN
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_session_timeout_seconds: float = Field(30.0, gt=0)
+    kafka_heartbeat_interval_seconds: float = Field(3.0, gt=0)
+    kafka_rebalance_timeout_seconds: float = Field(30.0, gt=0)
+
+    # --- topics ----------------------------------------------------------------------------------
+    topic_transactions: str = "bank.transactions.v1"
+    topic_payments: str = "bank.payments.v1"
+    topic_customer_flags: str = "customer.flags.v1"
+    topic_risk_scores: str = "risk.scores.v1"
+    topic_interventions: str = "risk.interventions.v1"
+    topic_deadletter: str = "risk.deadletter.v1"
+    topic_partitions: int = Field(8, ge=1, le=10_000)
+    topic_replication_factor: int = Field(1, ge=1, le=10)
+    output_format: OutputFormat = OutputFormat.AVRO
+
+    # --- state and sidecar -------------------------------------------------------------------
+    state_store_url: str = Field(
+        "rocksdb://", description="Faust table store: rocksdb:// (production) or memory://."
+    )
+    state_dir: str = Field("var/state", description="Directory for RocksDB and Faust data.")
+    sidecar_host: str = "127.0.0.1"
+    sidecar_port: int = Field(8080, ge=0, le=65535)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_cors(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("api_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not value.startswith("/") or value.endswith("/") and value != "/":
+            raise ValueError("must start with '/' and not end with '/', e.g. /api/v1")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return upper
+
+    @field_validator("retrain_schedule")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError("must be a 5-field cron expression such as '0 3 * * 0'")
+        return value
+
+    @field_validator("state_store_url")
+    @classmethod
+    def _check_store(cls, value: str) -> str:
+        if not (value.startswith("rocksdb://") or value.startswith("memory://")):
+            raise ValueError("must be rocksdb:// or memory://")
+        return value
+
+    @cached_property
+    def input_topics(self) -> tuple[str, ...]:
+        return (self.topic_transactions, self.topic_payments, self.topic_customer_flags)
+
+    @cached_property
+    def output_topics(self) -> tuple[str, ...]:
+        return (self.topic_risk_scores, self.topic_interventions, self.topic_deadletter)
+
+    def problems(self) -> list[str]:
+        """Cross-field rules; an empty list means the combination is acceptable."""
+        problems: list[str] = []
+        if self.environment is Environment.PRODUCTION:
+            if self.debug:
+                problems.append("DEBUG=true is not allowed when ENVIRONMENT=production")
+            if self.api_key is None:
+                problems.append("API_KEY must be set when ENVIRONMENT=production")
+            elif len(self.api_key.get_secret_value()) < 16:
+                problems.append("API_KEY must be at least 16 characters in production")
+            if "*" in self.cors_origins:
+                problems.append("CORS_ORIGINS='*' is not allowed when ENVIRONMENT=production")
+            if self.database_url is None:
+                problems.append("DATABASE_URL must be set when ENVIRONMENT=production")
+            if self.state_store_url.startswith("memory://"):
+                problems.append(
+                    "STATE_STORE_URL=memory:// is not allowed when ENVIRONMENT=production "
+                    "(state must survive restarts; use rocksdb://)"
+                )
+        uses_sasl = self.kafka_security_protocol in (
+            KafkaSecurityProtocol.SASL_PLAINTEXT,
+            KafkaSecurityProtocol.SASL_SSL,
+        )
+        if uses_sasl and (not self.kafka_sasl_username or self.kafka_sasl_password is None):
+            problems.append(
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with "
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol.value}"
+            )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            problems.append("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE must be set together")
+        names = [*self.input_topics, *self.output_topics]
+        if len(set(names)) != len(names):
+            problems.append("topic names must all be different")
+        return problems
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment, validate field by field and across fields.
+
+    Raises :class:`ConfigurationError` with every problem found, phrased with the variable names
+    an operator sets, never with secret values.
+    """
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "?"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigurationError(problems) from None
+    problems = settings.problems()
+    if problems:
+        raise ConfigurationError(problems)
+    return settings
