@@ -87,8 +87,11 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="Key required in X-API-Key.")
     api_prefix: str = "/api/v1"
     model_path: str = Field(
-        "var/model_registry/current",
-        description="Model version directory (model.cbm + metadata.json) the worker loads.",
+        "var/model_registry/champion",
+        description="Model version directory (or registry alias link) the worker loads.",
+    )
+    model_registry_dir: str = Field(
+        "var/model_registry", description="Registry directory that `train` writes versions to."
     )
     model_version: str | None = Field(
         None, description="When set, refuse to start unless the loaded model has this version."

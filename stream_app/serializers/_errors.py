@@ -13,6 +13,8 @@ __all__ = [
     "InputError",
     "InvalidValueError",
     "JsonBodyError",
+    "KeyMismatchError",
+    "LateEventError",
     "MalformedFrameError",
     "MissingFieldError",
     "SchemaMismatchError",
@@ -88,3 +90,22 @@ class WrongTypeError(ValidationError):
 
 class InvalidValueError(ValidationError):
     reason = "invalid_value"
+
+
+class KeyMismatchError(InputError):
+    """The record's Kafka key is not its customer_id, which breaks co-partitioning."""
+
+    reason = "key_mismatch"
+
+    def __init__(self) -> None:
+        super().__init__("record key must be the event's customer_id (co-partitioning)")
+
+
+class LateEventError(InputError):
+    """The event is older than the customer's watermark minus the lateness bound."""
+
+    reason = "too_late"
+
+    def __init__(self) -> None:
+        super().__init__("occurred_at is older than the customer's latest event time minus "
+                         "the lateness bound (35 days)")

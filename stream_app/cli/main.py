@@ -1,0 +1,146 @@
+"""``predelinq`` command line: one sub-command per job.
+
+Expected failures (bad configuration, bad input files, an unusable model, an unreachable
+service) print one clear message to stderr and exit non-zero; tracebacks are for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["CliError", "main"]
+
+
+class CliError(Exception):
+    """An expected failure with a message for the user; ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("worker", help="run the Faust worker and its HTTP sidecar")
+    parser.set_defaults(handler=_lazy("stream_app.cli._worker", "run"))
+
+
+def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("simulate", help="generate a synthetic bank's events")
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--start", default="2026-01-01", help="first simulated day (UTC)")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", help="write a JSON Lines event log to this file")
+    target.add_argument("--avro-dir", help="write Avro container files (one per topic) here")
+    target.add_argument("--kafka", action="store_true",
+                        help="publish to the input topics (KAFKA_BOOTSTRAP_SERVERS)")
+    parser.add_argument("--bootstrap-servers", help="override KAFKA_BOOTSTRAP_SERVERS")
+    parser.add_argument("--labels", help="also write ground-truth labels CSV here")
+    parser.add_argument("--rate", type=float, help="events per second when publishing")
+    parser.set_defaults(handler=_lazy("stream_app.cli._simulate", "run"))
+
+
+def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("train", help="train a model and add it to the registry")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--simulate", type=int, metavar="N",
+                        help="train on N freshly simulated customers")
+    source.add_argument("--events", help="JSON Lines event log (with --labels)")
+    parser.add_argument("--labels", help="CSV customer_id,as_of,label")
+    parser.add_argument("--days", type=int, default=240, help="simulated days (--simulate)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--iterations", type=int, default=400)
+    parser.add_argument("--registry", help="registry directory (default MODEL_REGISTRY_DIR)")
+    parser.add_argument("--no-promote", action="store_true",
+                        help="do not point the champion alias at the new version")
+    parser.set_defaults(handler=_lazy("stream_app.cli._train", "run"))
+
+
+def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("replay", help="point-in-time features from an event log")
+    parser.add_argument("--events", required=True, help="JSON Lines event log")
+    parser.add_argument("--labels", required=True, help="CSV customer_id,as_of[,label]")
+    parser.add_argument("--out", required=True, help="CSV to write")
+    parser.set_defaults(handler=_lazy("stream_app.cli._replay", "run"))
+
+
+def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("migrate", help="apply pending SQL migrations (DATABASE_URL)")
+    parser.add_argument("--check", action="store_true",
+                        help="only report pending migrations; exit 3 if any")
+    parser.set_defaults(handler=_lazy("stream_app.cli._migrate", "run"))
+
+
+def _add_topics(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("topics", help="create missing topics and check partitioning")
+    parser.add_argument("--bootstrap-servers", help="override KAFKA_BOOTSTRAP_SERVERS")
+    parser.set_defaults(handler=_lazy("stream_app.cli._topics", "run"))
+
+
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("demo", help="everything on one machine: broker, model, worker, "
+                                          "traffic and a live view")
+    parser.add_argument("--duration", type=float, default=120.0,
+                        help="seconds to run (default 120; Ctrl-C stops earlier)")
+    parser.add_argument("--customers", type=int, default=400)
+    parser.add_argument("--days", type=int, default=150)
+    parser.add_argument("--rate", type=float, default=1500.0, help="events per second")
+    parser.add_argument("--bootstrap-servers",
+                        help="use this broker instead of starting the embedded one")
+    parser.add_argument("--workdir", default="var/demo", help="model and state directory")
+    parser.add_argument("--plain", action="store_true",
+                        help="print summaries instead of the live terminal view")
+    parser.set_defaults(handler=_lazy("stream_app.cli._demo", "run"))
+
+
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """Import a command's module only when it runs (keeps `predelinq --help` fast)."""
+
+    def handler(args: argparse.Namespace) -> int:
+        import importlib
+
+        function: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(module), name)
+        return function(args)
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="predelinq",
+        description="Real-time pre-delinquency intervention engine. Configuration comes from "
+                    "environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_replay, _add_migrate,
+                _add_topics):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from stream_app.settings import ConfigurationError
+
+    args = build_parser().parse_args(argv)
+    if not logging.getLogger().handlers and args.command not in ("worker",):
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.handler(args)
+    except ConfigurationError as exc:
+        print(f"predelinq: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"predelinq {args.command}: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

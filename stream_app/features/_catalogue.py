@@ -1,0 +1,99 @@
+"""The feature catalogue: names (in model column order), units, windows and reason texts.
+
+``docs/features.md`` documents each entry; a test keeps the two in step. ``reason_code`` and
+``reason_text`` are what a risk event shows when the feature's SHAP contribution raises the risk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FEATURES", "FEATURE_NAMES", "FeatureSpec", "feature_index"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    name: str
+    unit: str
+    window: str
+    reason_code: str
+    reason_text: str
+
+
+FEATURES: tuple[FeatureSpec, ...] = (
+    FeatureSpec("history_days", "days", "all", "R_SHORT_HISTORY",
+                "Little account history to judge from"),
+    FeatureSpec("income_30d_minor", "minor units", "30d", "R_LOW_INCOME",
+                "Income credited in the last 30 days is low"),
+    FeatureSpec("income_60d_minor", "minor units", "60d", "R_LOW_INCOME_60D",
+                "Income credited in the last 60 days is low"),
+    FeatureSpec("income_drop_ratio", "ratio", "30d vs prior 60d", "R_INCOME_DROP",
+                "Income fell compared with the customer's usual income"),
+    FeatureSpec("days_since_salary", "days", "all", "R_SALARY_GAP",
+                "Long time since the last salary"),
+    FeatureSpec("salary_cadence_days", "days", "last 8 salaries", "R_IRREGULAR_SALARY",
+                "Salary arrives irregularly"),
+    FeatureSpec("salary_delay_days", "days", "vs own cadence", "R_SALARY_DELAY",
+                "Salary is later than the customer's usual payday"),
+    FeatureSpec("salary_missed", "flag", "cadence + 3 days grace", "R_SALARY_MISSED",
+                "Expected salary has not arrived"),
+    FeatureSpec("balance_close_minor", "minor units", "latest", "R_LOW_BALANCE",
+                "Current account balance is low"),
+    FeatureSpec("balance_min_30d_minor", "minor units", "30d", "R_BALANCE_MINIMUM",
+                "Account balance dipped low in the last 30 days"),
+    FeatureSpec("balance_trend_30d_minor_per_day", "minor units/day", "30d", "R_BALANCE_FALLING",
+                "Account balance is trending down"),
+    FeatureSpec("overdrawn_days_30d", "days", "30d", "R_OVERDRAWN",
+                "Account was overdrawn on several days"),
+    FeatureSpec("failed_dd_30d", "count", "30d", "R_FAILED_DD",
+                "Direct debits or automatic payments failed recently"),
+    FeatureSpec("failed_dd_90d", "count", "90d", "R_FAILED_DD_90D",
+                "Repeated failed direct debits over three months"),
+    FeatureSpec("nsf_declines_30d", "count", "30d", "R_NSF_DECLINES",
+                "Payments declined for insufficient funds"),
+    FeatureSpec("atm_cash_ratio", "ratio", "30d vs prior 60d", "R_CASH_WITHDRAWALS",
+                "Cash withdrawals rose above the customer's usual level"),
+    FeatureSpec("lending_app_ratio", "ratio", "30d vs prior 60d", "R_LENDING_APPS",
+                "More use of lending apps than usual"),
+    FeatureSpec("lending_app_borrowed_30d_minor", "minor units", "30d", "R_LENDING_APP_BORROWING",
+                "Borrowed from lending apps in the last 30 days"),
+    FeatureSpec("bnpl_ratio", "ratio", "30d vs prior 60d", "R_BNPL",
+                "More buy-now-pay-later spending than usual"),
+    FeatureSpec("gambling_share_30d", "share", "30d", "R_GAMBLING_SHARE",
+                "A notable share of spending went to gambling"),
+    FeatureSpec("gambling_ratio", "ratio", "30d vs prior 60d", "R_GAMBLING_RISE",
+                "Gambling spending rose above the customer's usual level"),
+    FeatureSpec("essential_share_shift", "share difference", "30d vs prior 60d",
+                "R_ESSENTIALS_SQUEEZE", "Essentials take a growing share of spending"),
+    FeatureSpec("discretionary_ratio", "ratio", "30d vs prior 60d", "R_SPENDING_CUT",
+                "Discretionary spending changed sharply"),
+    FeatureSpec("net_cashflow_30d_ratio", "ratio", "30d", "R_NEGATIVE_CASHFLOW",
+                "More money is going out than coming in"),
+    FeatureSpec("revolving_utilisation", "ratio", "latest statements", "R_HIGH_UTILISATION",
+                "Credit card balances are close to their limits"),
+    FeatureSpec("utilisation_trend_3s", "ratio difference", "last 3 statements",
+                "R_UTILISATION_RISING", "Card utilisation has been rising"),
+    FeatureSpec("min_payment_only_streak", "statements", "last 7 statements", "R_MIN_PAYMENTS",
+                "Only minimum payments on recent card statements"),
+    FeatureSpec("payment_to_due_ratio", "ratio", "latest due date", "R_UNDERPAYMENT",
+                "Paid less than was due at the last due date"),
+    FeatureSpec("late_payments_6m", "count", "180d", "R_LATE_PAYMENTS",
+                "Late or short payments in the last six months"),
+    FeatureSpec("dpd_current", "days", "latest arrears run", "R_PAST_DUE",
+                "A credit product is currently past due"),
+    FeatureSpec("dpd_max_6m", "days", "180d", "R_PAST_DUE_6M",
+                "Was past due in the last six months"),
+    FeatureSpec("products_in_arrears", "count", "latest arrears run", "R_MULTIPLE_ARREARS",
+                "Several credit products are in arrears"),
+    FeatureSpec("due_soon_shortfall", "flag", "next 3 days", "R_DUE_SOON_SHORTFALL",
+                "A payment falls due within 3 days and the balance does not cover it"),
+    FeatureSpec("credit_products", "count", "all", "R_MANY_PRODUCTS",
+                "Holds many credit products"),
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def feature_index(name: str) -> int:
+    return _INDEX[name]

@@ -1,0 +1,72 @@
+"""Topic administration: create the contract's topics and check co-partitioning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from stream_app.settings import Settings
+
+from ._clients import aiokafka_options
+
+__all__ = ["TopicLayoutError", "TopicSpec", "ensure_topics", "topic_specs"]
+
+
+class TopicLayoutError(RuntimeError):
+    """Existing topics do not have the layout the worker needs (e.g. partition counts)."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str]
+    copartitioned: bool  # must have exactly ``partitions`` partitions
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    p, r = settings.topic_partitions, settings.topic_replication_factor
+    week_ms = str(7 * 86_400_000)
+    month_ms = str(35 * 86_400_000)
+    inputs = {"retention.ms": month_ms}
+    outputs = {"retention.ms": week_ms}
+    return [
+        TopicSpec(settings.topic_transactions, p, r, inputs, True),
+        TopicSpec(settings.topic_payments, p, r, inputs, True),
+        TopicSpec(settings.topic_customer_flags, p, r, inputs, True),
+        TopicSpec(settings.topic_risk_scores, p, r, outputs, False),
+        TopicSpec(settings.topic_interventions, p, r, {"retention.ms": month_ms}, False),
+        TopicSpec(settings.topic_deadletter, p, r, {"retention.ms": month_ms}, False),
+    ]
+
+
+async def ensure_topics(settings: Settings, *, create_missing: bool = True) -> list[str]:
+    """Create missing topics; fail when an input topic's partition count breaks
+    co-partitioning. Returns the names of the topics created."""
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings), request_timeout_ms=30_000)
+    await admin.start()
+    try:
+        specs = topic_specs(settings)
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if missing and create_missing:
+            await admin.create_topics([
+                NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.config)
+                for s in missing
+            ])
+        present = [s for s in specs if s.name in existing]
+        if present:
+            described = await admin.describe_topics([s.name for s in present])
+            counts = {d["topic"]: len(d["partitions"]) for d in described}
+            wrong = [f"{s.name} has {counts.get(s.name)} partitions"
+                     for s in present if s.copartitioned and counts.get(s.name) != s.partitions]
+            if wrong:
+                raise TopicLayoutError(
+                    "input topics must all have TOPIC_PARTITIONS="
+                    f"{settings.topic_partitions} partitions (co-partitioning by customer): "
+                    + "; ".join(wrong))
+        return [s.name for s in missing] if create_missing else []
+    finally:
+        await admin.close()

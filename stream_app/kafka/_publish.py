@@ -1,0 +1,84 @@
+"""Publish simulated (or logged) events to the input topics, Avro-framed, keyed by customer_id,
+optionally at a fixed rate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from stream_app.events import RecordType
+from stream_app.serializers import AvroCodec, SchemaCatalog, encode_json
+from stream_app.settings import Settings
+
+from ._clients import aiokafka_options
+
+__all__ = ["publish_events"]
+
+_RECORD_TYPES = {
+    "transaction": RecordType.TRANSACTION,
+    "payment": RecordType.PAYMENT,
+    "customer_flags": RecordType.CUSTOMER_FLAGS,
+}
+_IN_FLIGHT = 2000
+
+
+async def publish_events(
+    settings: Settings,
+    records: Iterable[dict[str, Any]],
+    *,
+    rate: float | None = None,
+    wire_format: str = "avro",
+    on_progress: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Send every record to its topic; returns how many were sent (and acknowledged)."""
+    topics = {
+        "transaction": settings.topic_transactions,
+        "payment": settings.topic_payments,
+        "customer_flags": settings.topic_customer_flags,
+    }
+    codec = AvroCodec(SchemaCatalog.default())
+    producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all", linger_ms=5,
+                                enable_idempotence=True)
+    await producer.start()
+    sent = 0
+    started = time.monotonic()
+    pending: list[asyncio.Future[Any]] = []
+    try:
+        for record in records:
+            if stop is not None and stop.is_set():
+                break
+            kind = record["type"]
+            body = {k: v for k, v in record.items() if k != "type"}
+            if wire_format == "avro":
+                value = codec.encode(_RECORD_TYPES[kind], body)
+            else:
+                value = encode_json(body)
+            pending.append(await producer.send(topics[kind], value,
+                                               key=record["customer_id"].encode()))
+            sent += 1
+            if len(pending) >= _IN_FLIGHT:
+                await asyncio.gather(*pending)
+                pending.clear()
+                if on_progress:
+                    on_progress(sent)
+            if rate:
+                ahead = sent / rate - (time.monotonic() - started)
+                if ahead > 0.005:
+                    if pending:
+                        await asyncio.gather(*pending)
+                        pending.clear()
+                        if on_progress:
+                            on_progress(sent)
+                    await asyncio.sleep(ahead)
+        if pending:
+            await asyncio.gather(*pending)
+        if on_progress:
+            on_progress(sent)
+    finally:
+        await producer.stop()
+    return sent

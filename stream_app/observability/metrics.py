@@ -1,0 +1,68 @@
+"""Prometheus metrics of a worker, in their own registry (one per process, or per test).
+
+Conventions: ``predelinq_`` prefix, base units (seconds), ``_total`` for counters, and labels
+with bounded values only (topic names, reason codes, bands, actions); never a customer id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+__all__ = ["WorkerMetrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+
+
+class WorkerMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.input_records = Counter(
+            "predelinq_input_records_total", "Records consumed from input topics.", ["topic"],
+            registry=r)
+        self.dead_letters = Counter(
+            "predelinq_dead_letters_total",
+            "Input records sent to the dead-letter topic, by source topic and reason.",
+            ["topic", "reason"], registry=r)
+        self.duplicates = Counter(
+            "predelinq_duplicate_events_total",
+            "Input events ignored because their event_id was already applied.", registry=r)
+        self.late_events = Counter(
+            "predelinq_late_events_total",
+            "Input events older than the lateness bound (also dead-lettered).", registry=r)
+        self.scores = Counter(
+            "predelinq_scores_total", "Risk scores published, by band.", ["band"], registry=r)
+        self.interventions = Counter(
+            "predelinq_interventions_total", "Interventions published, by action and arm.",
+            ["action", "arm"], registry=r)
+        self.state_errors = Counter(
+            "predelinq_state_errors_total",
+            "Stored customer states that could not be read and were started afresh.", registry=r)
+        self.batch_duration = Histogram(
+            "predelinq_batch_duration_seconds",
+            "Time to process one micro-batch, decode to outputs delivered.",
+            buckets=_LATENCY_BUCKETS, registry=r)
+        self.scoring_duration = Histogram(
+            "predelinq_scoring_duration_seconds",
+            "Time to score and explain one micro-batch of feature vectors.",
+            buckets=_LATENCY_BUCKETS, registry=r)
+        self.batch_size = Histogram(
+            "predelinq_batch_records", "Records per micro-batch.", buckets=_SIZE_BUCKETS,
+            registry=r)
+        self.model_info = Info("predelinq_model", "The model in use.", registry=r)
+        self.model_loaded = Gauge(
+            "predelinq_model_loaded", "1 when a verified model is loaded.", registry=r)
+        self.ready = Gauge(
+            "predelinq_ready", "1 when the worker is ready (model, partitions, recovery).",
+            registry=r)
+        self.assigned_partitions = Gauge(
+            "predelinq_assigned_partitions", "Input topic partitions assigned to this worker.",
+            registry=r)
+        self.recovery_remaining = Gauge(
+            "predelinq_recovery_remaining_records",
+            "Changelog records still to read before table recovery completes.", registry=r)
+        self.last_batch_timestamp = Gauge(
+            "predelinq_last_batch_timestamp_seconds",
+            "Wall-clock time the last micro-batch finished (liveness of the agent).",
+            registry=r)

@@ -1,0 +1,23 @@
+"""Micro-batch processing shared by the Faust worker and tools (no Kafka here)."""
+
+from ._processor import (
+    BatchProcessor,
+    BatchResult,
+    InputRecord,
+    OutputRecord,
+    OutputTopics,
+    StateStore,
+    intervention_id,
+    score_event_id,
+)
+
+__all__ = [
+    "BatchProcessor",
+    "BatchResult",
+    "InputRecord",
+    "OutputRecord",
+    "OutputTopics",
+    "StateStore",
+    "intervention_id",
+    "score_event_id",
+]

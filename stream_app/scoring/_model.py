@@ -1,0 +1,103 @@
+"""A loaded, verified model that scores and explains batches of feature vectors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from model_registry import ModelVersion, RegistryError, open_version
+from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES
+
+from ._trees import ObliviousForest, build_leaf_shap_table, forest_from_catboost
+
+__all__ = ["IncompatibleModelError", "ScoredBatch", "ScoringModel", "probability_to_score"]
+
+_CHUNK = 128  # rows per SHAP gather: keeps the gathered block in cache
+
+
+class IncompatibleModelError(RegistryError):
+    """The model was trained on another feature list than the running feature code computes."""
+
+
+def probability_to_score(probability: float) -> int:
+    return int(math.floor(probability * 100 + 0.5))
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    probabilities: npt.NDArray[np.float64]  # (n,)
+    scores: npt.NDArray[np.int64]  # (n,) 0-100
+    contributions: npt.NDArray[np.float64]  # (n, F) exact SHAP values, log-odds
+
+
+class ScoringModel:
+    """CatBoost trees + their per-leaf SHAP table, evaluated with numpy.
+
+    Loading verifies checksums, the feature list, and that the numpy evaluation reproduces
+    CatBoost's own predictions on probe rows; any failure refuses the model.
+    """
+
+    def __init__(self, version: ModelVersion, catboost_model: Any) -> None:
+        self.version = version.version
+        self.metadata = version.metadata
+        self.path = version.path
+        self.forest: ObliviousForest = forest_from_catboost(catboost_model)
+        if self.forest.n_features != len(FEATURE_NAMES):
+            raise IncompatibleModelError(
+                f"model {self.version} has {self.forest.n_features} features, "
+                f"the feature code computes {len(FEATURE_NAMES)}"
+            )
+        table, self.expected_value = build_leaf_shap_table(catboost_model, self.forest)
+        self._flat_table = table.reshape(-1, self.forest.n_features)
+        self._offsets = (np.arange(self.forest.n_trees) * table.shape[1])[None, :]
+        self._self_check(catboost_model)
+
+    @classmethod
+    def load(cls, path: Path | str) -> ScoringModel:
+        from catboost import CatBoostClassifier
+
+        version = open_version(Path(path))
+        names = version.metadata.get("feature_names")
+        if names != list(FEATURE_NAMES):
+            raise IncompatibleModelError(
+                f"model {version.version} was trained on features {names!r}; the running feature "
+                f"code computes {list(FEATURE_NAMES)!r}. Retrain with this code."
+            )
+        model = CatBoostClassifier()
+        try:
+            model.load_model(str(version.model_file))
+        except Exception as exc:  # CatBoostError on a damaged file
+            raise RegistryError(f"CatBoost could not load {version.model_file}: {exc}") from None
+        return cls(version, model)
+
+    @property
+    def feature_code_matches(self) -> bool:
+        return self.metadata.get("feature_code_sha256") == FEATURE_CODE_SHA256
+
+    def _self_check(self, catboost_model: Any) -> None:
+        rng = np.random.default_rng(0)
+        probe = rng.normal(0, 1e4, size=(64, self.forest.n_features))
+        probe[::2] = np.abs(probe[::2]) / 1e4
+        ours = self.forest.raw_scores(self.forest.leaf_indexes(probe))
+        theirs = catboost_model.predict(probe.astype(np.float32), prediction_type="RawFormulaVal")
+        if not np.allclose(ours, theirs, rtol=0, atol=1e-9):
+            raise IncompatibleModelError(
+                f"model {self.version}: tree evaluation does not reproduce CatBoost's predictions"
+            )
+
+    def score(self, features: npt.NDArray[np.float64]) -> ScoredBatch:
+        leaves = self.forest.leaf_indexes(features)
+        raw = self.forest.raw_scores(leaves)
+        probabilities = 1.0 / (1.0 + np.exp(-raw))
+        scores = np.floor(probabilities * 100 + 0.5).astype(np.int64)
+        flat = leaves + self._offsets
+        contributions = np.empty((features.shape[0], self.forest.n_features))
+        for start in range(0, features.shape[0], _CHUNK):
+            block = flat[start : start + _CHUNK]
+            contributions[start : start + _CHUNK] = self._flat_table[block].sum(axis=1)
+        return ScoredBatch(probabilities, scores, contributions)

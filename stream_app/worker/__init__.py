@@ -1,0 +1,5 @@
+"""The Faust worker process: agent, table, services."""
+
+from ._runtime import TABLE_NAME, WorkerRuntime
+
+__all__ = ["TABLE_NAME", "WorkerRuntime"]

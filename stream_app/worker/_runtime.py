@@ -1,0 +1,261 @@
+"""The Faust worker: topics, the changelog-backed customer-state table, the scoring agent,
+and the services that run beside it (topic check, sidecar).
+
+The agent consumes raw bytes from all input topics (one Faust topic over several names, all
+co-partitioned by customer_id) in micro-batches with ``take_events``, hands them to the pure
+:class:`~stream_app.processing.BatchProcessor`, and produces its outputs, awaiting delivery
+before the batch is acknowledged (at-least-once; output ids are deterministic).
+
+Table writes are made under the context of an event *of the same partition* as the customer
+(faust routes a table write to the changelog partition of the "current event"; with batches,
+the current event is otherwise the batch's last one, which would put other partitions' keys
+into the wrong changelog partition and lose them on rebalance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import faust
+import mode
+
+from stream_app.events import RecordType
+from stream_app.kafka import ensure_topics, faust_broker_urls, faust_credentials
+from stream_app.observability import WorkerMetrics
+from stream_app.policy import ThresholdPolicy
+from stream_app.processing import BatchProcessor, InputRecord, OutputTopics
+from stream_app.scoring import ScoringModel
+from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
+from stream_app.settings import Settings
+from stream_app.sidecar import HealthSource, Sidecar
+
+__all__ = ["TABLE_NAME", "WorkerRuntime"]
+
+log = logging.getLogger(__name__)
+TABLE_NAME = "customer-state"
+_TOPIC_RETRY_MAX_SECONDS = 30.0
+
+
+class _FaustTableStore:
+    """StateStore over a faust Table, entering the right partition's event context."""
+
+    def __init__(self, table: Any, stream: Any, events_by_partition: Mapping[int, Any]) -> None:
+        self._table = table
+        self._stream = stream
+        self._events = events_by_partition
+        self._entered: int | None = None
+
+    def _enter(self, partition: int) -> None:
+        if self._entered != partition:
+            # faust keeps no public way to choose the event a table write belongs to
+            self._stream._set_current_event(self._events[partition])  # noqa: SLF001
+            self._entered = partition
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        self._enter(partition)
+        value: bytes | None = self._table.get(key)
+        return value
+
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        self._enter(partition)
+        self._table[key] = value
+
+
+class _TopicsService(mode.Service):
+    """Creates missing topics and checks co-partitioning before the app starts; waits with
+    backoff while the broker is unreachable."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._settings = settings
+
+    async def on_start(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                created = await ensure_topics(self._settings)
+            except Exception as exc:
+                if type(exc).__name__ == "TopicLayoutError":
+                    raise
+                log.warning("Kafka not reachable yet (%s); retrying in %.1fs",
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _TOPIC_RETRY_MAX_SECONDS)
+                continue
+            if created:
+                log.info("created topics: %s", ", ".join(created))
+            return
+
+
+class _SidecarService(mode.Service):
+    def __init__(self, sidecar: Sidecar, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sidecar = sidecar
+
+    async def on_start(self) -> None:
+        await self._sidecar.start()
+
+    async def on_stop(self) -> None:
+        await self._sidecar.stop()
+
+
+class WorkerRuntime:
+    """Everything one worker process owns."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: ScoringModel,
+        *,
+        metrics: WorkerMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.metrics = metrics or WorkerMetrics()
+        self.metrics.model_loaded.set(1)
+        self.metrics.model_info.info({
+            "version": model.version,
+            "feature_code_matches": str(model.feature_code_matches).lower(),
+        })
+        catalog = SchemaCatalog.default()
+        topic_types = {
+            settings.topic_transactions: RecordType.TRANSACTION,
+            settings.topic_payments: RecordType.PAYMENT,
+            settings.topic_customer_flags: RecordType.CUSTOMER_FLAGS,
+        }
+        self.processor = BatchProcessor(
+            decoder=InputDecoder(catalog, topic_types),
+            encoder=OutputEncoder(catalog, settings.output_format.value),
+            model=lambda: self.model,
+            policy=ThresholdPolicy(settings.enable_interventions, settings.auto_trigger_threshold),
+            topics=OutputTopics(settings.topic_risk_scores, settings.topic_interventions,
+                                settings.topic_deadletter),
+            metrics=self.metrics,
+            clock=clock,
+        )
+        self.app = self._create_app()
+        self.input_topic = self.app.topic(
+            *settings.input_topics,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.topic_partitions,
+        )
+        self.table = self.app.Table(
+            TABLE_NAME,
+            partitions=settings.topic_partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+            default=None,
+        )
+        self.app.agent(self.input_topic, name="score-customers")(self._agent)
+        self.sidecar = Sidecar(
+            metrics=self.metrics,
+            health=HealthSource(
+                model_version=lambda: self.model.version,
+                readiness=self.readiness,
+                refresh_metrics=self.refresh_metrics,
+            ),
+            api_prefix=settings.api_prefix,
+            host=settings.sidecar_host,
+            port=settings.sidecar_port,
+        )
+
+    def _create_app(self) -> faust.App:
+        s = self.settings
+        return faust.App(
+            s.app_name,
+            broker=faust_broker_urls(s),
+            broker_credentials=faust_credentials(s),
+            store=s.state_store_url,
+            datadir=s.state_dir,
+            topic_partitions=s.topic_partitions,
+            topic_replication_factor=s.topic_replication_factor,
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=False,
+            autodiscover=False,
+            broker_session_timeout=s.kafka_session_timeout_seconds,
+            broker_heartbeat_interval=s.kafka_heartbeat_interval_seconds,
+            broker_rebalance_timeout=s.kafka_rebalance_timeout_seconds,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            table_standby_replicas=0,
+        )
+
+    # --- the agent ---------------------------------------------------------------------------
+    async def _agent(self, stream: Any) -> None:
+        within = self.settings.batch_window_ms / 1000.0
+        async for events in stream.take_events(self.settings.batch_size, within=within):
+            await self.handle_batch(stream, events)
+
+    async def handle_batch(self, stream: Any, events: Sequence[Any]) -> None:
+        started = time.perf_counter()
+        records = []
+        last_by_partition: dict[int, Any] = {}
+        for event in events:
+            message = event.message
+            records.append(InputRecord(message.topic, message.partition, message.offset,
+                                       message.key, message.value))
+            last_by_partition[message.partition] = event
+        store = _FaustTableStore(self.table, stream, last_by_partition)
+        try:
+            result = self.processor.process(records, store)
+        finally:
+            stream._set_current_event(events[-1])  # noqa: SLF001 - restore faust's own view
+        producer = self.app.producer
+        deliveries = [
+            await producer.send(out.topic, out.key, out.value, None, None, None)
+            for out in result.outputs
+        ]
+        if deliveries:
+            await asyncio.gather(*deliveries)
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        self.metrics.last_batch_timestamp.set(time.time())
+
+    # --- health ------------------------------------------------------------------------------
+    def readiness(self) -> dict[str, bool]:
+        app = self.app
+        try:
+            assigned = bool(app.consumer.assignment()) if app.consumer else False
+        except Exception:  # consumer not started yet
+            assigned = False
+        recovery = app.tables.recovery
+        return {
+            "model_loaded": self.model is not None,
+            "partitions_assigned": assigned and not app.rebalancing,
+            "recovery_finished": recovery.completed.is_set() and not recovery.in_recovery,
+        }
+
+    def refresh_metrics(self) -> None:
+        checks = self.readiness()
+        self.metrics.ready.set(1 if all(checks.values()) else 0)
+        try:
+            self.metrics.assigned_partitions.set(
+                len(self.app.consumer.assignment()) if self.app.consumer else 0)
+            self.metrics.recovery_remaining.set(self.app.tables.recovery.active_remaining_total())
+        except Exception:  # not started yet
+            self.metrics.assigned_partitions.set(0)
+
+    # --- running -----------------------------------------------------------------------------
+    def services(self) -> list[mode.Service]:
+        return [_SidecarService(self.sidecar), _TopicsService(self.settings)]
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the process exit code."""
+        worker = faust.Worker(
+            self.app,
+            *self.services(),
+            loglevel=self.settings.log_level.lower(),
+            redirect_stdouts=False,
+        )
+        worker.spinner = None  # the spinner resets the root logger to DEBUG (design notes)
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
