@@ -3,6 +3,11 @@
 Everything here is bounded: daily buckets cover ``HORIZON_DAYS`` behind the customer's
 watermark (the latest event time seen), histories keep the newest N entries by
 ``(time, tiebreak)``, and the deduplication memory keeps only ids inside the lateness bound.
+
+Lateness is measured per source (transactions, payments): each upstream system's events are
+compared with the newest event *of the same source*. Comparing with the newest event of any
+source would turn ordinary consumer skew (one topic's backlog read faster than another's)
+into false "late" events.
 All aggregates are commutative (sums, minimums, newest-wins with a deterministic tie-break), so
 the state after a set of events does not depend on their arrival order.
 
@@ -36,7 +41,8 @@ MAX_STATEMENTS = 7
 MAX_PAYMENTS = 24
 MAX_FAILURES = 12
 DPD_MONTHS = 7  # 30-day periods of max days-past-due kept
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+SOURCES = 2  # 0: transactions, 1: credit-product payments
 
 
 class StateFormatError(ValueError):
@@ -107,15 +113,18 @@ class ProductState:
 class CustomerState:
     """Everything the feature vector of one customer is computed from."""
 
-    __slots__ = ("days", "first_seen", "ids", "products", "salaries", "watermark")
+    __slots__ = ("days", "first_seen", "ids", "products", "salaries", "watermark",
+                 "watermarks")
 
     def __init__(self) -> None:
-        self.watermark = 0  # newest occurred_at applied (ms)
+        self.watermark = 0  # newest occurred_at applied, any source (ms): the as-of of scores
+        self.watermarks = [0] * SOURCES  # newest occurred_at applied, per source (ms)
         self.first_seen = 0  # oldest occurred_at applied (ms), for history length
         self.days: dict[int, list[int]] = {}  # epoch day -> bucket of Col.WIDTH ints
         self.salaries: list[list[int]] = []  # [epoch day, amount], newest last, one per day
         self.products: dict[int, ProductState] = {}
-        self.ids: dict[int, int] = {}  # event-id hash -> occurred_at, within the lateness bound
+        # per source: event-id hash -> occurred_at, for ids inside that source's lateness bound
+        self.ids: list[dict[int, int]] = [{} for _ in range(SOURCES)]
 
     @staticmethod
     def new_bucket() -> list[int]:
@@ -128,12 +137,12 @@ class CustomerState:
     def to_bytes(self) -> bytes:
         return orjson.dumps([
             _FORMAT_VERSION,
-            self.watermark,
+            self.watermarks,
             self.first_seen,
             sorted(self.days.items()),
             self.salaries,
             sorted((k, p.to_list()) for k, p in self.products.items()),
-            sorted(self.ids.items()),
+            [sorted(ids.items()) for ids in self.ids],
         ])
 
     @classmethod
@@ -143,11 +152,13 @@ class CustomerState:
             if raw[0] != _FORMAT_VERSION:
                 raise StateFormatError(f"state format {raw[0]} is not {_FORMAT_VERSION}")
             state = cls()
-            state.watermark, state.first_seen = int(raw[1]), int(raw[2])
+            state.watermarks = [int(w) for w in raw[1]]
+            state.watermark = max(state.watermarks)
+            state.first_seen = int(raw[2])
             state.days = {int(day): bucket for day, bucket in raw[3]}
             state.salaries = raw[4]
             state.products = {int(k): ProductState.from_list(v) for k, v in raw[5]}
-            state.ids = {int(k): int(v) for k, v in raw[6]}
+            state.ids = [{int(k): int(v) for k, v in ids} for ids in raw[6]]
         except StateFormatError:
             raise
         except Exception as exc:

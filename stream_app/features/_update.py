@@ -1,7 +1,7 @@
 """Apply one validated event to a customer's state (pure, no I/O).
 
 ``apply_event`` is idempotent on the event's id (per input kind) and order-tolerant within
-``LATENESS_MS`` of the customer's watermark; it reports what happened so that the caller can
+``LATENESS_MS`` of the newest event from the same source; it reports what happened so that the caller can
 count duplicates and dead-letter late events.
 """
 
@@ -35,6 +35,7 @@ __all__ = ["Applied", "apply_event", "event_key"]
 _ESSENTIAL = frozenset({"RENT", "UTILITIES", "GROCERIES", "LOAN_REPAYMENT"})
 _INCOME = frozenset({"SALARY", "BENEFITS"})
 _KIND_TAG = {Transaction: b"t", Payment: b"p", CustomerFlags: b"f"}
+_SOURCE = {Transaction: 0, Payment: 1}
 
 
 class Applied(enum.Enum):
@@ -68,19 +69,26 @@ def apply_event(state: CustomerState, event: InputEvent) -> Applied:
     if isinstance(event, CustomerFlags):
         return Applied.IGNORED
     ts = event.occurred_at
-    if state.watermark and ts < state.watermark - LATENESS_MS:
+    source = _SOURCE[type(event)]
+    source_mark = state.watermarks[source]
+    if source_mark and ts < source_mark - LATENESS_MS:
         return Applied.TOO_LATE
     key = event_key(event)
-    if key in state.ids:
+    ids = state.ids[source]
+    if key in ids:
         return Applied.DUPLICATE
-    state.ids[key] = ts
+    ids[key] = ts
+    if ts > source_mark:
+        state.watermarks[source] = ts
+        if ts // DAY_MS > source_mark // DAY_MS:
+            _prune_ids(state, source)
     if ts > state.watermark:
         new_day = ts // DAY_MS > state.watermark // DAY_MS
         state.watermark = ts
         if new_day:
-            _prune(state)
-    if len(state.ids) > MAX_DEDUP_IDS:
-        _prune_ids(state)
+            _prune_days(state)
+    if len(ids) > MAX_DEDUP_IDS:
+        _prune_ids(state, source)
     if state.first_seen == 0 or ts < state.first_seen:
         state.first_seen = ts
     if isinstance(event, Transaction):
@@ -90,25 +98,32 @@ def apply_event(state: CustomerState, event: InputEvent) -> Applied:
     return Applied.APPLIED
 
 
-def _prune(state: CustomerState) -> None:
-    oldest_day = state.watermark // DAY_MS - HORIZON_DAYS + 1
+def _oldest_day(state: CustomerState) -> int:
+    return state.watermark // DAY_MS - HORIZON_DAYS + 1
+
+
+def _prune_days(state: CustomerState) -> None:
+    oldest_day = _oldest_day(state)
     if state.days and min(state.days) < oldest_day:
         state.days = {d: b for d, b in state.days.items() if d >= oldest_day}
-    _prune_ids(state)
 
 
-def _prune_ids(state: CustomerState) -> None:
-    horizon = state.watermark - LATENESS_MS
-    ids = {k: t for k, t in state.ids.items() if t >= horizon}
+def _prune_ids(state: CustomerState, source: int) -> None:
+    horizon = state.watermarks[source] - LATENESS_MS
+    ids = {k: t for k, t in state.ids[source].items() if t >= horizon}
     if len(ids) > MAX_DEDUP_IDS:  # keep the newest; documented bound of the dedup memory
         ids = dict(sorted(ids.items(), key=lambda kv: (kv[1], kv[0]))[-MAX_DEDUP_IDS:])
-    state.ids = ids
+    state.ids[source] = ids
 
 
 def _bucket(state: CustomerState, ts: int) -> list[int]:
     day = ts // DAY_MS
     bucket = state.days.get(day)
     if bucket is None:
+        if day < _oldest_day(state):
+            # behind the horizon: no feature at or after the watermark reads this day, so a
+            # throw-away bucket absorbs the event's contributions
+            return CustomerState.new_bucket()
         bucket = state.days[day] = CustomerState.new_bucket()
     return bucket
 

