@@ -1,0 +1,54 @@
+"""Produce raw records to, and read everything back from, a real broker (tests only)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+
+
+async def produce(bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes | None]]) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    count = 0
+    try:
+        futures = []
+        for topic, key, value in records:
+            futures.append(await producer.send(topic, value, key=key))
+            count += 1
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return count
+
+
+async def consume_until(
+    bootstrap: str,
+    topics: list[str],
+    done: Callable[[dict[str, list[ConsumerRecord[bytes, bytes]]]], bool],
+    timeout: float,
+    settle: float = 2.0,
+) -> dict[str, list[ConsumerRecord[bytes, bytes]]]:
+    """Read all topics from the start until ``done(records)`` holds, then ``settle`` seconds
+    more (to catch anything extra that should not be there), or until ``timeout``."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    records: dict[str, list[ConsumerRecord[bytes, bytes]]] = {t: [] for t in topics}
+    deadline = time.monotonic() + timeout
+    settle_until: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=250, max_records=10_000)
+            for tp, messages in batch.items():
+                records[tp.topic].extend(messages)
+            if settle_until is None and done(records):
+                settle_until = time.monotonic() + settle
+            if settle_until is not None and time.monotonic() >= settle_until:
+                break
+    finally:
+        await consumer.stop()
+    return records

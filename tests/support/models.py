@@ -1,0 +1,31 @@
+"""A small real model for tests: trained on simulated customers, written to a registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from model_registry import set_alias
+from stream_app.scoring import ScoringModel
+from stream_app.simulate import BankSimulator, SimulationConfig, labels_from_truth
+from stream_app.training import TrainingParams, build_dataset, save_trained_model, train_model
+
+
+@dataclass(frozen=True)
+class TrainedFixture:
+    registry: Path
+    path: Path  # the version directory
+    model: ScoringModel
+
+
+def train_small_model(registry: Path, *, customers: int = 600, days: int = 200,
+                      iterations: int = 80, seed: int = 3) -> TrainedFixture:
+    config = SimulationConfig(customers=customers, days=days, seed=seed)
+    simulator = BankSimulator(config)
+    events = list(simulator.events())
+    labels = labels_from_truth(simulator.truths, start_ms=config.start_ms, days=days)
+    dataset = build_dataset(events, labels)
+    trained = train_model(dataset, TrainingParams(iterations=iterations, seed=seed))
+    version = save_trained_model(registry, trained)
+    set_alias(registry, "champion", version.version)
+    return TrainedFixture(registry, version.path, ScoringModel.load(version.path))
