@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: install what is missing, lint, type-check, then the whole suite with a
+# throwaway PostgreSQL (scripts/with-postgres.sh) and a real Apache Kafka broker (started by
+# the pytest session fixture from jars resolved with Maven into ~/.cache/predelinq).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/ensure-system.sh
+scripts/ensure-venv.sh
+.venv/bin/python -m stream_app.brokers.apache_kafka --resolve-only >/dev/null
+echo "== ruff"; .venv/bin/ruff check stream_app model_registry tests bench
+echo "== mypy"; .venv/bin/mypy
+echo "== pytest"
+exec scripts/with-postgres.sh .venv/bin/pytest -q -p no:cacheprovider "$@"
