@@ -26,6 +26,23 @@ __all__ = [
 ]
 
 _CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+# minute, hour, day of month, month, day of week (0 and 7 are Sunday)
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+def _cron_in_range(field: str, low: int, high: int) -> bool:
+    """Numbers within the field's range, ranges not reversed, steps at least 1."""
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        if step and int(step) < 1:
+            return False
+        if span == "*":
+            continue
+        start, _, end = span.partition("-")
+        first, last = int(start), int(end or start)
+        if not low <= first <= last <= high:
+            return False
+    return True
 
 
 class ConfigurationError(ValueError):
@@ -163,7 +180,10 @@ class Settings(BaseSettings):
     @classmethod
     def _check_cron(cls, value: str) -> str:
         fields = value.split()
-        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        if len(fields) != 5 or not all(
+            _CRON_FIELD.match(f) and _cron_in_range(f, low, high)
+            for f, (low, high) in zip(fields, _CRON_RANGES, strict=True)
+        ):
             raise ValueError("must be a 5-field cron expression such as '0 3 * * 0'")
         return value
 

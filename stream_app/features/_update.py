@@ -183,10 +183,15 @@ def _product(state: CustomerState, payment: Payment) -> ProductState:
     key = _account_key(payment.account_id)
     product = state.products.get(key)
     if product is None:
-        product = state.products[key] = ProductState(payment.product)
-        if len(state.products) > MAX_PRODUCTS:  # drop the product with the oldest activity
+        product = ProductState(payment.product)
+        if len(state.products) >= MAX_PRODUCTS:  # drop the product with the oldest activity
+            # the new product's activity is this event (an empty ProductState would always
+            # look oldest, so a new product could never replace a dormant one)
             stale = min(state.products, key=lambda k: (_last_activity(state.products[k]), k))
+            if (_last_activity(state.products[stale]), stale) > (payment.occurred_at, key):
+                return product  # older than every kept product: not kept
             del state.products[stale]
+        state.products[key] = product
     return product
 
 

@@ -144,11 +144,12 @@ def feature_vector(state: CustomerState, as_of_ms: int) -> list[float]:
             if due_day < as_day:
                 if as_day - 180 < due_day and paid < due:
                     late_6m += 1
+                ratio = min(2.0, paid / due) if due > 0 else 1.0
                 if due_day > latest_due_day:
                     latest_due_day = due_day
-                    pay_ratio = min(2.0, paid / due) if due > 0 else 1.0
-                elif due_day == latest_due_day and due > 0:
-                    pay_ratio = min(pay_ratio, paid / due)
+                    pay_ratio = ratio
+                elif due_day == latest_due_day:  # the lowest of that day: order-independent
+                    pay_ratio = min(pay_ratio, ratio)
             elif due_day - as_day <= DUE_SOON_DAYS and due - paid > spendable:
                 due_soon = 1.0
         streak = 0
@@ -183,7 +184,7 @@ def feature_vector(state: CustomerState, as_of_ms: int) -> list[float]:
         missed,
         float(latest_close),
         float(min_balance_30 if min_balance_30 is not None else latest_close),
-        _slope(closes),
+        _slope(sorted(closes)),  # sorted: float sums must not depend on arrival order
         float(overdrawn_days),
         float(recent[Col.FAILED_DD]),
         float(last_90_failed),

@@ -7,6 +7,7 @@ Files hold one record type each (the writer's schema is embedded in the file).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +34,8 @@ LOG_TYPES: dict[str, RecordType] = {
     "customer_flags": RecordType.CUSTOMER_FLAGS,
 }
 _TYPE_OF_RECORD = {v: k for k, v in LOG_TYPES.items()}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 class EventLogError(ValueError):
@@ -100,9 +103,17 @@ def read_avro_log(path: Path) -> Iterator[dict[str, Any]]:
         except (ValueError, KeyError):
             raise EventLogError(str(path), 0, f"records of type {name} are not events") from None
         handle.seek(0)
-        # read with the logical types stripped: epoch ms and epoch days stay integers
-        reader = fastavro.reader(handle, reader_schema=SchemaCatalog.default().latest(record_type).wire)
+        # fastavro applies the *writer's* logical types even with a stripped reader schema, so
+        # turn datetime/date values back into epoch ms and epoch days (the contract's integers)
+        wire = SchemaCatalog.default().latest(record_type).wire
+        reader = fastavro.reader(handle, reader_schema=wire)
         for record in reader:
             if isinstance(record, dict):
+                for key, value in record.items():
+                    if isinstance(value, dt.datetime):
+                        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+                        record[key] = (moment - _EPOCH) // dt.timedelta(milliseconds=1)
+                    elif isinstance(value, dt.date):
+                        record[key] = value.toordinal() - _EPOCH_ORDINAL
                 record["type"] = log_type
                 yield record

@@ -41,7 +41,9 @@ def read_points(path: Path, *, require_label: bool) -> list[Point]:
         if columns[: len(wanted)] != wanted:
             raise LabelFileError(path, 1, f"header must start with {','.join(wanted)}")
         has_label = len(columns) > 2 and columns[2] == "label"
-        for number, row in enumerate(reader, start=2):
+        last_line = reader.line_num
+        for row in reader:  # a quoted cell may span lines: count physical lines, not rows
+            number, last_line = last_line + 1, reader.line_num
             if not row or not any(cell.strip() for cell in row):
                 continue
             if len(row) < len(wanted):

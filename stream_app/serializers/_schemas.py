@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,10 +22,7 @@ __all__ = ["RegisteredSchema", "SchemaCatalog", "default_schemas_dir"]
 
 
 def default_schemas_dir() -> Path:
-    """``$SCHEMAS_DIR`` if set, else the repository's ``schemas/`` folder."""
-    override = os.environ.get("SCHEMAS_DIR")
-    if override:
-        return Path(override)
+    """The repository's ``schemas/`` folder (the contract ships with the code)."""
     return Path(__file__).resolve().parents[2] / "schemas"
 
 

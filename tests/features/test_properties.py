@@ -1,0 +1,124 @@
+"""Property tests: the state after a set of events does not depend on arrival order or on
+re-deliveries (events of one customer within 30 days of each other, so none is too late)."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stream_app.events import (
+    CATEGORIES,
+    CHANNELS,
+    DIRECTIONS,
+    TRANSACTION_STATUSES,
+    InputEvent,
+    Payment,
+    Transaction,
+)
+from stream_app.features import DAY_MS, Applied, CustomerState, apply_event, feature_vector
+from tests.support.events import DAY0, at
+
+ACCOUNTS = {"CC-1": "CREDIT_CARD", "CC-2": "CREDIT_CARD", "OD-1": "OVERDRAFT",
+            "LN-1": "PERSONAL_LOAN", "BN-1": "BNPL"}
+PROPERTY_SETTINGS = settings(max_examples=80, deadline=None,
+                             suppress_health_check=[HealthCheck.too_slow])
+
+times = st.builds(at, st.integers(0, 29), st.integers(0, 23), st.sampled_from([0, 30]))
+amounts = st.integers(1, 500_000)
+# few distinct due dates and round amounts: ties and exact (minimum) payments are frequent
+due_days = st.sampled_from([DAY0 + d for d in (-5, 3, 10, 20, 29, 40)])
+dues = st.sampled_from([0, 1_000, 5_000, 20_000]) | st.integers(0, 50_000)
+paid = st.sampled_from([1_000, 5_000, 5_500, 20_000]) | st.integers(1, 50_000)
+
+
+@st.composite
+def transactions(draw: st.DrawFn) -> dict[str, object]:
+    status = draw(st.sampled_from(sorted(TRANSACTION_STATUSES)))
+    return {
+        "source": "tx",
+        "occurred_at": draw(times),
+        "amount_minor": draw(amounts),
+        "direction": draw(st.sampled_from(sorted(DIRECTIONS))),
+        "channel": draw(st.sampled_from(sorted(CHANNELS))),
+        "category": draw(st.sampled_from(sorted(CATEGORIES))),
+        "status": status,
+        "decline_reason": None if status == "POSTED" else draw(
+            st.sampled_from([None, "INSUFFICIENT_FUNDS", "CARD_BLOCKED"])),
+        "balance_after_minor": draw(st.none() | st.integers(-1_000_000, 1_000_000)),
+    }
+
+
+@st.composite
+def payments(draw: st.DrawFn) -> dict[str, object]:
+    account = draw(st.sampled_from(sorted(ACCOUNTS)))
+    kind = draw(st.sampled_from(["STATEMENT_ISSUED", "INSTALMENT_DUE", "PAYMENT_RECEIVED",
+                                 "PAYMENT_FAILED", "DELINQUENCY_STATUS"]))
+    fields: dict[str, object] = {"source": "payment", "kind": kind, "account_id": account,
+                                 "product": ACCOUNTS[account], "occurred_at": draw(times)}
+    if kind == "STATEMENT_ISSUED":
+        fields |= {"statement_balance_minor": draw(st.integers(0, 500_000)),
+                   "minimum_due_minor": draw(dues),
+                   "credit_limit_minor": draw(st.none() | st.integers(0, 1_000_000)),
+                   "due_date": draw(due_days)}
+    elif kind == "INSTALMENT_DUE":
+        fields |= {"amount_due_minor": draw(dues), "due_date": draw(due_days)}
+    elif kind in ("PAYMENT_RECEIVED", "PAYMENT_FAILED"):
+        fields |= {"amount_minor": draw(paid)}
+        if kind == "PAYMENT_FAILED":
+            fields["failure_reason"] = "INSUFFICIENT_FUNDS"
+    else:
+        fields["days_past_due"] = draw(st.integers(0, 120))
+    return fields
+
+
+def _event(index: int, fields: dict[str, object]) -> InputEvent:
+    data = dict(fields)
+    if data.pop("source") == "tx":
+        return Transaction(event_id=f"E{index}", customer_id="C1", account_id="CA-1",
+                           currency="EUR", **data)  # type: ignore[arg-type]
+    return Payment(event_id=f"E{index}", customer_id="C1", currency="EUR",
+                   **data)  # type: ignore[arg-type]
+
+
+event_sets = st.lists(st.one_of(transactions(), payments()), min_size=1, max_size=40).map(
+    lambda items: [_event(i, f) for i, f in enumerate(items)])
+
+
+def _apply_all(events: list[InputEvent]) -> CustomerState:
+    state = CustomerState()
+    for event in events:
+        assert apply_event(state, event) in (Applied.APPLIED, Applied.DUPLICATE)
+    return state
+
+
+def _as_of_points(events: list[InputEvent]) -> list[int]:
+    newest = max(e.occurred_at for e in events)
+    return [newest, newest + 15 * DAY_MS]
+
+
+@PROPERTY_SETTINGS
+@given(events=event_sets, data=st.data())
+def test_any_arrival_order_gives_the_same_features(events: list[InputEvent],
+                                                   data: st.DataObject) -> None:
+    shuffled = data.draw(st.permutations(events))
+    in_order = _apply_all(events)
+    reordered = _apply_all(list(shuffled))
+    for as_of in _as_of_points(events):
+        assert feature_vector(reordered, as_of) == feature_vector(in_order, as_of)
+    assert reordered.to_bytes() == in_order.to_bytes()
+
+
+@PROPERTY_SETTINGS
+@given(events=event_sets, data=st.data())
+def test_re_delivered_events_change_nothing(events: list[InputEvent],
+                                            data: st.DataObject) -> None:
+    again = data.draw(st.lists(st.sampled_from(events), min_size=1, max_size=20))
+    delivered = data.draw(st.permutations([*events, *again]))
+    once = _apply_all(events)
+    state = CustomerState()
+    outcomes = [apply_event(state, event) for event in delivered]
+    assert outcomes.count(Applied.APPLIED) == len(events)
+    assert outcomes.count(Applied.DUPLICATE) == len(again)
+    for as_of in _as_of_points(events):
+        assert feature_vector(state, as_of) == feature_vector(once, as_of)
+    assert state.to_bytes() == once.to_bytes()

@@ -1,0 +1,358 @@
+"""Settings: defaults, environment parsing, production rules and the README's table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from stream_app.settings import (
+    ConfigurationError,
+    Environment,
+    KafkaSecurityProtocol,
+    OutputFormat,
+    SaslMechanism,
+    Settings,
+    load_settings,
+)
+
+ENV_NAMES = sorted(name.upper() for name in Settings.model_fields)
+STRONG_KEY = "k3y-Of-At-Least-16-Chars"
+DB_URL = "postgresql://predelinq:Db-Pa55word@db.internal:5432/predelinq"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No setting leaks in from the shell running the tests."""
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+def _production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An acceptable production environment; tests break one rule at a time."""
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("API_KEY", STRONG_KEY)
+    monkeypatch.setenv("DATABASE_URL", DB_URL)
+    monkeypatch.setenv("CORS_ORIGINS", "https://crm.bank.example")
+
+
+def _problems(**overrides: object) -> list[str]:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(**overrides)
+    text = str(caught.value)
+    for problem in caught.value.problems:
+        assert problem in text  # the message lists every problem
+    return caught.value.problems
+
+
+# --- defaults and parsing ----------------------------------------------------------------------
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.auto_trigger_threshold == 80
+    assert settings.batch_size == 100
+    assert settings.environment is Environment.DEVELOPMENT
+    assert settings.debug is False
+    assert settings.enable_interventions is True
+    assert settings.api_key is None
+    assert settings.database_url is None
+    assert settings.cors_origins == ()
+    assert settings.output_format is OutputFormat.AVRO
+    assert settings.kafka_security_protocol is KafkaSecurityProtocol.PLAINTEXT
+    assert settings.input_topics == ("bank.transactions.v1", "bank.payments.v1",
+                                     "customer.flags.v1")
+    assert settings.output_topics == ("risk.scores.v1", "risk.interventions.v1",
+                                      "risk.deadletter.v1")
+    assert settings.retrain_schedule == "0 3 * * 0"
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTO_TRIGGER_THRESHOLD", "65")
+    monkeypatch.setenv("BATCH_SIZE", "250")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "k1:9093,k2:9093")
+    monkeypatch.setenv("KAFKA_SESSION_TIMEOUT_SECONDS", "12.5")
+    monkeypatch.setenv("OUTPUT_FORMAT", "json")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("TOPIC_PAYMENTS", "core.payments.v2")
+    monkeypatch.setenv("log_level", "warning")  # names are case-insensitive, level upper-cased
+    settings = load_settings()
+    assert settings.auto_trigger_threshold == 65
+    assert settings.batch_size == 250
+    assert settings.kafka_bootstrap_servers == "k1:9093,k2:9093"
+    assert settings.kafka_session_timeout_seconds == 12.5
+    assert settings.output_format is OutputFormat.JSON
+    assert settings.kafka_sasl_mechanism is SaslMechanism.SCRAM_SHA_512
+    assert settings.input_topics[1] == "core.payments.v2"
+    assert settings.log_level == "WARNING"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://a.example", ("https://a.example",)),
+        ("https://a.example,https://b.example", ("https://a.example", "https://b.example")),
+        (" https://a.example , https://b.example ,, ", ("https://a.example", "https://b.example")),
+        ("*", ("*",)),
+    ],
+)
+def test_cors_origins_is_a_comma_separated_list(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", raw)
+    assert load_settings().cors_origins == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("true", True), ("1", True), ("yes", True), ("on", True), ("TRUE", True),
+     ("false", False), ("0", False), ("no", False), ("off", False)],
+)
+def test_booleans(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
+    monkeypatch.setenv("DEBUG", raw)
+    monkeypatch.setenv("ENABLE_INTERVENTIONS", raw)
+    settings = load_settings()
+    assert settings.debug is expected
+    assert settings.enable_interventions is expected
+
+
+def test_empty_variables_mean_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATCH_SIZE", "")
+    monkeypatch.setenv("API_KEY", "")
+    settings = load_settings()
+    assert settings.batch_size == 100
+    assert settings.api_key is None
+
+
+def test_secrets_are_not_shown_by_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_KEY", STRONG_KEY)
+    monkeypatch.setenv("DATABASE_URL", DB_URL)
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "Sasl-Secret-99")
+    settings = load_settings()
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == STRONG_KEY
+    for text in (repr(settings), str(settings)):
+        assert STRONG_KEY not in text
+        assert "Db-Pa55word" not in text
+        assert "Sasl-Secret-99" not in text
+
+
+def test_settings_are_immutable() -> None:
+    settings = load_settings()
+    with pytest.raises(ValueError, match="frozen"):
+        settings.batch_size = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("BATCH_SIZE", "0"), ("BATCH_SIZE", "many"), ("AUTO_TRIGGER_THRESHOLD", "101"),
+     ("AUTO_TRIGGER_THRESHOLD", "-1"), ("ENVIRONMENT", "prod"), ("DEBUG", "maybe"),
+     ("LOG_LEVEL", "VERBOSE"), ("API_PREFIX", "api/v1"), ("API_PREFIX", "/api/v1/"),
+     ("STATE_STORE_URL", "redis://localhost"), ("OUTPUT_FORMAT", "xml"),
+     ("KAFKA_SECURITY_PROTOCOL", "TLS"), ("SIDECAR_PORT", "70000")],
+)
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    problems = _problems()
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{name}: ")
+
+
+@pytest.mark.parametrize(
+    "cron",
+    ["every sunday", "0 3 * *", "0 3 * * 0 2026", "", "61 3 * * 0", "0 24 * * 0",
+     "0 3 0 * *", "0 3 32 * *", "0 3 * 13 *", "0 3 * * 8", "*/0 * * * *", "30-10 * * * *",
+     "0 3 * * MON", "0,60 3 * * *"],
+)
+def test_bad_cron_expressions_are_refused(monkeypatch: pytest.MonkeyPatch, cron: str) -> None:
+    if cron:
+        monkeypatch.setenv("RETRAIN_SCHEDULE", cron)
+        problems = _problems()
+    else:
+        problems = _problems(retrain_schedule=cron)
+    assert problems[0].startswith("RETRAIN_SCHEDULE: ")
+    assert "cron" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "cron",
+    ["0 3 * * 0", "*/15 * * * *", "0 0-23/2 1,15 1-12 1-5", "59 23 31 12 7", "0 0 1 1 0"],
+)
+def test_good_cron_expressions_are_accepted(monkeypatch: pytest.MonkeyPatch, cron: str) -> None:
+    monkeypatch.setenv("RETRAIN_SCHEDULE", cron)
+    assert load_settings().retrain_schedule == cron
+
+
+# --- cross-field rules -----------------------------------------------------------------------
+
+
+def test_a_sound_production_environment_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch)
+    settings = load_settings()
+    assert settings.environment is Environment.PRODUCTION
+    assert settings.problems() == []
+
+
+def test_production_lists_every_problem_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DEBUG", "true")
+    monkeypatch.setenv("CORS_ORIGINS", "https://crm.bank.example,*")
+    monkeypatch.setenv("STATE_STORE_URL", "memory://")
+    problems = _problems()
+    assert len(problems) == 5
+    joined = "\n".join(problems)
+    for name in ("DEBUG", "API_KEY", "CORS_ORIGINS", "DATABASE_URL", "STATE_STORE_URL"):
+        assert name in joined
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "mentions"),
+    [
+        ("DEBUG", "true", "DEBUG"),
+        ("API_KEY", None, "API_KEY"),
+        ("API_KEY", "short-key-15chr", "API_KEY"),
+        ("CORS_ORIGINS", "*", "CORS_ORIGINS"),
+        ("DATABASE_URL", None, "DATABASE_URL"),
+        ("STATE_STORE_URL", "memory://", "STATE_STORE_URL"),
+    ],
+)
+def test_each_production_rule(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str | None, mentions: str
+) -> None:
+    _production(monkeypatch)
+    if value is None:
+        monkeypatch.delenv(variable)
+    else:
+        monkeypatch.setenv(variable, value)
+    problems = _problems()
+    assert len(problems) == 1
+    assert mentions in problems[0]
+
+
+@pytest.mark.parametrize("environment", ["development", "test", "staging"])
+def test_production_rules_do_not_apply_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", environment)
+    monkeypatch.setenv("DEBUG", "true")
+    monkeypatch.setenv("CORS_ORIGINS", "*")
+    monkeypatch.setenv("STATE_STORE_URL", "memory://")
+    settings = load_settings()
+    assert settings.debug is True
+
+
+@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
+@pytest.mark.parametrize("given", ["none", "username", "password"])
+def test_sasl_needs_both_credentials(
+    monkeypatch: pytest.MonkeyPatch, protocol: str, given: str
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", protocol)
+    if given == "username":
+        monkeypatch.setenv("KAFKA_SASL_USERNAME", "svc-predelinq")
+    if given == "password":
+        monkeypatch.setenv("KAFKA_SASL_PASSWORD", "Sasl-Secret-99")
+    problems = _problems()
+    assert len(problems) == 1
+    assert "KAFKA_SASL_USERNAME" in problems[0]
+    assert protocol in problems[0]
+    assert "Sasl-Secret-99" not in problems[0]
+
+
+def test_sasl_with_credentials_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "svc-predelinq")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "Sasl-Secret-99")
+    settings = load_settings()
+    assert settings.kafka_sasl_password is not None
+    assert settings.kafka_sasl_password.get_secret_value() == "Sasl-Secret-99"
+
+
+def test_ssl_client_certificate_and_key_go_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SSL_CERTFILE", "/etc/kafka/client.pem")
+    problems = _problems()
+    assert any("KAFKA_SSL_KEYFILE" in p for p in problems)
+    monkeypatch.setenv("KAFKA_SSL_KEYFILE", "/etc/kafka/client.key")
+    assert load_settings().kafka_ssl_keyfile == "/etc/kafka/client.key"
+
+
+def test_topic_names_must_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOPIC_DEADLETTER", "bank.transactions.v1")
+    assert any("topic names" in p for p in _problems())
+
+
+def test_overrides_are_validated_like_the_environment() -> None:
+    assert load_settings(batch_size=7).batch_size == 7
+    problems = _problems(environment="production", debug=True, api_key=STRONG_KEY,
+                         database_url=DB_URL)
+    assert problems == ["DEBUG=true is not allowed when ENVIRONMENT=production"]
+
+
+def test_error_text_never_contains_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    short_key = "Shh-Key-1234"
+    password = "Sasl-Secret-99"
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DEBUG", "true")
+    monkeypatch.setenv("API_KEY", short_key)
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", password)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert any("API_KEY" in p for p in caught.value.problems)
+    # field-level errors too: a bad value next to secrets
+    monkeypatch.setenv("DATABASE_URL", DB_URL)
+    monkeypatch.setenv("BATCH_SIZE", "Db-Pa55word")
+    with pytest.raises(ConfigurationError) as field_level:
+        load_settings()
+    assert field_level.value.problems[0].startswith("BATCH_SIZE: ")
+    for error in (caught.value, field_level.value):
+        text = f"{error}\n{error!r}\n" + "\n".join(error.problems)
+        for secret in (short_key, password, "Db-Pa55word"):
+            assert secret not in text
+        assert error.__cause__ is None
+
+
+# --- the README documents exactly these variables -----------------------------------------
+
+_FIRST_CELL_NAMES = re.compile(r"`([A-Za-z][A-Za-z0-9_]*)`")
+
+
+def _tables(markdown: str) -> list[list[str]]:
+    """Each markdown table as the list of its rows' first cells (header and rule excluded)."""
+    tables: list[list[str]] = []
+    current: list[str] | None = None
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            cells = stripped.strip("|").split("|")
+            if current is None:
+                current = []  # the header row
+                tables.append(current)
+                continue
+            first = cells[0].strip()
+            if not set(first) <= set("-: "):
+                current.append(first)
+        else:
+            current = None
+    return tables
+
+
+def test_readme_configuration_table_lists_exactly_the_settings(repo_root: Path) -> None:
+    readme = repo_root / "README.md"
+    assert readme.is_file(), "README.md with the configuration table is missing"
+    known = set(ENV_NAMES)
+    documented: set[str] = set()
+    stray: set[str] = set()
+    for table in _tables(readme.read_text(encoding="utf-8")):
+        names = [n for cell in table for n in _FIRST_CELL_NAMES.findall(cell)]
+        if not known.intersection(names):
+            continue  # another table (topics, reason codes, ...)
+        documented.update(n for n in names if n in known)
+        stray.update(n for n in names if n not in known)
+    assert not stray, f"README documents variables that Settings does not read: {sorted(stray)}"
+    missing = known - documented
+    assert not missing, f"Settings fields missing from the README table: {sorted(missing)}"
