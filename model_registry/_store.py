@@ -185,4 +185,4 @@ def resolve_alias(root: Path, alias: str) -> str | None:
     link = root / alias
     if not link.is_symlink():
         return None
-    return Path(os.readlink(link)).name
+    return link.readlink().name

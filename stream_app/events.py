@@ -14,8 +14,8 @@ from typing import Any
 
 __all__ = [
     "BANDS",
-    "CHANNELS",
     "CATEGORIES",
+    "CHANNELS",
     "DIRECTIONS",
     "PAYMENT_KINDS",
     "PRODUCTS",

@@ -164,7 +164,7 @@ class Settings(BaseSettings):
     @field_validator("api_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
-        if not value.startswith("/") or value.endswith("/") and value != "/":
+        if not value.startswith("/") or (value.endswith("/") and value != "/"):
             raise ValueError("must start with '/' and not end with '/', e.g. /api/v1")
         return value
 

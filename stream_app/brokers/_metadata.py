@@ -42,7 +42,7 @@ def answers_metadata(bootstrap_servers: str, timeout: float = 3.0) -> bool:
 def wait_for_metadata(bootstrap_servers: str, timeout: float) -> bool:
     """Wait until the first bootstrap server accepts TCP, then until it answers metadata."""
     deadline = time.monotonic() + timeout
-    host, _, port = bootstrap_servers.split(",")[0].rpartition(":")
+    host, _, port = bootstrap_servers.split(",", maxsplit=1)[0].rpartition(":")
     if not wait_for_port(host, int(port), timeout):
         return False
     while time.monotonic() < deadline:

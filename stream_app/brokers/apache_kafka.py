@@ -190,7 +190,7 @@ class KafkaBroker:
         if formatted.returncode != 0:
             raise BrokerStartError("formatting KRaft storage failed:\n" + formatted.stderr[-2000:])
         with (self.log_dir / "stdout.log").open("ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - our own java command line
+            self.process = subprocess.Popen(
                 self._java_command(libs, "kafka.Kafka", str(config)),
                 stdout=out,
                 stderr=subprocess.STDOUT,

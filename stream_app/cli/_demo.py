@@ -104,10 +104,10 @@ def _wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float) -> N
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise CliError("the worker exited during start-up; see its log")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as reply:
-                if reply.status == 200:
-                    return
+        with (contextlib.suppress(OSError),
+              urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as reply):
+            if reply.status == 200:
+                return
         time.sleep(0.3)
     raise CliError(f"the worker was not ready within {timeout:.0f}s; see its log")
 
@@ -212,7 +212,7 @@ async def _live(settings: Any, args: argparse.Namespace, view: _View) -> None:
                 live.update(view.render())
             elif time.monotonic() - last_print >= 5:
                 last_print = time.monotonic()
-                published_rate, scored_rate = view.rates()
+                _, scored_rate = view.rates()
                 print(f"[{time.monotonic() - view.started:4.0f}s] published {view.published:,} "
                       f"scored {view.scored:,} ({scored_rate:,.0f}/s) interventions "
                       f"{sum(view.actions.values()):,}", flush=True)
@@ -274,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(ensure_topics(settings))
         log_path = workdir / f"worker-{run_id}.log"
         with log_path.open("wb") as log:
-            worker = subprocess.Popen(  # noqa: S603 - our own CLI
+            worker = subprocess.Popen(
                 [sys.executable, "-m", "stream_app", "worker"],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         print(f"worker started (pid {worker.pid}, sidecar http://127.0.0.1:{port}, "

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from .main import CliError
 from ._progress import progress_bar
+from .main import CliError
 
 
 def _start_ms(text: str) -> int:
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     simulator = BankSimulator(config)
     total_days = config.days
 
-    def events():  # type: ignore[no-untyped-def]
+    def events() -> Iterator[dict[str, Any]]:
         with progress_bar("simulating days", total_days) as bar:
             for day, day_events in simulator.days():
                 yield from day_events
@@ -44,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
         directory = Path(args.avro_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        transactions, payments = [], []
+        transactions: list[dict[str, Any]] = []
+        payments: list[dict[str, Any]] = []
         for record in events():
             (transactions if record["type"] == "transaction" else payments).append(record)
         with (directory / "transactions.avro").open("wb") as handle:

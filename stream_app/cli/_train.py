@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .main import CliError
 from ._progress import progress_bar
+from .main import CliError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                 raise CliError("--events needs --labels", code=2)
             points = read_points(Path(args.labels), require_label=True)
             with progress_bar("replaying events", None) as bar:
-                def records():  # type: ignore[no-untyped-def]
+                def records() -> Iterator[dict[str, Any]]:
                     for count, record in enumerate(read_jsonl_log(Path(args.events)), 1):
                         if count % 10_000 == 0:
                             bar.update(count)
@@ -82,7 +83,7 @@ def simulated_dataset(customers: int, days: int, seed: int) -> tuple[Any, dict[s
             bar.update(day + 1)
     labels = labels_from_truth(simulator.truths, start_ms=config.start_ms, days=days)
     with progress_bar("replaying events", len(events)) as bar:
-        def records():  # type: ignore[no-untyped-def]
+        def records() -> Iterator[dict[str, Any]]:
             for count, record in enumerate(events, 1):
                 if count % 20_000 == 0:
                     bar.update(count)

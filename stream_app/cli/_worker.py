@@ -18,7 +18,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         model = ScoringModel.load(settings.model_path)
     except RegistryError as exc:
-        raise CliError(f"cannot load the model at MODEL_PATH={settings.model_path}: {exc}") from None
+        raise CliError(
+            f"cannot load the model at MODEL_PATH={settings.model_path}: {exc}") from None
     if settings.model_version and model.version != settings.model_version:
         raise CliError(f"MODEL_VERSION={settings.model_version} is pinned but MODEL_PATH "
                        f"holds version {model.version}")

@@ -1,8 +1,8 @@
 """Apply one validated event to a customer's state (pure, no I/O).
 
 ``apply_event`` is idempotent on the event's id (per input kind) and order-tolerant within
-``LATENESS_MS`` of the newest event from the same source; it reports what happened so that the caller can
-count duplicates and dead-letter late events.
+``LATENESS_MS`` of the newest event from the same source; it reports what happened so that the
+caller can count duplicates and dead-letter late events.
 """
 
 from __future__ import annotations
@@ -32,8 +32,17 @@ from ._state import (
 
 __all__ = ["Applied", "apply_event", "event_key"]
 
-_ESSENTIAL = frozenset({"RENT", "UTILITIES", "GROCERIES", "LOAN_REPAYMENT"})
 _INCOME = frozenset({"SALARY", "BENEFITS"})
+_DEBIT_COLUMN = {
+    "RENT": Col.ESSENTIAL,
+    "UTILITIES": Col.ESSENTIAL,
+    "GROCERIES": Col.ESSENTIAL,
+    "LOAN_REPAYMENT": Col.ESSENTIAL,
+    "DISCRETIONARY": Col.DISCRETIONARY,
+    "LENDING_APP": Col.LENDING_APP_OUT,
+    "BNPL": Col.BNPL,
+    "GAMBLING": Col.GAMBLING,
+}
 _KIND_TAG = {Transaction: b"t", Payment: b"p", CustomerFlags: b"f"}
 _SOURCE = {Transaction: 0, Payment: 1}
 
@@ -157,16 +166,9 @@ def _apply_transaction(state: CustomerState, tx: Transaction, key: int) -> None:
             bucket[Col.LENDING_APP_IN] += amount
         return
     bucket[Col.DEBITS] += amount
-    if category in _ESSENTIAL:
-        bucket[Col.ESSENTIAL] += amount
-    elif category == "DISCRETIONARY":
-        bucket[Col.DISCRETIONARY] += amount
-    elif category == "LENDING_APP":
-        bucket[Col.LENDING_APP_OUT] += amount
-    elif category == "BNPL":
-        bucket[Col.BNPL] += amount
-    elif category == "GAMBLING":
-        bucket[Col.GAMBLING] += amount
+    column = _DEBIT_COLUMN.get(category)
+    if column is not None:
+        bucket[column] += amount
     if category == "ATM_CASH" or tx.channel == "ATM":
         bucket[Col.ATM_CASH] += amount
 

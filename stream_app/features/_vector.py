@@ -8,6 +8,7 @@ including an empty one (cold start): no NaN, no infinity.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from statistics import median
 
 from ._catalogue import FEATURE_NAMES
@@ -91,11 +92,9 @@ def feature_vector(state: CustomerState, as_of_ms: int) -> list[float]:
     income_60 = income_30 + sum(
         b[Col.INCOME] for d, b in state.days.items() if as_day - 59 <= d < d30
     )
-    if salary_days:
-        days_since_salary = float(as_day - salary_days[-1])
-    else:
-        days_since_salary = min(history_days, 90.0)
-    gaps = [b - a for a, b in zip(salary_days, salary_days[1:], strict=False)]
+    days_since_salary = (float(as_day - salary_days[-1]) if salary_days
+                         else min(history_days, 90.0))
+    gaps = [b - a for a, b in pairwise(salary_days)]
     cadence = float(median(gaps)) if gaps else 30.0
     delay = max(0.0, days_since_salary - cadence) if len(salary_days) >= 2 else 0.0
     missed = 1.0 if len(salary_days) >= 2 and delay > SALARY_GRACE_DAYS else 0.0

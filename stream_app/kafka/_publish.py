@@ -49,37 +49,33 @@ async def publish_events(
     sent = 0
     started = time.monotonic()
     pending: list[asyncio.Future[Any]] = []
+
+    async def drain() -> None:
+        if pending:
+            await asyncio.gather(*pending)
+            pending.clear()
+        if on_progress:
+            on_progress(sent)
+
     try:
         for record in records:
             if stop is not None and stop.is_set():
                 break
             kind = record["type"]
             body = {k: v for k, v in record.items() if k != "type"}
-            if wire_format == "avro":
-                value = codec.encode(_RECORD_TYPES[kind], body)
-            else:
-                value = encode_json(body)
+            value = (codec.encode(_RECORD_TYPES[kind], body) if wire_format == "avro"
+                     else encode_json(body))
             pending.append(await producer.send(topics[kind], value,
                                                key=record["customer_id"].encode()))
             sent += 1
             if len(pending) >= _IN_FLIGHT:
-                await asyncio.gather(*pending)
-                pending.clear()
-                if on_progress:
-                    on_progress(sent)
+                await drain()
             if rate:
                 ahead = sent / rate - (time.monotonic() - started)
                 if ahead > 0.005:
-                    if pending:
-                        await asyncio.gather(*pending)
-                        pending.clear()
-                        if on_progress:
-                            on_progress(sent)
+                    await drain()
                     await asyncio.sleep(ahead)
-        if pending:
-            await asyncio.gather(*pending)
-        if on_progress:
-            on_progress(sent)
+        await drain()
     finally:
         await producer.stop()
     return sent

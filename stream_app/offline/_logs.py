@@ -93,7 +93,8 @@ def write_avro_log(
 
 def read_avro_log(path: Path) -> Iterator[dict[str, Any]]:
     with path.open("rb") as handle:
-        schema = fastavro.reader(handle).writer_schema or {}
+        writer_schema = fastavro.reader(handle).writer_schema
+        schema: dict[str, Any] = writer_schema if isinstance(writer_schema, dict) else {}
         name = str(schema.get("name", ""))
         if "." not in name:
             name = f"{schema.get('namespace', '')}.{name}"

@@ -107,9 +107,11 @@ def score_event_id(customer_id: str, topic: str, event_id: str, model_version: s
     return str(uuid.uuid5(_ID_NAMESPACE, f"score|{customer_id}|{topic}|{event_id}|{model_version}"))
 
 
-def intervention_id(customer_id: str, topic: str, event_id: str, model_version: str,
+def intervention_id(customer_id: str, topic: str, event_id: str, *, model_version: str,
                     policy_version: str, action: str) -> str:
-    name = f"intervention|{customer_id}|{topic}|{event_id}|{model_version}|{policy_version}|{action}"
+    """Same trigger, model, policy and action, same id: the CRM can deduplicate on it."""
+    name = "|".join(("intervention", customer_id, topic, event_id, model_version,
+                     policy_version, action))
     return str(uuid.uuid5(_ID_NAMESPACE, name))
 
 
@@ -263,7 +265,9 @@ class BatchProcessor:
                 continue
             intervention = Intervention(
                 intervention_id=intervention_id(customer, item.topic, event.event_id,
-                                                model.version, policy.version, decision.action),
+                                                model_version=model.version,
+                                                policy_version=policy.version,
+                                                action=decision.action),
                 customer_id=customer,
                 created_at=now,
                 action=decision.action,

@@ -25,7 +25,7 @@ class IncompatibleModelError(RegistryError):
 
 
 def probability_to_score(probability: float) -> int:
-    return int(math.floor(probability * 100 + 0.5))
+    return math.floor(probability * 100 + 0.5)
 
 
 @dataclass(frozen=True)

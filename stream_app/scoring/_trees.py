@@ -60,7 +60,8 @@ class ObliviousForest:
     def raw_scores(self, leaves: IntArray) -> FloatArray:
         """Raw formula value (log-odds for Logloss) from leaf indexes."""
         values = np.take_along_axis(self.leaf_values[None, :, :], leaves[:, :, None], axis=2)
-        return values[:, :, 0].sum(axis=1) * self.scale + self.bias
+        raw: FloatArray = values[:, :, 0].sum(axis=1) * self.scale + self.bias
+        return raw
 
 
 def _model_json(model: Any) -> dict[str, Any]:

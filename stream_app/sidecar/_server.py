@@ -50,7 +50,7 @@ class Sidecar:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         if self.port == 0:  # report the port the OS picked
-            server = site._server  # noqa: SLF001 - aiohttp exposes no public accessor
+            server = site._server
             sockets = getattr(server, "sockets", None) or []
             if sockets:
                 self.port = sockets[0].getsockname()[1]

@@ -55,7 +55,7 @@ def capture_rate(y: npt.NDArray[np.int64], p: Floats, top_share: float) -> float
     positives = int(y.sum())
     if positives == 0:
         return float("nan")
-    count = max(1, int(round(len(p) * top_share)))
+    count = max(1, round(len(p) * top_share))
     order = np.argsort(-p, kind="mergesort")[:count]
     return float(y[order].sum() / positives)
 

@@ -53,7 +53,7 @@ class _FaustTableStore:
     def _enter(self, partition: int) -> None:
         if self._entered != partition:
             # faust keeps no public way to choose the event a table write belongs to
-            self._stream._set_current_event(self._events[partition])  # noqa: SLF001
+            self._stream._set_current_event(self._events[partition])
             self._entered = partition
 
     def get(self, partition: int, key: bytes) -> bytes | None:
@@ -207,7 +207,7 @@ class WorkerRuntime:
         try:
             result = self.processor.process(records, store)
         finally:
-            stream._set_current_event(events[-1])  # noqa: SLF001 - restore faust's own view
+            stream._set_current_event(events[-1])
         producer = self.app.producer
         deliveries = [
             await producer.send(out.topic, out.key, out.value, None, None, None)
@@ -219,13 +219,16 @@ class WorkerRuntime:
         self.metrics.last_batch_timestamp.set(time.time())
 
     # --- health ------------------------------------------------------------------------------
+    def _recovery(self) -> Any:
+        """faust's Recovery service (typed as an attribute of the TableManager class only)."""
+        return getattr(self.app.tables, "recovery")  # noqa: B009 - see docstring
     def readiness(self) -> dict[str, bool]:
         app = self.app
         try:
             assigned = bool(app.consumer.assignment()) if app.consumer else False
         except Exception:  # consumer not started yet
             assigned = False
-        recovery = app.tables.recovery
+        recovery = self._recovery()
         return {
             "model_loaded": self.model is not None,
             "partitions_assigned": assigned and not app.rebalancing,
@@ -238,7 +241,7 @@ class WorkerRuntime:
         try:
             self.metrics.assigned_partitions.set(
                 len(self.app.consumer.assignment()) if self.app.consumer else 0)
-            self.metrics.recovery_remaining.set(self.app.tables.recovery.active_remaining_total())
+            self.metrics.recovery_remaining.set(self._recovery().active_remaining_total())
         except Exception:  # not started yet
             self.metrics.assigned_partitions.set(0)
 

@@ -83,21 +83,22 @@ def test_an_edited_migration_is_refused() -> None:
 def test_migrate_cli_applies_and_checks(database: str, repo_root: Path) -> None:
     env = {**os.environ, "DATABASE_URL": database}
     check = subprocess.run([sys.executable, "-m", "stream_app", "migrate", "--check"],
-                           env=env, capture_output=True, text=True, cwd=repo_root)
-    assert check.returncode == 3 and "pending: 0001_audit_trail" in check.stdout
+                           env=env, capture_output=True, text=True, cwd=repo_root, check=False)
+    assert check.returncode == 3
+    assert "pending: 0001_audit_trail" in check.stdout
     apply = subprocess.run([sys.executable, "-m", "stream_app", "migrate"],
-                           env=env, capture_output=True, text=True, cwd=repo_root)
+                           env=env, capture_output=True, text=True, cwd=repo_root, check=False)
     assert apply.returncode == 0, apply.stderr
     assert "applied: 0001_audit_trail" in apply.stdout
     check = subprocess.run([sys.executable, "-m", "stream_app", "migrate", "--check"],
-                           env=env, capture_output=True, text=True, cwd=repo_root)
+                           env=env, capture_output=True, text=True, cwd=repo_root, check=False)
     assert check.returncode == 0
 
 
 def test_migrate_cli_reports_an_unreachable_server_clearly(repo_root: Path) -> None:
     env = {**os.environ, "DATABASE_URL": "postgresql://nobody:secret-pw@127.0.0.1:1/none"}
     result = subprocess.run([sys.executable, "-m", "stream_app", "migrate"], env=env,
-                            capture_output=True, text=True, cwd=repo_root)
+                            capture_output=True, text=True, cwd=repo_root, check=False)
     assert result.returncode == 1
     assert "cannot reach PostgreSQL" in result.stderr
     assert "Traceback" not in result.stderr

@@ -26,7 +26,7 @@ def test_demo_runs_scores_and_shuts_down(tmp_path: Path, trained: TrainedFixture
     result = subprocess.run(
         [sys.executable, "-m", "stream_app", "demo", "--duration", "40", "--customers", "120",
          "--days", "120", "--rate", "3000", "--plain", "--workdir", str(tmp_path / "demo")],
-        env=env, capture_output=True, text=True, cwd=repo_root, timeout=240)
+        env=env, capture_output=True, text=True, cwd=repo_root, timeout=240, check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "embedded broker (Tansu)" in output
@@ -36,7 +36,8 @@ def test_demo_runs_scores_and_shuts_down(tmp_path: Path, trained: TrainedFixture
     assert published > 10_000
     assert scored > published * 0.9
     match = re.search(r"interventions: ([\d,]+) for (\d+) customers", output)
-    assert match is not None and int(match.group(2)) >= 1
+    assert match is not None
+    assert int(match.group(2)) >= 1
     assert "stopped: worker, broker" in output
     # the worker it started was stopped gracefully (SIGTERM, not killed)
     worker_log = next((tmp_path / "demo").glob("worker-*.log")).read_text()

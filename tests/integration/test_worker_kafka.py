@@ -118,7 +118,8 @@ def _run_worker_scenario(
                          and len(got[output_topics[2]]) >= len(bad)),
             timeout=240, settle=3.0))
         metrics = worker.metrics()
-        assert worker.process is not None and worker.process.poll() is None, worker.log_tail()
+        assert worker.process is not None
+        assert worker.process.poll() is None, worker.log_tail()
     return {"topics": topics, "records": records, "valid": valid, "bad": bad,
             "redelivered": redelivered, "outputs": outputs, "metrics": metrics,
             "output_topics": output_topics}

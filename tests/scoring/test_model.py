@@ -1,0 +1,192 @@
+"""ScoringModel: numpy tree evaluation and leaf-SHAP tables against CatBoost and shap."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from model_registry import METADATA_FILE, MODEL_FILE, RegistryError, write_version
+from stream_app.features import FEATURE_NAMES, FEATURES
+from stream_app.scoring import IncompatibleModelError, ScoringModel, probability_to_score
+from tests.support.models import TrainedFixture
+
+ROWS = 1500
+
+
+@pytest.fixture(scope="module")
+def catboost_model(trained: TrainedFixture) -> object:
+    from catboost import CatBoostClassifier
+
+    model = CatBoostClassifier()
+    model.load_model(str(trained.path / "model.cbm"))
+    return model
+
+
+def _magnitude(unit: str, rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
+    """Plausible values for a feature of this unit (including negative balances)."""
+    if unit.startswith("minor units"):
+        return np.round(rng.normal(0, 1, n) * 10 ** rng.uniform(2, 6.5, n))
+    if unit in ("count", "days", "statements"):
+        return np.floor(rng.exponential(8, n))
+    if unit == "flag":
+        return rng.integers(0, 2, n).astype(np.float64)
+    return rng.normal(1, 1.2, n)  # ratios, shares and their differences
+
+
+@pytest.fixture(scope="module")
+def rows(trained: TrainedFixture) -> npt.NDArray[np.float64]:
+    """Random rows: realistic magnitudes, zeros, and values on and beside split borders."""
+    rng = np.random.default_rng(20260101)
+    forest = trained.model.forest
+    x = np.empty((ROWS, len(FEATURE_NAMES)))
+    for column, spec in enumerate(FEATURES):
+        used = forest.split_borders[(forest.split_features == column)
+                                    & np.isfinite(forest.split_borders)]
+        borders = np.unique(used).astype(np.float64)
+        values = _magnitude(spec.unit, rng, ROWS)
+        kind = rng.integers(0, 5, ROWS)
+        values[kind == 0] = 0.0
+        if borders.size:
+            on = rng.choice(borders, ROWS)
+            beside = np.nextafter(on.astype(np.float32),
+                                  np.where(rng.random(ROWS) < 0.5, np.inf, -np.inf)
+                                  .astype(np.float32)).astype(np.float64)
+            spread = np.ptp(borders) + 1.0
+            between = rng.uniform(borders.min() - spread / 4, borders.max() + spread / 4, ROWS)
+            values = np.where(kind == 1, on, values)
+            values = np.where(kind == 2, beside, values)
+            values = np.where(kind == 3, between, values)
+        x[:, column] = values
+    return x
+
+
+def test_rows_exercise_many_leaves(trained: TrainedFixture,
+                                   rows: npt.NDArray[np.float64]) -> None:
+    leaves = trained.model.forest.leaf_indexes(rows)
+    distinct = [len(np.unique(leaves[:, t])) for t in range(leaves.shape[1])]
+    assert min(distinct) >= 2
+    assert np.mean(distinct) >= 8
+
+
+def test_leaf_indexes_equal_catboost(trained: TrainedFixture, catboost_model: object,
+                                     rows: npt.NDArray[np.float64]) -> None:
+    from catboost import Pool
+
+    theirs = catboost_model.calc_leaf_indexes(Pool(rows))  # type: ignore[attr-defined]
+    ours = trained.model.forest.leaf_indexes(rows)
+    assert ours.shape == theirs.shape == (ROWS, trained.model.forest.n_trees)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_raw_scores_and_probabilities_equal_catboost(trained: TrainedFixture,
+                                                     catboost_model: object,
+                                                     rows: npt.NDArray[np.float64]) -> None:
+    model = trained.model
+    raw = model.forest.raw_scores(model.forest.leaf_indexes(rows))
+    theirs = catboost_model.predict(rows, prediction_type="RawFormulaVal")  # type: ignore[attr-defined]
+    assert np.max(np.abs(raw - theirs)) <= 1e-9
+    scored = model.score(rows)
+    proba = catboost_model.predict_proba(rows)[:, 1]  # type: ignore[attr-defined]
+    assert np.max(np.abs(scored.probabilities - proba)) <= 1e-9
+    assert scored.scores.dtype.kind == "i"
+    assert ((scored.scores >= 0) & (scored.scores <= 100)).all()
+    assert [probability_to_score(p) for p in scored.probabilities] == scored.scores.tolist()
+    assert len(np.unique(scored.scores)) > 5  # the rows are not all scored alike
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # shap's plotting colours
+def test_shap_contributions_equal_shap_tree_explainer(trained: TrainedFixture,
+                                                      catboost_model: object,
+                                                      rows: npt.NDArray[np.float64]) -> None:
+    import shap
+
+    explainer = shap.TreeExplainer(catboost_model)
+    reference = np.asarray(explainer.shap_values(rows))
+    scored = trained.model.score(rows)
+    assert scored.contributions.shape == reference.shape == (ROWS, len(FEATURE_NAMES))
+    assert np.max(np.abs(scored.contributions - reference)) <= 1e-9
+    assert abs(trained.model.expected_value - float(explainer.expected_value)) <= 1e-9
+    assert np.count_nonzero(np.abs(reference) > 1e-6) > ROWS  # not a trivial comparison
+
+
+def test_shap_contributions_are_additive(trained: TrainedFixture,
+                                         rows: npt.NDArray[np.float64]) -> None:
+    model = trained.model
+    scored = model.score(rows)
+    raw = model.forest.raw_scores(model.forest.leaf_indexes(rows))
+    total = scored.contributions.sum(axis=1) + model.expected_value
+    assert np.max(np.abs(total - raw)) <= 1e-9
+
+
+def test_scoring_a_batch_equals_scoring_rows_one_by_one(trained: TrainedFixture,
+                                                        rows: npt.NDArray[np.float64]) -> None:
+    batch = trained.model.score(rows[:300])  # crosses the 128-row chunks
+    for i in (0, 127, 128, 129, 255, 256, 299):
+        single = trained.model.score(rows[i : i + 1])
+        assert single.scores[0] == batch.scores[i]
+        np.testing.assert_allclose(single.contributions[0], batch.contributions[i], rtol=0,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize(("probability", "score"), [
+    (0.0, 0), (0.004999, 0), (0.005, 1), (0.4949, 49), (0.5, 50), (0.995, 100), (1.0, 100),
+])
+def test_probability_to_score_rounds_half_up(probability: float, score: int) -> None:
+    assert probability_to_score(probability) == score
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+def _copy_version(source: Path, registry: Path, version: str, metadata_edit: dict[str, object]
+                  ) -> Path:
+    metadata = json.loads((source / METADATA_FILE).read_text())
+    metadata.update(metadata_edit)
+    written = write_version(registry, version,
+                            lambda path: shutil.copyfile(source / MODEL_FILE, path), metadata)
+    return written.path
+
+
+def test_load_accepts_a_faithful_copy(trained: TrainedFixture, tmp_path: Path) -> None:
+    path = _copy_version(trained.path, tmp_path, "copy", {})
+    model = ScoringModel.load(path)
+    assert model.version == "copy"
+    assert model.feature_code_matches
+    rows = np.zeros((3, len(FEATURE_NAMES)))
+    np.testing.assert_array_equal(model.score(rows).scores, trained.model.score(rows).scores)
+
+
+@pytest.mark.parametrize("names", [
+    [*FEATURE_NAMES[1:], FEATURE_NAMES[0]],  # same features, other column order
+    list(FEATURE_NAMES[:-1]),  # one feature missing
+    [*FEATURE_NAMES, "new_feature"],
+    None,
+])
+def test_load_refuses_other_feature_names(trained: TrainedFixture, tmp_path: Path,
+                                          names: list[str] | None) -> None:
+    path = _copy_version(trained.path, tmp_path, "other-features", {"feature_names": names})
+    with pytest.raises(IncompatibleModelError, match="feature"):
+        ScoringModel.load(path)
+
+
+def test_load_refuses_edited_metadata_without_checksums(trained: TrainedFixture,
+                                                        tmp_path: Path) -> None:
+    target = tmp_path / "tampered"
+    shutil.copytree(trained.path, target)
+    metadata = json.loads((target / METADATA_FILE).read_text())
+    metadata["feature_names"] = list(reversed(metadata["feature_names"]))
+    (target / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(RegistryError):
+        ScoringModel.load(target)
+
+
+def test_load_refuses_a_damaged_model_file(trained: TrainedFixture, tmp_path: Path) -> None:
+    metadata = json.loads((trained.path / METADATA_FILE).read_text())
+    path = write_version(tmp_path, "damaged",
+                         lambda p: p.write_bytes(b"not a catboost model"), metadata).path
+    with pytest.raises(RegistryError):
+        ScoringModel.load(path)
