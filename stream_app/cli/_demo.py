@@ -76,10 +76,10 @@ class _View:
         latest = Table(title=f"latest interventions ({sum(self.actions.values()):,} for "
                              f"{len(self.intervened_customers)} of "
                              f"{len(self.scored_customers)} customers)", expand=True)
-        for column in ("customer", "score", "band", "action", "channel", "top reasons"):
+        for column in ("customer", "score", "band", "action", "channel", "top reason"):
             latest.add_column(column)
         for item in reversed(self.interventions):
-            reasons = "; ".join(r["text"] for r in item["reasons"][:2])
+            reasons = item["reasons"][0]["text"] if item["reasons"] else "-"
             latest.add_row(item["customer_id"], str(item["score"]),
                            f"[{_BAND_STYLE.get(item['band'], 'white')}]{item['band']}",
                            item["action"], item["channel"], reasons)
@@ -165,8 +165,12 @@ async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> N
                     elif tp.topic == settings.topic_interventions:
                         item = decoder.decode(RecordType.INTERVENTION, message.value)
                         view.actions[item["action"]] += 1
-                        view.interventions.append(item)
                         view.intervened_customers.add(item["customer_id"])
+                        # one row per customer: the latest decision replaces older ones
+                        for old in [i for i in view.interventions
+                                    if i["customer_id"] == item["customer_id"]]:
+                            view.interventions.remove(old)
+                        view.interventions.append(item)
                     else:
                         view.dead_letters += 1
     finally:
@@ -252,6 +256,11 @@ def run(args: argparse.Namespace) -> int:
             bootstrap = broker.bootstrap_servers
             print(f"embedded broker (Tansu) on {bootstrap}")
         model_path = _ensure_model(workdir / "registry")
+        threshold = args.threshold
+        if threshold is None:
+            threshold = int(os.environ.get("AUTO_TRIGGER_THRESHOLD", "60"))
+        if not 0 <= threshold <= 100:
+            raise CliError("--threshold must be between 0 and 100", code=2)
         run_id = uuid.uuid4().hex[:8]
         port = free_port()
         env = {
@@ -268,6 +277,7 @@ def run(args: argparse.Namespace) -> int:
             "KAFKA_SESSION_TIMEOUT_SECONDS": "10",
             "KAFKA_REBALANCE_TIMEOUT_SECONDS": "10",
             "LOG_LEVEL": "INFO",
+            "AUTO_TRIGGER_THRESHOLD": str(threshold),
         }
         settings = load_settings(kafka_bootstrap_servers=bootstrap,
                                  topic_partitions=int(env["TOPIC_PARTITIONS"]))
@@ -281,7 +291,8 @@ def run(args: argparse.Namespace) -> int:
               f"log {log_path})")
         _wait_ready(port, worker, timeout=90)
         print(f"worker ready; publishing {args.customers} customers x {args.days} days "
-              f"at {args.rate:,.0f} events/s for up to {args.duration:.0f}s (Ctrl-C stops)")
+              f"at {args.rate:,.0f} events/s for up to {args.duration:.0f}s (Ctrl-C stops); "
+              f"interventions at score >= {threshold}")
         view.started = time.monotonic()
         asyncio.run(_live(settings, args, view))
     finally:

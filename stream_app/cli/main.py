@@ -88,7 +88,10 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="seconds to run (default 120; Ctrl-C stops earlier)")
     parser.add_argument("--customers", type=int, default=400)
     parser.add_argument("--days", type=int, default=150)
-    parser.add_argument("--rate", type=float, default=1500.0, help="events per second")
+    parser.add_argument("--rate", type=float, default=3000.0, help="events per second")
+    parser.add_argument("--threshold", type=int, default=None,
+                        help="intervention threshold (default: AUTO_TRIGGER_THRESHOLD if set, "
+                             "else 60 so that HIGH and CRITICAL scores act)")
     parser.add_argument("--bootstrap-servers",
                         help="use this broker instead of starting the embedded one")
     parser.add_argument("--workdir", default="var/demo", help="model and state directory")

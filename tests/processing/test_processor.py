@@ -1,0 +1,446 @@
+"""BatchProcessor on simulated records: scores, dead letters, interventions, state, metrics.
+
+Real decoder/encoder over the default schema catalogue, the real small model, a dict-backed
+state store and a fixed clock; no Kafka.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pytest
+
+from stream_app.events import RecordType, RiskScore
+from stream_app.features import Applied, CustomerState, apply_event, feature_vector
+from stream_app.observability import WorkerMetrics
+from stream_app.offline import to_event
+from stream_app.policy import ThresholdPolicy
+from stream_app.processing import (
+    BatchProcessor,
+    BatchResult,
+    InputRecord,
+    OutputTopics,
+    intervention_id,
+    score_event_id,
+)
+from stream_app.serializers import (
+    AvroCodec,
+    InputDecoder,
+    OutputDecoder,
+    OutputEncoder,
+    SchemaCatalog,
+    encode_json,
+)
+from stream_app.simulate import BankSimulator, SimulationConfig
+from tests.support.models import TrainedFixture
+
+TX_TOPIC, PAY_TOPIC, FLAGS_TOPIC = "bank.transactions.v1", "bank.payments.v1", "customer.flags.v1"
+TOPIC_TYPES = {TX_TOPIC: RecordType.TRANSACTION, PAY_TOPIC: RecordType.PAYMENT,
+               FLAGS_TOPIC: RecordType.CUSTOMER_FLAGS}
+TOPIC_OF_LOG_TYPE = {"transaction": TX_TOPIC, "payment": PAY_TOPIC,
+                     "customer_flags": FLAGS_TOPIC}
+OUT = OutputTopics("risk.scores.v1", "risk.interventions.v1", "risk.deadletter.v1")
+NOW_S = 1_780_000_000.0
+PARTITIONS = 4
+
+
+class DictStore:
+    """StateStore backed by a dict; records every put."""
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[int, bytes], bytes] = {}
+        self.puts: list[tuple[int, bytes]] = []
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        return self.data.get((partition, key))
+
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        self.puts.append((partition, key))
+        self.data[(partition, key)] = value
+
+
+@pytest.fixture(scope="module")
+def simulated() -> list[dict[str, Any]]:
+    config = SimulationConfig(customers=12, days=150, seed=11)
+    return list(BankSimulator(config).events())
+
+
+@pytest.fixture(scope="module")
+def catalog() -> SchemaCatalog:
+    return SchemaCatalog.default()
+
+
+def _partition(customer_id: str) -> int:
+    return int(customer_id[-3:]) % PARTITIONS
+
+
+def encode(records: list[dict[str, Any]], catalog: SchemaCatalog, *, json_every: int = 5,
+           start_offset: int = 0) -> list[InputRecord]:
+    """Records keyed by customer_id; every ``json_every``-th value is JSON, the rest Avro."""
+    codec = AvroCodec(catalog)
+    out = []
+    for i, record in enumerate(records):
+        topic = TOPIC_OF_LOG_TYPE[record["type"]]
+        body = {k: v for k, v in record.items() if k != "type"}
+        value = (encode_json(body) if json_every and i % json_every == 0
+                 else codec.encode(TOPIC_TYPES[topic], body))
+        out.append(InputRecord(topic, _partition(record["customer_id"]), start_offset + i,
+                               record["customer_id"].encode(), value))
+    return out
+
+
+def make_processor(trained: TrainedFixture, catalog: SchemaCatalog, *,
+                   policy: ThresholdPolicy | None = None,
+                   metrics: WorkerMetrics | None = None) -> BatchProcessor:
+    model = trained.model
+    return BatchProcessor(
+        decoder=InputDecoder(catalog, TOPIC_TYPES),
+        encoder=OutputEncoder(catalog, "avro"),
+        model=lambda: model,
+        policy=policy or ThresholdPolicy(enabled=False, threshold=80),
+        topics=OUT,
+        metrics=metrics or WorkerMetrics(),
+        clock=lambda: NOW_S,
+    )
+
+
+def metric(metrics: WorkerMetrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def _scores_by_trigger(result: BatchResult) -> dict[str, RiskScore]:
+    return {score.trigger_event_id: score for score in result.scores}
+
+
+# --- scores ------------------------------------------------------------------------------------
+
+def test_one_score_per_valid_event(trained: TrainedFixture, catalog: SchemaCatalog,
+                                   simulated: list[dict[str, Any]]) -> None:
+    records = simulated[:1500]
+    inputs = encode(records, catalog)
+    result = make_processor(trained, catalog).process(inputs, DictStore())
+
+    assert not result.dead_letters
+    assert result.duplicates == 0
+    assert len(result.scores) == len(records)
+    by_trigger = _scores_by_trigger(result)
+    assert set(by_trigger) == {r["event_id"] for r in records}
+    decoder = OutputDecoder(catalog)
+    risk_outputs = [o for o in result.outputs if o.topic == OUT.risk_scores]
+    assert len(risk_outputs) == len(records)
+    assert [decoder.decode(RecordType.RISK_SCORE, o.value)["event_id"] for o in risk_outputs] \
+        == [s.event_id for s in result.scores]
+    topic_of = {r["event_id"]: TOPIC_OF_LOG_TYPE[r["type"]] for r in records}
+    for record in records:
+        score = by_trigger[record["event_id"]]
+        assert score.customer_id == record["customer_id"]
+        assert score.model_version == trained.model.version
+        assert score.trigger_topic == topic_of[record["event_id"]]
+        assert score.scored_at == int(NOW_S * 1000)
+        assert score.event_id == score_event_id(score.customer_id, score.trigger_topic,
+                                                score.trigger_event_id, trained.model.version)
+        assert 0 <= score.score <= 100
+        assert score.band == trained.model.metadata.get("band", score.band)
+        shown = [r.contribution for r in score.top_reasons]
+        assert len(shown) <= 3
+        assert all(c > 0 for c in shown)
+        assert shown == sorted(shown, reverse=True)
+    for output, score in zip(risk_outputs, result.scores, strict=True):
+        assert output.key == score.customer_id.encode()
+        decoded = decoder.decode(RecordType.RISK_SCORE, output.value)
+        assert decoded["customer_id"] == score.customer_id
+        assert decoded["score"] == score.score
+        assert [r["code"] for r in decoded["top_reasons"]] == [
+            r.code for r in score.top_reasons]
+
+
+def test_scores_match_an_independent_replay_of_each_customer(
+        trained: TrainedFixture, catalog: SchemaCatalog,
+        simulated: list[dict[str, Any]]) -> None:
+    records = simulated[:1500]
+    result = make_processor(trained, catalog).process(encode(records, catalog), DictStore())
+    by_trigger = _scores_by_trigger(result)
+    states: dict[str, CustomerState] = {}
+    vectors, triggers = [], []
+    for record in records:
+        event = to_event(record)
+        state = states.setdefault(event.customer_id, CustomerState())
+        assert apply_event(state, event) is Applied.APPLIED
+        vectors.append(feature_vector(state, state.watermark))
+        triggers.append(event.event_id)
+        assert by_trigger[event.event_id].as_of == state.watermark
+    matrix = np.asarray(vectors)
+    expected = trained.model.score(matrix)
+    for i, trigger in enumerate(triggers):
+        score = by_trigger[trigger]
+        assert score.probability == pytest.approx(float(expected.probabilities[i]), abs=1e-12)
+        assert score.score == int(expected.scores[i])
+        assert score.features_sha256 == hashlib.sha256(matrix[i].tobytes()).hexdigest()
+    # a realistic spread of scores (the intervention tests depend on it)
+    assert len({s.score for s in result.scores}) > 5
+
+
+def test_same_input_gives_identical_outputs_and_ids(trained: TrainedFixture,
+                                                    catalog: SchemaCatalog,
+                                                    simulated: list[dict[str, Any]]) -> None:
+    inputs = encode(simulated[:400], catalog)
+    policy = ThresholdPolicy(enabled=True, threshold=0)
+    first = make_processor(trained, catalog, policy=policy).process(inputs, DictStore())
+    second = make_processor(trained, catalog, policy=policy).process(inputs, DictStore())
+    assert [s.event_id for s in first.scores] == [s.event_id for s in second.scores]
+    assert len({s.event_id for s in first.scores}) == len(first.scores)
+    assert [i.intervention_id for i in first.interventions] == [
+        i.intervention_id for i in second.interventions]
+    assert first.outputs == second.outputs
+
+
+def test_redelivered_events_produce_no_second_score(trained: TrainedFixture,
+                                                    catalog: SchemaCatalog,
+                                                    simulated: list[dict[str, Any]]) -> None:
+    inputs = encode(simulated[:600], catalog)
+    store, metrics = DictStore(), WorkerMetrics()
+    processor = make_processor(trained, catalog, metrics=metrics)
+    first = processor.process(inputs[:400], store)
+    assert len(first.scores) == 400
+    # re-delivery of the last 100 of the first batch, followed by 200 new records
+    second = processor.process(inputs[300:600], store)
+    assert second.duplicates == 100
+    assert {s.trigger_event_id for s in second.scores} == {
+        r["event_id"] for r in simulated[400:600]}
+    assert not second.dead_letters
+    assert metric(metrics, "predelinq_duplicate_events_total") == 100
+    # the same record twice inside one batch: one score
+    third = make_processor(trained, catalog).process([inputs[0], inputs[0]], DictStore())
+    assert len(third.scores) == 1
+    assert third.duplicates == 1
+
+
+def test_a_late_event_is_dead_lettered(trained: TrainedFixture, catalog: SchemaCatalog,
+                                       simulated: list[dict[str, Any]]) -> None:
+    customer = simulated[0]["customer_id"]
+    own = [r for r in simulated if r["customer_id"] == customer and r["type"] == "transaction"]
+    early, newest = own[0], own[-1]
+    assert newest["occurred_at"] - early["occurred_at"] > 35 * 86_400_000
+    late = {**early, "event_id": "late-1"}
+    metrics = WorkerMetrics()
+    result = make_processor(trained, catalog, metrics=metrics).process(
+        encode([newest, late], catalog, json_every=0), DictStore())
+    assert [s.trigger_event_id for s in result.scores] == [newest["event_id"]]
+    (letter,) = result.dead_letters
+    assert letter.reason == "too_late"
+    assert letter.source_offset == 1
+    assert metric(metrics, "predelinq_late_events_total") == 1
+
+
+# --- dead letters ------------------------------------------------------------------------------
+
+def test_invalid_records_become_dead_letters_and_valid_ones_are_still_scored(
+        trained: TrainedFixture, catalog: SchemaCatalog,
+        simulated: list[dict[str, Any]]) -> None:
+    valid = encode(simulated[:50], catalog)
+    tx_record = next(r for r in simulated[:50] if r["type"] == "transaction")
+    pay_record = next(r for r in simulated if r["type"] == "payment")
+    codec = AvroCodec(catalog)
+    body = {k: v for k, v in tx_record.items() if k != "type"}
+    avro = codec.encode(RecordType.TRANSACTION, body)
+    other_customer = next(r["customer_id"] for r in simulated
+                          if r["customer_id"] != tx_record["customer_id"])
+    pay_body = {k: v for k, v in pay_record.items() if k != "type"}
+    bad = [  # (record, expected reason)
+        (InputRecord(TX_TOPIC, 0, 9001, b"CUST-0000001", b"\xff\xfe garbage"),
+         "malformed_frame"),
+        (InputRecord(TX_TOPIC, 0, 9002, other_customer.encode(), avro), "key_mismatch"),
+        (InputRecord(TX_TOPIC, 0, 9003, None, avro), "key_mismatch"),
+        (InputRecord(TX_TOPIC, 1, 9004, tx_record["customer_id"].encode(),
+                     b"\x00\x00\x00\x03\xe7" + avro[5:]), "unknown_schema_id"),
+        (InputRecord(TX_TOPIC, 1, 9005, tx_record["customer_id"].encode(),
+                     codec.encode(RecordType.PAYMENT, pay_body)), "schema_mismatch"),
+        (InputRecord(TX_TOPIC, 2, 9006, tx_record["customer_id"].encode(), avro[:-3]),
+         "avro_body"),
+        (InputRecord(TX_TOPIC, 2, 9007, tx_record["customer_id"].encode(), b"{not json"),
+         "json_body"),
+        (InputRecord(TX_TOPIC, 2, 9008, tx_record["customer_id"].encode(), None),
+         "malformed_frame"),
+        (InputRecord(TX_TOPIC, 3, 9009, tx_record["customer_id"].encode(),
+                     encode_json({**body, "amount_minor": -5})), "invalid_value"),
+        (InputRecord(TX_TOPIC, 3, 9010, tx_record["customer_id"].encode(),
+                     encode_json({k: v for k, v in body.items() if k != "currency"})),
+         "missing_field"),
+    ]
+    batch = list(valid)
+    for i, (record, _) in enumerate(bad):  # interleave bad records with valid ones
+        batch.insert(i * 5, record)
+    metrics = WorkerMetrics()
+    result = make_processor(trained, catalog, metrics=metrics).process(batch, DictStore())
+
+    assert len(result.scores) == len(valid)
+    letters = {letter.source_offset: letter for letter in result.dead_letters}
+    assert len(letters) == len(bad)
+    decoder = OutputDecoder(catalog)
+    dead_outputs = [o for o in result.outputs if o.topic == OUT.deadletter]
+    assert len(dead_outputs) == len(bad)
+    decoded = {d["source_offset"]: d for d in
+               (decoder.decode(RecordType.DEADLETTER, o.value) for o in dead_outputs)}
+    for record, reason in bad:
+        letter = letters[record.offset]
+        assert letter.reason == reason, record.offset
+        assert letter.raw == record.value
+        assert letter.key == record.key
+        assert letter.source_topic == TX_TOPIC
+        assert letter.source_partition == record.partition
+        assert letter.failed_at == int(NOW_S * 1000)
+        assert letter.error_class.endswith("Error")
+        assert decoded[record.offset]["raw"] == record.value
+        assert decoded[record.offset]["key"] == record.key
+        assert decoded[record.offset]["reason"] == reason
+    expected = Counter(reason for _, reason in bad)
+    for reason, count in expected.items():
+        assert metric(metrics, "predelinq_dead_letters_total", topic=TX_TOPIC,
+                      reason=reason) == count
+
+
+def test_customer_flags_give_neither_score_nor_dead_letter(
+        trained: TrainedFixture, catalog: SchemaCatalog) -> None:
+    flags = {"event_id": "fl-1", "customer_id": "CUST-0000001", "occurred_at": 1_767_225_600_000,
+             "account_id": None, "opt_out_contact": True, "vulnerable": False,
+             "hardship_plan": False, "deceased": False, "bankruptcy": False}
+    store = DictStore()
+    record = InputRecord(FLAGS_TOPIC, 1, 0, b"CUST-0000001",
+                         AvroCodec(catalog).encode(RecordType.CUSTOMER_FLAGS, flags))
+    result = make_processor(trained, catalog).process([record], store)
+    assert not result.scores
+    assert not result.dead_letters
+    assert not result.outputs
+    assert store.puts == []
+
+
+# --- interventions -----------------------------------------------------------------------------
+
+def test_interventions_exactly_for_scores_at_or_above_threshold(
+        trained: TrainedFixture, catalog: SchemaCatalog,
+        simulated: list[dict[str, Any]]) -> None:
+    inputs = encode(simulated[:1500], catalog)
+    disabled = make_processor(trained, catalog).process(inputs, DictStore())
+    assert not disabled.interventions
+    assert not [o for o in disabled.outputs if o.topic == OUT.interventions]
+
+    scores = sorted(s.score for s in disabled.scores)
+    threshold = scores[len(scores) * 3 // 4]
+    qualifying = {s.trigger_event_id for s in disabled.scores if s.score >= threshold}
+    assert 0 < len(qualifying) < len(scores), "need some but not all scores to qualify"
+
+    policy = ThresholdPolicy(enabled=True, threshold=threshold)
+    metrics = WorkerMetrics()
+    enabled = make_processor(trained, catalog, policy=policy, metrics=metrics).process(
+        inputs, DictStore())
+    assert [s.event_id for s in enabled.scores] == [s.event_id for s in disabled.scores]
+    assert {i.trigger_event_id for i in enabled.interventions} == qualifying
+    assert len(enabled.interventions) == len(qualifying)
+    by_trigger = _scores_by_trigger(enabled)
+    decoder = OutputDecoder(catalog)
+    outputs = [o for o in enabled.outputs if o.topic == OUT.interventions]
+    assert len(outputs) == len(qualifying)
+    for intervention, output in zip(enabled.interventions, outputs, strict=True):
+        score = by_trigger[intervention.trigger_event_id]
+        decision = policy.decide(score.score, score.band, score.top_reasons,
+                                 int(NOW_S * 1000))
+        assert decision is not None
+        assert intervention.customer_id == score.customer_id
+        assert (intervention.score, intervention.band) == (score.score, score.band)
+        assert intervention.reasons == score.top_reasons
+        assert intervention.action == decision.action
+        assert intervention.channel == decision.channel
+        assert intervention.priority == decision.priority
+        assert intervention.expires_at == decision.expires_at
+        assert intervention.model_version == trained.model.version
+        assert intervention.policy_version == policy.version
+        assert intervention.intervention_id == intervention_id(
+            score.customer_id, score.trigger_topic or "", score.trigger_event_id,
+            trained.model.version, policy.version, decision.action)
+        assert output.key == score.customer_id.encode()
+        assert decoder.decode(RecordType.INTERVENTION, output.value)["intervention_id"] == (
+            intervention.intervention_id)
+    actions = Counter(i.action for i in enabled.interventions)
+    for action, count in actions.items():
+        assert metric(metrics, "predelinq_interventions_total", action=action,
+                      arm="TREATMENT") == count
+
+
+# --- state and metrics -------------------------------------------------------------------------
+
+def test_state_is_written_once_per_customer_per_batch(trained: TrainedFixture,
+                                                      catalog: SchemaCatalog,
+                                                      simulated: list[dict[str, Any]]) -> None:
+    records = simulated[:800]
+    customers = {r["customer_id"] for r in records}
+    assert len(customers) > 3
+    store = DictStore()
+    processor = make_processor(trained, catalog)
+    processor.process(encode(records, catalog), store)
+    assert len(store.puts) == len(customers)
+    assert Counter(store.puts) == Counter(
+        (_partition(c), c.encode()) for c in customers)
+    # the stored state is the state of all the customer's events
+    for customer in customers:
+        state = CustomerState()
+        for record in records:
+            if record["customer_id"] == customer:
+                apply_event(state, to_event(record))
+        assert CustomerState.from_bytes(store.data[(_partition(customer),
+                                                    customer.encode())]) == state
+    # a batch of duplicates only changes nothing and writes nothing
+    store.puts.clear()
+    again = processor.process(encode(records[:100], catalog), store)
+    assert not again.scores
+    assert store.puts == []
+
+
+def test_state_is_continued_across_batches(trained: TrainedFixture, catalog: SchemaCatalog,
+                                           simulated: list[dict[str, Any]]) -> None:
+    inputs = encode(simulated[:900], catalog)
+    processor = make_processor(trained, catalog)
+    whole = processor.process(inputs, DictStore())
+    store = DictStore()
+    split = [processor.process(inputs[i : i + 150], store) for i in range(0, 900, 150)]
+    assert [s for part in split for s in part.scores] == whole.scores
+
+
+def test_unreadable_stored_state_starts_afresh(trained: TrainedFixture, catalog: SchemaCatalog,
+                                               simulated: list[dict[str, Any]]) -> None:
+    record = simulated[0]
+    customer = record["customer_id"]
+    store = DictStore()
+    store.data[(_partition(customer), customer.encode())] = b"\x00garbage"
+    metrics = WorkerMetrics()
+    result = make_processor(trained, catalog, metrics=metrics).process(
+        encode([record], catalog), store)
+    assert len(result.scores) == 1
+    assert metric(metrics, "predelinq_state_errors_total") == 1
+    restored = CustomerState.from_bytes(store.data[(_partition(customer), customer.encode())])
+    assert restored.watermark == record["occurred_at"]
+
+
+def test_metrics_count_what_happened(trained: TrainedFixture, catalog: SchemaCatalog,
+                                     simulated: list[dict[str, Any]]) -> None:
+    records = simulated[:300]
+    inputs = encode(records, catalog)
+    garbage = InputRecord(PAY_TOPIC, 0, 5000, b"CUST-0000001", b"\x07")
+    batch = [*inputs, inputs[3], garbage]
+    metrics = WorkerMetrics()
+    result = make_processor(trained, catalog, metrics=metrics).process(batch, DictStore())
+    per_topic = Counter(r.topic for r in batch)
+    for topic, count in per_topic.items():
+        assert metric(metrics, "predelinq_input_records_total", topic=topic) == count
+    bands = Counter(s.band for s in result.scores)
+    assert sum(bands.values()) == len(records)
+    for band in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
+        assert metric(metrics, "predelinq_scores_total", band=band) == bands.get(band, 0)
+    assert metric(metrics, "predelinq_duplicate_events_total") == 1
+    assert metric(metrics, "predelinq_dead_letters_total", topic=PAY_TOPIC,
+                  reason="malformed_frame") == 1
+    assert metric(metrics, "predelinq_batch_records_count") == 1
+    assert metric(metrics, "predelinq_batch_records_sum") == len(batch)
+    assert metric(metrics, "predelinq_scoring_duration_seconds_count") == 1
