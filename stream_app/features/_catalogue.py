@@ -1,6 +1,6 @@
 """The feature catalogue: names (in model column order), units, windows and reason texts.
 
-``docs/features.md`` documents each entry; a test keeps the two in step. ``reason_code`` and
+``reason_code`` and
 ``reason_text`` are what a risk event shows when the feature's SHAP contribution raises the risk.
 """
 

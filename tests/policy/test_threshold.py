@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from stream_app.events import BANDS, Reason
@@ -95,3 +97,19 @@ def test_decision_expires_after_the_expiry_days() -> None:
 def test_every_mapped_reason_maps_to_a_known_action() -> None:
     assert set(ACTION_BY_REASON.values()) <= {
         "PAYMENT_DATE_MOVE", "PAYMENT_REMINDER", "INSTALMENT_PLAN", "SPECIALIST_CALL"}
+
+
+def test_decisions_use_only_symbols_of_the_intervention_contract() -> None:
+    from stream_app.events import RecordType
+    from stream_app.serializers import SchemaCatalog
+
+    schema = SchemaCatalog.default().latest(RecordType.INTERVENTION).definition
+    symbols = {f["name"]: set(f["type"]["symbols"]) for f in schema["fields"]
+               if isinstance(f["type"], dict) and f["type"].get("type") == "enum"}
+    policy = ThresholdPolicy(enabled=True, threshold=0)
+    for code, band in itertools.product([*ACTION_BY_REASON, "R_GAMBLING_RISE"], BANDS):
+        decision = policy.decide(50, band, (reason(code),), NOW)
+        assert decision is not None
+        assert decision.action in symbols["action"]
+        assert decision.channel in symbols["channel"]
+        assert decision.priority in symbols["priority"]
