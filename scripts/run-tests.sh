@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 scripts/ensure-system.sh
 scripts/ensure-venv.sh
-.venv/bin/python -m stream_app.brokers.apache_kafka --resolve-only >/dev/null
+.venv/bin/python -m stream_app.brokers --resolve-only >/dev/null
 echo "== ruff"; .venv/bin/ruff check stream_app model_registry tests bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"

@@ -12,7 +12,7 @@ launcher:
 3. starts the broker on free loopback ports, with its logs in ``<workdir>/logs``;
 4. waits until it answers a metadata request, and stops it by pid (SIGTERM, then SIGKILL).
 
-Command line: ``python -m stream_app.brokers.apache_kafka [--version V] [--port P]`` prints the
+Command line: ``python -m stream_app.brokers [--version V] [--port P]`` prints the
 bootstrap address and runs until interrupted; ``--resolve-only`` just fills the cache.
 """
 

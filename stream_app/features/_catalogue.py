@@ -1,7 +1,7 @@
 """The feature catalogue: names (in model column order), units, windows and reason texts.
 
-``reason_code`` and
-``reason_text`` are what a risk event shows when the feature's SHAP contribution raises the risk.
+``reason_code`` and ``reason_text`` are what a risk event shows when the feature's SHAP
+contribution raises the risk.
 """
 
 from __future__ import annotations
