@@ -2,6 +2,7 @@
 
 from ._metadata import answers_metadata, wait_for_metadata
 from ._ports import free_port, wait_for_port
+from ._process import ManagedProcess, terminate
 from .apache_kafka import (
     DEFAULT_KAFKA_VERSION,
     BrokerStartError,
@@ -14,11 +15,13 @@ __all__ = [
     "DEFAULT_KAFKA_VERSION",
     "BrokerStartError",
     "KafkaBroker",
+    "ManagedProcess",
     "TansuBroker",
     "TansuStartError",
     "answers_metadata",
     "free_port",
     "resolve_kafka_jars",
+    "terminate",
     "wait_for_metadata",
     "wait_for_port",
 ]

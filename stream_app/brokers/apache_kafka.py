@@ -22,17 +22,16 @@ import argparse
 import base64
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
 
 from ._metadata import wait_for_metadata
 from ._ports import free_port
+from ._process import ManagedProcess
 
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
@@ -104,7 +103,7 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
 
 
-class KafkaBroker:
+class KafkaBroker(ManagedProcess):
     """One KRaft node acting as broker and controller, on loopback."""
 
     def __init__(
@@ -117,13 +116,12 @@ class KafkaBroker:
         heap: str = "768m",
     ) -> None:
         self.version = version
+        super().__init__(workdir or Path(tempfile.mkdtemp(prefix="predelinq-kafka-")),
+                         own_workdir=workdir is None)
         self.port = port or free_port()
         self.controller_port = free_port()
-        self._own_workdir = workdir is None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="predelinq-kafka-"))
         self.extra_properties = extra_properties or {}
         self.heap = heap
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -209,43 +207,6 @@ class KafkaBroker:
         if not log.exists():
             return "(no log)"
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Stop the broker: SIGTERM (controlled shutdown), SIGKILL after ``timeout``."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
-
-    def kill(self) -> None:
-        """SIGKILL, for crash tests."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
-        self.process = None
-
-    def cleanup(self) -> None:
-        self.stop()
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> KafkaBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:

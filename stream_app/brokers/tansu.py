@@ -8,15 +8,13 @@ the memory table store.
 
 from __future__ import annotations
 
-import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from ._metadata import wait_for_metadata
 from ._ports import free_port
+from ._process import ManagedProcess
 
 __all__ = ["TansuBroker", "TansuStartError"]
 
@@ -25,12 +23,13 @@ class TansuStartError(RuntimeError):
     pass
 
 
-class TansuBroker:
+class TansuBroker(ManagedProcess):
+    stop_timeout = 10.0
+
     def __init__(self, *, port: int | None = None, workdir: Path | None = None) -> None:
+        super().__init__(workdir or Path(tempfile.mkdtemp(prefix="predelinq-tansu-")),
+                         own_workdir=workdir is None)
         self.port = port or free_port()
-        self._own_workdir = workdir is None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="predelinq-tansu-"))
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -62,32 +61,3 @@ class TansuBroker:
             tail = self.log_file.read_text(errors="replace")[-2000:]
             raise TansuStartError(f"Tansu did not answer within {timeout:.0f}s:\n{tail}")
         return self
-
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
-
-    def cleanup(self) -> None:
-        self.stop()
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> TansuBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()

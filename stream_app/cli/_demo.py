@@ -239,7 +239,7 @@ async def _live(settings: Any, args: argparse.Namespace, view: _View) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream_app.brokers import TansuBroker, free_port
+    from stream_app.brokers import TansuBroker, free_port, terminate
     from stream_app.kafka import ensure_topics
     from stream_app.settings import load_settings
 
@@ -296,13 +296,7 @@ def run(args: argparse.Namespace) -> int:
         view.started = time.monotonic()
         asyncio.run(_live(settings, args, view))
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(5)
+        terminate(worker, 30)
         if broker is not None:
             broker.cleanup()
     print(view.summary())

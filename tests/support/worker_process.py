@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from stream_app.brokers import free_port
+from stream_app.brokers import free_port, terminate
 
 
 def unique_topics(prefix: str = "t") -> dict[str, str]:
@@ -104,16 +103,7 @@ class WorkerProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
+        return terminate(self.process, timeout)
 
     def __enter__(self) -> WorkerProcess:
         return self.start()
