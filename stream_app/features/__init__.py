@@ -12,7 +12,7 @@ from pathlib import Path
 from ._catalogue import FEATURE_NAMES, FEATURES, FeatureSpec, feature_index
 from ._state import (
     DAY_MS,
-    HORIZON_DAYS,
+    HORIZON_WEEKS,
     LATENESS_MS,
     MAX_DEDUP_IDS,
     CustomerState,
@@ -37,7 +37,7 @@ __all__ = [
     "FEATURES",
     "FEATURE_CODE_SHA256",
     "FEATURE_NAMES",
-    "HORIZON_DAYS",
+    "HORIZON_WEEKS",
     "LATENESS_MS",
     "MAX_DEDUP_IDS",
     "Applied",

@@ -1,5 +1,10 @@
 """The feature catalogue: names (in model column order), units, windows and reason texts.
 
+Windows are event-time weeks (Monday-based) counted back from the as-of day's week:
+``30d`` = that week and the 4 before (29 to 35 days), ``60d`` = that week and the 8 before,
+``90d`` = that week and the 12 before (85 to 91 days), ``prior 60d`` = the 8 weeks before the
+``30d`` window. docs/features.md documents every feature.
+
 ``reason_code`` and ``reason_text`` are what a risk event shows when the feature's SHAP
 contribution raises the risk.
 """
@@ -41,7 +46,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
                 "Current account balance is low"),
     FeatureSpec("balance_min_30d_minor", "minor units", "30d", "R_BALANCE_MINIMUM",
                 "Account balance dipped low in the last 30 days"),
-    FeatureSpec("balance_trend_30d_minor_per_day", "minor units/day", "30d", "R_BALANCE_FALLING",
+    FeatureSpec("balance_trend_minor_per_week", "minor units/week", "90d", "R_BALANCE_FALLING",
                 "Account balance is trending down"),
     FeatureSpec("overdrawn_days_30d", "days", "30d", "R_OVERDRAWN",
                 "Account was overdrawn on several days"),

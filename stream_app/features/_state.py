@@ -1,48 +1,78 @@
-"""Per-customer state: event-time buckets and short, capped histories.
+"""Per-customer state: weekly event-time buckets and short, capped histories.
 
-Everything here is bounded: daily buckets cover ``HORIZON_DAYS`` behind the customer's
-watermark (the latest event time seen), histories keep the newest N entries by
-``(time, tiebreak)``, and the deduplication memory keeps only ids inside the lateness bound.
+Bounded by construction:
+
+* **weekly buckets** (Monday-based epoch weeks) covering ``HORIZON_WEEKS`` = 13 weeks (91
+  days) behind the customer's watermark (the newest event time seen). Features never look
+  further back, so older weeks are dropped;
+* **newest-N histories**: salaries (8), and per credit product (at most 8 products) its
+  statements (6), instalment notices (6), payments (12) and monthly maxima of days past due (7);
+* **deduplication memory**: the 48-bit hashes of the last ``MAX_DEDUP_IDS`` = 48 events applied
+  per source, in arrival order (re-deliveries after a crash or a producer retry come soon after
+  the original). A duplicate arriving later than that is applied again; documented in
+  docs/features.md.
+
+All aggregates are commutative (saturating sums, minima, bit masks, newest-wins with a
+deterministic tie-break), so the features after a set of events do not depend on their
+arrival order (within the lateness bound).
 
 Lateness is measured per source (transactions, payments): each upstream system's events are
 compared with the newest event *of the same source*. Comparing with the newest event of any
 source would turn ordinary consumer skew (one topic's backlog read faster than another's)
 into false "late" events.
-All aggregates are commutative (sums, minimums, newest-wins with a deterministic tie-break), so
-the state after a set of events does not depend on their arrival order.
 
-Serialisation is a compact orjson array (version-tagged), one write per customer per batch.
+Serialisation is a fixed-width little-endian ``struct`` layout (one ``pack`` call), with int32
+amounts (saturating at +/-2^31-1 minor units, i.e. 21 million in major units) and epoch
+minutes for product event times. A customer with a card, a loan and a year of busy history
+serialises to about 1.5 KiB (see docs/performance.md).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
+import struct
 
 __all__ = [
+    "BALANCE_NONE",
     "DAY_MS",
-    "HORIZON_DAYS",
+    "HORIZON_WEEKS",
+    "INT32_MAX",
+    "INT32_MIN",
     "LATENESS_MS",
     "MAX_DEDUP_IDS",
+    "MINUTE_MS",
+    "SOURCES",
     "Col",
     "CustomerState",
     "ProductState",
     "StateFormatError",
+    "week_of_day",
 ]
 
 DAY_MS = 86_400_000
-HORIZON_DAYS = 128  # >= the 90-day feature windows + the 35-day lateness bound
-LATENESS_MS = 35 * DAY_MS  # events older than watermark - 35 days are rejected (dead letter)
-MAX_DEDUP_IDS = 512
+MINUTE_MS = 60_000
+HORIZON_WEEKS = 13  # 91 days: the longest feature window
+LATENESS_MS = 35 * DAY_MS  # older than the newest event of its source minus 35 days: too late
+MAX_DEDUP_IDS = 48  # per source, last applied
 MAX_SALARIES = 8
 MAX_PRODUCTS = 8
-MAX_STATEMENTS = 7
-MAX_PAYMENTS = 24
-MAX_FAILURES = 12
+MAX_STATEMENTS = 6
+MAX_INSTALMENTS = 6
+MAX_PAYMENTS = 12
 DPD_MONTHS = 7  # 30-day periods of max days-past-due kept
-_FORMAT_VERSION = 2
 SOURCES = 2  # 0: transactions, 1: credit-product payments
+INT32_MAX = 2**31 - 1
+INT32_MIN = -(2**31)
+BALANCE_NONE = INT32_MIN  # "no balance seen that week" (balances are clamped above it)
+_FORMAT_VERSION = 3
+# version, watermark per source, first seen, close balance, close key, and the counts of
+# weeks, salaries, products and dedup ids of each source
+_HEAD = struct.Struct("<BqqqiqBBBBB")
+_PRODUCT_HEAD = struct.Struct("<IBBBBBiIii")
+
+
+def week_of_day(day: int) -> int:
+    """Monday-based week index of an epoch day (1970-01-01 was a Thursday)."""
+    return (day + 3) // 7
 
 
 class StateFormatError(ValueError):
@@ -50,7 +80,7 @@ class StateFormatError(ValueError):
 
 
 class Col:
-    """Columns of a daily bucket (minor units, counts, balances)."""
+    """Columns of a weekly bucket: sums in minor units or counts, a minimum, a day mask."""
 
     INCOME = 0  # SALARY + BENEFITS credits, posted
     ESSENTIAL = 1  # RENT, UTILITIES, GROCERIES, LOAN_REPAYMENT debits, posted
@@ -60,109 +90,170 @@ class Col:
     LENDING_APP_IN = 5  # LENDING_APP credits (money borrowed from app lenders)
     BNPL = 6  # BNPL debits
     GAMBLING = 7  # GAMBLING debits
-    FAILED_DD = 8  # direct debits declined/returned + PAYMENT_FAILED on credit products (count)
+    FAILED_DD = 8  # direct debits returned/declined + PAYMENT_FAILED on credit products (count)
     NSF_DECLINES = 9  # declines for INSUFFICIENT_FUNDS, any channel (count)
     DEBITS = 10  # all posted debits
     CREDITS = 11  # all posted credits
-    TX_COUNT = 12  # posted transactions (count)
-    MIN_BALANCE = 13  # lowest balance_after of the day (BALANCE_NONE if none seen)
-    CLOSE_BALANCE = 14  # balance_after of the day's newest event
-    CLOSE_KEY = 15  # (occurred_at, tiebreak) of that event folded into one int
-    WIDTH = 16
+    MIN_BALANCE = 12  # lowest balance_after of the week (BALANCE_NONE if none seen)
+    OVERDRAWN_DAYS = 13  # bit d set: a balance below zero was seen on weekday d (0 = Monday)
+    WIDTH = 14
 
 
-BALANCE_NONE = -(2**62)  # sentinel: "no balance seen that day"
-_ADDITIVE_WIDTH = 13  # columns 0..12 are sums
+SUM_COLUMNS = range(Col.MIN_BALANCE)  # saturating sums
 
 
 class ProductState:
-    """One credit product (card, loan, ...) of the customer, keyed by a hash of account_id."""
+    """One credit product (card, loan, ...) of the customer, keyed by a hash of account_id.
 
-    __slots__ = ("dpd_latest", "dpd_monthly", "failures", "instalments", "payments", "product",
-                 "statements")
+    Times are epoch minutes (``*_min``), due dates epoch days.
+    """
+
+    __slots__ = ("dpd_latest", "dpd_monthly", "instalments", "last_activity_min", "payments",
+                 "product", "statements")
+
+    PRODUCT_CODES = ("CREDIT_CARD", "PERSONAL_LOAN", "MORTGAGE", "AUTO_LOAN", "BNPL",
+                     "OVERDRAFT", "OTHER")
 
     def __init__(self, product: str) -> None:
         self.product = product
-        # (occurred_at, balance, minimum_due, due_day, credit_limit or 0), newest last
+        # [issued_min, balance, minimum_due, due_day, credit_limit or 0], oldest first
         self.statements: list[list[int]] = []
-        # (occurred_at, amount_due, due_day), newest last
+        # [issued_min, amount_due, due_day], oldest first
         self.instalments: list[list[int]] = []
-        # (occurred_at, amount, tiebreak), newest last
+        # [paid_min, amount], oldest first
         self.payments: list[list[int]] = []
-        # (occurred_at, amount, tiebreak), newest last
-        self.failures: list[list[int]] = []
-        # [occurred_at, tiebreak, dpd] of the newest DELINQUENCY_STATUS
+        # [at_min, tiebreak (32 bits), days past due] of the newest DELINQUENCY_STATUS
         self.dpd_latest: list[int] = [0, 0, 0]
-        # {30-day period index: max dpd}
+        # {30-day period index: max days past due}
         self.dpd_monthly: dict[int, int] = {}
-
-    def to_list(self) -> list[Any]:
-        return [self.product, self.statements, self.instalments, self.payments, self.failures,
-                self.dpd_latest, sorted(self.dpd_monthly.items())]
-
-    @classmethod
-    def from_list(cls, data: list[Any]) -> ProductState:
-        state = cls(data[0])
-        state.statements, state.instalments, state.payments, state.failures = (
-            data[1], data[2], data[3], data[4])
-        state.dpd_latest = data[5]
-        state.dpd_monthly = {int(k): int(v) for k, v in data[6]}
-        return state
+        self.last_activity_min = 0
 
 
 class CustomerState:
     """Everything the feature vector of one customer is computed from."""
 
-    __slots__ = ("days", "first_seen", "ids", "products", "salaries", "watermark",
-                 "watermarks")
+    __slots__ = ("close_balance", "close_key", "first_seen", "ids", "products", "salaries",
+                 "watermark", "watermarks", "weeks")
 
     def __init__(self) -> None:
         self.watermark = 0  # newest occurred_at applied, any source (ms): the as-of of scores
         self.watermarks = [0] * SOURCES  # newest occurred_at applied, per source (ms)
         self.first_seen = 0  # oldest occurred_at applied (ms), for history length
-        self.days: dict[int, list[int]] = {}  # epoch day -> bucket of Col.WIDTH ints
-        self.salaries: list[list[int]] = []  # [epoch day, amount], newest last, one per day
+        self.weeks: dict[int, list[int]] = {}  # week index -> bucket of Col.WIDTH ints
+        self.close_balance = 0  # balance_after of the newest event that carried one
+        self.close_key = -1  # its (occurred_at, tiebreak) folded into one int; -1: none
+        self.salaries: list[list[int]] = []  # [epoch day, amount], oldest first, one per day
         self.products: dict[int, ProductState] = {}
-        # per source: event-id hash -> occurred_at, for ids inside that source's lateness bound
-        self.ids: list[dict[int, int]] = [{} for _ in range(SOURCES)]
+        # per source: 48-bit event-id hashes of the last MAX_DEDUP_IDS applied, oldest first
+        self.ids: list[list[int]] = [[] for _ in range(SOURCES)]
 
     @staticmethod
     def new_bucket() -> list[int]:
         bucket = [0] * Col.WIDTH
         bucket[Col.MIN_BALANCE] = BALANCE_NONE
-        bucket[Col.CLOSE_BALANCE] = BALANCE_NONE
-        bucket[Col.CLOSE_KEY] = -1
         return bucket
 
+    # --- serialisation ---------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        return orjson.dumps([
-            _FORMAT_VERSION,
-            self.watermarks,
-            self.first_seen,
-            sorted(self.days.items()),
-            self.salaries,
-            sorted((k, p.to_list()) for k, p in self.products.items()),
-            [sorted(ids.items()) for ids in self.ids],
-        ])
+        fmt = [_HEAD.format]
+        values: list[int] = [
+            _FORMAT_VERSION, self.watermarks[0], self.watermarks[1], self.first_seen,
+            self.close_balance, self.close_key, len(self.weeks), len(self.salaries),
+            len(self.products), len(self.ids[0]), len(self.ids[1]),
+        ]
+        for week in sorted(self.weeks):
+            bucket = self.weeks[week]
+            present = [c for c in range(Col.WIDTH)
+                       if bucket[c] != (BALANCE_NONE if c == Col.MIN_BALANCE else 0)]
+            mask = 0
+            for c in present:
+                mask |= 1 << c
+            fmt.append("iH" + "i" * len(present))
+            values.append(week)
+            values.append(mask)
+            values.extend(bucket[c] for c in present)
+        fmt.append("ii" * len(self.salaries))
+        for day, amount in self.salaries:
+            values.extend((day, amount))
+        for key in sorted(self.products):
+            product = self.products[key]
+            monthly = sorted(product.dpd_monthly.items())
+            fmt.append(_PRODUCT_HEAD.format[1:] + "iiiii" * len(product.statements)
+                       + "iii" * len(product.instalments) + "ii" * len(product.payments)
+                       + "ii" * len(monthly))
+            values.extend((key, ProductState.PRODUCT_CODES.index(product.product),
+                           len(product.statements), len(product.instalments),
+                           len(product.payments), len(monthly), product.dpd_latest[0],
+                           product.dpd_latest[1], product.dpd_latest[2],
+                           product.last_activity_min))
+            for statement in product.statements:
+                values.extend(statement)
+            for instalment in product.instalments:
+                values.extend(instalment)
+            for payment in product.payments:
+                values.extend(payment)
+            for period, dpd in monthly:
+                values.extend((period, dpd))
+        for ids in self.ids:
+            fmt.append("IH" * len(ids))
+            for hashed in ids:
+                values.extend((hashed >> 16, hashed & 0xFFFF))
+        return struct.pack("".join(fmt), *values)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CustomerState:
         try:
-            raw = orjson.loads(data)
-            if raw[0] != _FORMAT_VERSION:
-                raise StateFormatError(f"state format {raw[0]} is not {_FORMAT_VERSION}")
-            state = cls()
-            state.watermarks = [int(w) for w in raw[1]]
-            state.watermark = max(state.watermarks)
-            state.first_seen = int(raw[2])
-            state.days = {int(day): bucket for day, bucket in raw[3]}
-            state.salaries = raw[4]
-            state.products = {int(k): ProductState.from_list(v) for k, v in raw[5]}
-            state.ids = [{int(k): int(v) for k, v in ids} for ids in raw[6]]
+            return cls._decode(data)
         except StateFormatError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # struct.error, IndexError, ValueError on damaged bytes
             raise StateFormatError(f"unreadable customer state ({type(exc).__name__})") from None
+
+    @classmethod
+    def _decode(cls, data: bytes) -> CustomerState:
+        if not data or data[0] != _FORMAT_VERSION:
+            raise StateFormatError(f"state format {data[:1]!r} is not {_FORMAT_VERSION}")
+        (_, wm0, wm1, first_seen, close_balance, close_key, n_weeks, n_salaries,
+         n_products, n_ids0, n_ids1) = _HEAD.unpack_from(data, 0)
+        offset = _HEAD.size
+        state = cls()
+        state.watermarks = [wm0, wm1]
+        state.watermark = max(wm0, wm1)
+        state.first_seen = first_seen
+        state.close_balance = close_balance
+        state.close_key = close_key
+        for _ in range(n_weeks):
+            week, mask = struct.unpack_from("<iH", data, offset)
+            offset += 6
+            present = [c for c in range(Col.WIDTH) if mask >> c & 1]
+            values = struct.unpack_from(f"<{len(present)}i", data, offset)
+            offset += 4 * len(present)
+            bucket = cls.new_bucket()
+            for c, v in zip(present, values, strict=True):
+                bucket[c] = v
+            state.weeks[week] = bucket
+        flat = struct.unpack_from(f"<{2 * n_salaries}i", data, offset)
+        offset += 8 * n_salaries
+        state.salaries = [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
+        for _ in range(n_products):
+            (key, code, n_st, n_in, n_pay, n_dpd, dpd_at, dpd_tie, dpd,
+             last_activity) = _PRODUCT_HEAD.unpack_from(data, offset)
+            offset += _PRODUCT_HEAD.size
+            product = ProductState(ProductState.PRODUCT_CODES[code])
+            product.dpd_latest = [dpd_at, dpd_tie, dpd]
+            product.last_activity_min = last_activity
+            product.statements, offset = _rows(data, offset, n_st, 5)
+            product.instalments, offset = _rows(data, offset, n_in, 3)
+            product.payments, offset = _rows(data, offset, n_pay, 2)
+            monthly, offset = _rows(data, offset, n_dpd, 2)
+            product.dpd_monthly = {p: v for p, v in monthly}  # noqa: C416 - rows are lists
+            state.products[key] = product
+        for source, count in enumerate((n_ids0, n_ids1)):
+            flat = struct.unpack_from("<" + "IH" * count, data, offset)
+            offset += 6 * count
+            state.ids[source] = [flat[i] << 16 | flat[i + 1] for i in range(0, len(flat), 2)]
+        if offset != len(data):
+            raise StateFormatError(f"{len(data) - offset} unexpected bytes after the state")
         return state
 
     def __eq__(self, other: object) -> bool:
@@ -171,3 +262,9 @@ class CustomerState:
         return self.to_bytes() == other.to_bytes()
 
     __hash__ = None  # type: ignore[assignment]  # mutable
+
+
+def _rows(data: bytes, offset: int, count: int, width: int) -> tuple[list[list[int]], int]:
+    flat = struct.unpack_from(f"<{count * width}i", data, offset)
+    rows = [list(flat[i:i + width]) for i in range(0, len(flat), width)]
+    return rows, offset + 4 * count * width
