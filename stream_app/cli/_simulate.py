@@ -75,4 +75,7 @@ def run(args: argparse.Namespace) -> int:
         write_points(Path(args.labels),
                      (Point(label.customer_id, label.as_of, label.label) for label in labels))
         print(f"wrote {len(labels)} labels to {args.labels}")
+        if not labels:
+            print("note: a label needs 60 days of history and a 60-day outcome window; "
+                  "simulate at least 121 days to get labels")
     return 0

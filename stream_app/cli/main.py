@@ -62,8 +62,13 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("replay", help="point-in-time features from an event log")
-    parser.add_argument("--events", required=True, help="JSON Lines event log")
-    parser.add_argument("--labels", required=True, help="CSV customer_id,as_of[,label]")
+    parser.add_argument("--events", required=True,
+                        help="event log: JSON Lines, or an Avro container file (.avro)")
+    points = parser.add_mutually_exclusive_group(required=True)
+    points.add_argument("--labels", help="CSV customer_id,as_of[,label]: a row per line")
+    points.add_argument("--every-event", action="store_true",
+                        help="a row per applied event and per absence deadline, as the "
+                             "worker scores them")
     parser.add_argument("--out", required=True, help="CSV to write")
     parser.set_defaults(handler=_lazy("stream_app.cli._replay", "run"))
 

@@ -10,6 +10,7 @@ import hashlib
 from pathlib import Path
 
 from ._catalogue import FEATURE_NAMES, FEATURES, FeatureSpec, feature_index
+from ._deadlines import Deadline, DeadlineIndex, DueDeadline, next_deadline
 from ._state import (
     DAY_MS,
     HORIZON_WEEKS,
@@ -42,10 +43,14 @@ __all__ = [
     "MAX_DEDUP_IDS",
     "Applied",
     "CustomerState",
+    "Deadline",
+    "DeadlineIndex",
+    "DueDeadline",
     "FeatureSpec",
     "StateFormatError",
     "apply_event",
     "event_key",
     "feature_index",
     "feature_vector",
+    "next_deadline",
 ]

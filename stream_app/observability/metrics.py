@@ -36,6 +36,10 @@ class WorkerMetrics:
         self.interventions = Counter(
             "predelinq_interventions_total", "Interventions published, by action and arm.",
             ["action", "arm"], registry=r)
+        self.absence_rescores = Counter(
+            "predelinq_absence_rescores_total",
+            "Customers rescored because an expected event did not happen, by deadline kind.",
+            ["kind"], registry=r)
         self.state_errors = Counter(
             "predelinq_state_errors_total",
             "Stored customer states that could not be read and were started afresh.", registry=r)

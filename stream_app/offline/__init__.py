@@ -10,7 +10,14 @@ from ._logs import (
     write_jsonl_log,
 )
 from ._points import LabelFileError, Point, read_points, write_points
-from ._replay import AsOf, ReplayStats, UnknownCustomersError, replay_points
+from ._replay import (
+    AsOf,
+    ReplayRow,
+    ReplayStats,
+    UnknownCustomersError,
+    replay_events,
+    replay_points,
+)
 
 __all__ = [
     "LOG_TYPES",
@@ -18,11 +25,13 @@ __all__ = [
     "EventLogError",
     "LabelFileError",
     "Point",
+    "ReplayRow",
     "ReplayStats",
     "UnknownCustomersError",
     "read_avro_log",
     "read_jsonl_log",
     "read_points",
+    "replay_events",
     "replay_points",
     "to_event",
     "write_avro_log",

@@ -13,12 +13,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from stream_app.features import Applied, CustomerState, apply_event, feature_vector
+from stream_app.features import (
+    Applied,
+    CustomerState,
+    DeadlineIndex,
+    DueDeadline,
+    apply_event,
+    feature_vector,
+    next_deadline,
+)
 from stream_app.serializers import InputError
 
 from ._logs import to_event
 
-__all__ = ["AsOf", "ReplayStats", "UnknownCustomersError", "replay_points"]
+__all__ = ["AsOf", "ReplayRow", "ReplayStats", "UnknownCustomersError", "replay_events",
+           "replay_points"]
 
 
 class AsOf(Protocol):
@@ -105,3 +114,65 @@ def replay_points(
         while queue:
             point = queue.pop()
             yield point, feature_vector(state, point.as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRow:
+    """One feature vector the stream would score: after an event, or at an absence deadline."""
+
+    customer_id: str
+    trigger: str  # the event_id, or "<deadline kind>@<time ms>" for an absence rescoring
+    as_of: int
+    vector: list[float]
+
+
+def replay_events(
+    records: Iterable[dict[str, Any]],
+    stats: ReplayStats | None = None,
+    *,
+    absence_deadlines: bool = True,
+) -> Iterator[ReplayRow]:
+    """A row per applied event (at the customer's watermark, as the worker scores it) and,
+    with ``absence_deadlines``, a row per absence deadline passed by the log's event time
+    (the newest event time read so far: offline there is one clock, the log's)."""
+    stats = stats if stats is not None else ReplayStats()
+    states: dict[str, CustomerState] = {}
+    index = DeadlineIndex()
+
+    def fire(due: DueDeadline, state: CustomerState) -> ReplayRow:
+        index.schedule(0, due.customer_id, next_deadline(state, due.at_ms))
+        return ReplayRow(due.customer_id, f"{due.kind}@{due.at_ms}", due.at_ms,
+                         feature_vector(state, due.at_ms))
+
+    for record in records:
+        stats.events += 1
+        try:
+            event = to_event(record)
+        except (InputError, KeyError) as exc:
+            stats.invalid += 1
+            reason = getattr(exc, "reason", "unknown_type")
+            stats.invalid_reasons[reason] = stats.invalid_reasons.get(reason, 0) + 1
+            continue
+        customer = event.customer_id
+        state = states.get(customer)
+        if state is None:
+            state = states[customer] = CustomerState()
+        if absence_deadlines:
+            due = index.pop_if_due(0, customer, event.occurred_at)
+            while due is not None:
+                yield fire(due, state)
+                due = index.pop_if_due(0, customer, event.occurred_at)
+        outcome = apply_event(state, event)
+        if outcome is Applied.APPLIED:
+            stats.applied += 1
+            yield ReplayRow(customer, event.event_id, state.watermark,
+                            feature_vector(state, state.watermark))
+            if absence_deadlines:
+                index.observe(0, event.occurred_at)
+                index.schedule(0, customer, next_deadline(state, state.watermark))
+                for due in index.due(0):
+                    yield fire(due, states[due.customer_id])
+        elif outcome is Applied.DUPLICATE:
+            stats.duplicates += 1
+        elif outcome is Applied.TOO_LATE:
+            stats.too_late += 1

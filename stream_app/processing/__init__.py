@@ -1,6 +1,7 @@
 """Micro-batch processing shared by the Faust worker and tools (no Kafka here)."""
 
 from ._processor import (
+    TIMER_TOPIC,
     BatchProcessor,
     BatchResult,
     InputRecord,
@@ -12,6 +13,7 @@ from ._processor import (
 )
 
 __all__ = [
+    "TIMER_TOPIC",
     "BatchProcessor",
     "BatchResult",
     "InputRecord",

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,9 +32,12 @@ from stream_app.events import (
 from stream_app.features import (
     Applied,
     CustomerState,
+    DeadlineIndex,
+    DueDeadline,
     StateFormatError,
     apply_event,
     feature_vector,
+    next_deadline,
 )
 from stream_app.observability import WorkerMetrics
 from stream_app.policy import ThresholdPolicy
@@ -92,6 +95,10 @@ class StateStore(Protocol):
 
     def put(self, partition: int, key: bytes, value: bytes) -> None: ...
 
+    def items(self, partition: int) -> Iterable[tuple[bytes, bytes]]:
+        """Every (key, state) stored for the partition (to rebuild absence deadlines)."""
+        ...
+
 
 @dataclass
 class BatchResult:
@@ -115,13 +122,29 @@ def intervention_id(customer_id: str, topic: str, event_id: str, *, model_versio
     return str(uuid.uuid5(_ID_NAMESPACE, name))
 
 
+TIMER_TOPIC = "timer"  # the trigger "topic" of rescorings fired by absence deadlines
+
+
 @dataclass(slots=True)
 class _Pending:
-    """An applied event waiting for its score."""
+    """A feature vector waiting for its score: after an applied event, or at a deadline."""
 
-    topic: str
-    event: InputEvent
+    customer_id: str
+    topic: str  # source topic of the trigger, or TIMER_TOPIC
+    trigger_event_id: str
     as_of: int
+
+
+@dataclass(slots=True)
+class _Scoring:
+    """Feature vectors of one batch waiting to be scored together."""
+
+    pending: list[_Pending] = field(default_factory=list)
+    vectors: list[list[float]] = field(default_factory=list)
+
+    def add(self, pending: _Pending, vector: list[float]) -> None:
+        self.pending.append(pending)
+        self.vectors.append(vector)
 
 
 class BatchProcessor:
@@ -145,6 +168,26 @@ class BatchProcessor:
         self._metrics = metrics
         self._bands = bands
         self._clock = clock
+        self.deadlines = DeadlineIndex()
+        self._indexed: set[int] = set()  # partitions whose stored customers are in the index
+
+    def forget_partition(self, partition: int) -> None:
+        """The partition was revoked: its deadlines now belong to another worker."""
+        self.deadlines.drop_partition(partition)
+        self._indexed.discard(partition)
+
+    def _index_partition(self, store: StateStore, partition: int) -> None:
+        """Register the absence deadline of every customer stored for a newly owned partition
+        (a quiet customer is exactly the one whose deadline matters)."""
+        for key, raw in store.items(partition):
+            try:
+                state = CustomerState.from_bytes(raw)
+            except StateFormatError:
+                continue
+            self.deadlines.schedule(partition, key.decode(),
+                                    next_deadline(state, state.watermark))
+            self.deadlines.observe(partition, state.watermark)
+        self._indexed.add(partition)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -169,12 +212,24 @@ class BatchProcessor:
 
     def process(self, records: Sequence[InputRecord], store: StateStore) -> BatchResult:
         result = BatchResult()
-        metrics = self._metrics
-        metrics.batch_size.observe(len(records))
-        # 1. decode + validate, grouped by customer in arrival order
+        self._metrics.batch_size.observe(len(records))
+        by_customer = self._decode(records, result)
+        for partition in {r.partition for r in records} - self._indexed:
+            self._index_partition(store, partition)
+        batch = _Scoring()
+        touched = self._apply(by_customer, store, batch, result)
+        for partition in {items[0][0].partition for items in by_customer.values()}:
+            self._fire_deadlines(partition, store, touched, batch)
+        if batch.pending:
+            self._score(batch.pending, batch.vectors, result)
+        return result
+
+    def _decode(self, records: Sequence[InputRecord],
+                result: BatchResult) -> dict[str, list[tuple[InputRecord, InputEvent]]]:
+        """Decode and validate, grouped by customer in arrival order; bad records dead-letter."""
         by_customer: dict[str, list[tuple[InputRecord, InputEvent]]] = {}
         for record in records:
-            metrics.input_records.labels(record.topic).inc()
+            self._metrics.input_records.labels(record.topic).inc()
             try:
                 event = self._decoder.decode(record.topic, record.value)
                 if record.key is None or record.key != event.customer_id.encode():
@@ -183,21 +238,34 @@ class BatchProcessor:
                 self._dead_letter(result, record, error)
                 continue
             by_customer.setdefault(event.customer_id, []).append((record, event))
+        return by_customer
 
-        # 2. state: one read and one write per customer
-        pending: list[_Pending] = []
-        vectors: list[list[float]] = []
+    def _apply(self, by_customer: dict[str, list[tuple[InputRecord, InputEvent]]],
+               store: StateStore, batch: _Scoring,
+               result: BatchResult) -> dict[str, CustomerState]:
+        """One state read and one write per customer; a feature vector per applied event."""
+        metrics = self._metrics
+        deadlines = self.deadlines
+        touched: dict[str, CustomerState] = {}
         for customer_id, items in by_customer.items():
             partition = items[0][0].partition
             key = customer_id.encode()
-            state = self._load_state(store, partition, key)
+            state = touched[customer_id] = self._load_state(store, partition, key)
             changed = False
             for record, event in items:
+                # a deadline this event's time passes fires first, with the state before it
+                due = deadlines.pop_if_due(partition, customer_id, event.occurred_at)
+                while due is not None:
+                    self._fire(due, state, batch)
+                    due = deadlines.pop_if_due(partition, customer_id, event.occurred_at)
                 outcome = apply_event(state, event)
                 if outcome is Applied.APPLIED:
                     changed = True
-                    pending.append(_Pending(record.topic, event, state.watermark))
-                    vectors.append(feature_vector(state, state.watermark))
+                    deadlines.observe(partition, event.occurred_at)
+                    batch.add(_Pending(customer_id, record.topic, event.event_id,
+                                       state.watermark), feature_vector(state, state.watermark))
+                    deadlines.schedule(partition, customer_id,
+                                       next_deadline(state, state.watermark))
                 elif outcome is Applied.DUPLICATE:
                     result.duplicates += 1
                     metrics.duplicates.inc()
@@ -207,11 +275,24 @@ class BatchProcessor:
                 # Applied.IGNORED: customer flags change no feature (the contact policy reads them)
             if changed:
                 store.put(partition, key, state.to_bytes())
+        return touched
 
-        # 3. + 4. score, explain, decide
-        if pending:
-            self._score(pending, vectors, result)
-        return result
+    def _fire_deadlines(self, partition: int, store: StateStore,
+                        touched: dict[str, CustomerState], batch: _Scoring) -> None:
+        """Rescore customers whose absence deadline the partition's event time has passed."""
+        fired = self.deadlines.due(partition)
+        while fired:
+            for due in fired:
+                state = touched.get(due.customer_id) or self._load_state(
+                    store, partition, due.customer_id.encode())
+                self._fire(due, state, batch)
+            fired = self.deadlines.due(partition)  # a fired deadline may schedule a due one
+
+    def _fire(self, due: DueDeadline, state: CustomerState, batch: _Scoring) -> None:
+        batch.add(_Pending(due.customer_id, TIMER_TOPIC, f"{due.kind}@{due.at_ms}", due.at_ms),
+                  feature_vector(state, due.at_ms))
+        self.deadlines.schedule(due.partition, due.customer_id, next_deadline(state, due.at_ms))
+        self._metrics.absence_rescores.labels(due.kind).inc()
 
     def _load_state(self, store: StateStore, partition: int, key: bytes) -> CustomerState:
         raw = store.get(partition, key)
@@ -237,17 +318,17 @@ class BatchProcessor:
         encode = self._encoder.encode
         topics = self._topics
         for i, item in enumerate(pending):
-            event = item.event
-            customer = event.customer_id
+            customer = item.customer_id
             key = customer.encode()
             score = int(scored.scores[i])
             band = self._bands.band(score)
             risk = RiskScore(
-                event_id=score_event_id(customer, item.topic, event.event_id, model.version),
+                event_id=score_event_id(customer, item.topic, item.trigger_event_id,
+                                        model.version),
                 customer_id=customer,
                 scored_at=now,
                 as_of=item.as_of,
-                trigger_event_id=event.event_id,
+                trigger_event_id=item.trigger_event_id,
                 probability=float(scored.probabilities[i]),
                 score=score,
                 band=band,
@@ -264,7 +345,7 @@ class BatchProcessor:
             if decision is None:
                 continue
             intervention = Intervention(
-                intervention_id=intervention_id(customer, item.topic, event.event_id,
+                intervention_id=intervention_id(customer, item.topic, item.trigger_event_id,
                                                 model_version=model.version,
                                                 policy_version=policy.version,
                                                 action=decision.action),
@@ -279,7 +360,7 @@ class BatchProcessor:
                 model_version=model.version,
                 policy_version=policy.version,
                 expires_at=decision.expires_at,
-                trigger_event_id=event.event_id,
+                trigger_event_id=item.trigger_event_id,
                 experiment_arm="TREATMENT",
             )
             result.interventions.append(intervention)

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 import mode
+from aiokafka.partitioner import murmur2
 
 from stream_app.events import RecordType
 from stream_app.kafka import ensure_topics, faust_broker_urls, faust_credentials
@@ -44,8 +45,10 @@ _TOPIC_RETRY_MAX_SECONDS = 30.0
 class _FaustTableStore:
     """StateStore over a faust Table, entering the right partition's event context."""
 
-    def __init__(self, table: Any, stream: Any, events_by_partition: Mapping[int, Any]) -> None:
+    def __init__(self, table: Any, stream: Any, events_by_partition: Mapping[int, Any],
+                 partitions: int) -> None:
         self._table = table
+        self._partitions = partitions
         self._stream = stream
         self._events = events_by_partition
         self._entered: int | None = None
@@ -64,6 +67,15 @@ class _FaustTableStore:
     def put(self, partition: int, key: bytes, value: bytes) -> None:
         self._enter(partition)
         self._table[key] = value
+
+    def items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
+        """Stored customers of one input partition. Keys map to partitions with Kafka's
+        default partitioner, which producers must use (co-partitioning by customer_id)."""
+        self._enter(partition)
+        count = self._partitions
+        for key, value in self._table.items():
+            if (murmur2(key) & 0x7FFFFFFF) % count == partition:
+                yield key, value
 
 
 class _TopicsService(mode.Service):
@@ -154,6 +166,8 @@ class WorkerRuntime:
             default=None,
         )
         self.app.agent(self.input_topic, name="score-customers")(self._agent)
+        # faust's signal typing rejects bound async methods that mypy should accept
+        self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
         self.sidecar = Sidecar(
             metrics=self.metrics,
             health=HealthSource(
@@ -188,6 +202,15 @@ class WorkerRuntime:
             table_standby_replicas=0,
         )
 
+    async def _on_partitions_revoked(self, sender: Any, *args: Any, signal: Any = None,
+                                     **kwargs: Any) -> None:
+        """faust signal receiver: ``send(revoked)`` calls it as ``(sender, revoked, signal=)``."""
+        revoked: set[Any] = args[0] if args else kwargs.get("revoked", set())
+        inputs = set(self.settings.input_topics)
+        for tp in revoked:
+            if tp.topic in inputs:
+                self.processor.forget_partition(tp.partition)
+
     # --- the agent ---------------------------------------------------------------------------
     async def _agent(self, stream: Any) -> None:
         within = self.settings.batch_window_ms / 1000.0
@@ -203,7 +226,8 @@ class WorkerRuntime:
             records.append(InputRecord(message.topic, message.partition, message.offset,
                                        message.key, message.value))
             last_by_partition[message.partition] = event
-        store = _FaustTableStore(self.table, stream, last_by_partition)
+        store = _FaustTableStore(self.table, stream, last_by_partition,
+                                 self.settings.topic_partitions)
         try:
             result = self.processor.process(records, store)
         finally:

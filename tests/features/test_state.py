@@ -1,47 +1,162 @@
-"""CustomerState: serialisation round trip, refusal of unreadable bytes, bounded size."""
+"""CustomerState: weekly buckets, the struct codec (round trip, refusal of unreadable bytes),
+saturating int32 amounts and the size bound."""
 
 from __future__ import annotations
 
-import orjson
+import datetime as dt
+import statistics
+
 import pytest
 
+from stream_app.events import InputEvent
 from stream_app.features import (
-    DAY_MS,
-    HORIZON_DAYS,
+    HORIZON_WEEKS,
     LATENESS_MS,
     MAX_DEDUP_IDS,
     Applied,
     CustomerState,
     StateFormatError,
     apply_event,
+    feature_index,
     feature_vector,
+)
+from stream_app.features._state import (
+    BALANCE_NONE,
+    INT32_MAX,
+    INT32_MIN,
+    MAX_INSTALMENTS,
+    MAX_PAYMENTS,
+    MAX_PRODUCTS,
+    MAX_SALARIES,
+    MAX_STATEMENTS,
+    Col,
+    week_of_day,
 )
 from stream_app.offline import to_event
 from stream_app.simulate import BankSimulator, SimulationConfig
-from tests.support.events import at, pay, salary, statement, tx
+from tests.support.events import (
+    DAY_MS,
+    FRIDAY,
+    MONDAY,
+    SATURDAY,
+    SUNDAY,
+    THURSDAY,
+    TUESDAY,
+    WEDNESDAY,
+    at,
+    day_in,
+    end_of,
+    epoch_day,
+    pay,
+    salary,
+    statement,
+    tx,
+)
+
+# Sizes of the v3 layout (little-endian, no padding), from the struct formats in _state.py:
+HEAD_BYTES = 1 + 8 + 8 + 8 + 4 + 8 + 5  # version, 2 watermarks, first seen, close, key, 5 counts
+WEEK_HEAD_BYTES = 4 + 2  # week index, mask of the columns present
+PRODUCT_HEAD_BYTES = 4 + 5 * 1 + 4 + 4 + 4 + 4  # key, code + 4 counts, dpd_latest (3), activity
+STATEMENT_BYTES, INSTALMENT_BYTES, PAYMENT_BYTES, DPD_MONTH_BYTES = 5 * 4, 3 * 4, 2 * 4, 2 * 4
+SALARY_BYTES = 2 * 4
+DEDUP_ID_BYTES = 4 + 2  # 48 bits
+DPD_MONTHS = 7
+
+
+def week(w: int) -> int:
+    """The state's week index of test week ``w``."""
+    return week_of_day(epoch_day(day_in(w)))
+
+
+def _apply_all(state: CustomerState, events: list[InputEvent]) -> CustomerState:
+    for event in events:
+        assert apply_event(state, event) is Applied.APPLIED, event
+    return state
+
+
+# --- weeks -------------------------------------------------------------------------------------
+
+def test_week_of_day_is_monday_based() -> None:
+    # 1970-01-01 (epoch day 0) was a Thursday: days -3 (Monday) .. 3 (Sunday) are week 0
+    assert [week_of_day(d) for d in (-4, -3, 0, 3, 4, 10, 11)] == [-1, 0, 0, 0, 1, 1, 2]
+    # the test calendar agrees with the real one
+    for w in (-2, 0, 1, 12):
+        for weekday in range(7):
+            day = day_in(w, weekday)
+            date = dt.datetime.fromtimestamp(at(day) / 1000, tz=dt.UTC).date()
+            assert date == dt.date(2026, 1, 5) + dt.timedelta(days=7 * w + weekday)
+            assert date.weekday() == weekday
+            assert week_of_day(epoch_day(day)) == week(0) + w
+
+
+def test_events_are_bucketed_by_week_and_only_13_weeks_are_kept() -> None:
+    state = CustomerState()
+    # one 100 debit on Monday and one 10 debit on Sunday (23:59) of each of weeks 0..19
+    for w in range(20):
+        _apply_all(state, [tx(day_in(w, MONDAY), 100, hour=0),
+                           tx(day_in(w, SUNDAY), 10, hour=23, minute=59)])
+    assert HORIZON_WEEKS == 13
+    assert sorted(state.weeks) == [week(w) for w in range(7, 20)]  # weeks 7..19
+    for bucket in state.weeks.values():
+        assert bucket[Col.DEBITS] == 110
+        assert bucket[Col.ESSENTIAL] == 110  # GROCERIES
+        assert bucket[Col.MIN_BALANCE] == BALANCE_NONE  # no balance carried
+    # payments read far ahead (week 40) move the customer's watermark: the oldest week kept
+    # is now week 28, so every transaction week is dropped ...
+    assert apply_event(state, pay(day_in(40), "PAYMENT_RECEIVED", amount=1)) is Applied.APPLIED
+    assert state.weeks == {}
+    # ... and a transaction of week 20 (not late for its own source) is applied without
+    # creating a bucket behind the horizon; its salary history is still kept
+    assert apply_event(state, salary(day_in(20), 123_000)) is Applied.APPLIED
+    assert state.weeks == {}
+    assert state.salaries == [[epoch_day(day_in(20)), 123_000]]
+
+
+def test_overdrawn_days_are_a_weekday_mask_per_week() -> None:
+    state = _apply_all(CustomerState(), [
+        tx(day_in(3, MONDAY), balance=-100, hour=9),
+        tx(day_in(3, MONDAY), balance=500, hour=18),  # dipped below zero during Monday
+        tx(day_in(3, TUESDAY), balance=-700, hour=9),
+        tx(day_in(3, TUESDAY), balance=-900, hour=18),  # still one day
+        tx(day_in(3, WEDNESDAY), balance=0),  # zero is not overdrawn
+        tx(day_in(3, THURSDAY), status="DECLINED", decline_reason="INSUFFICIENT_FUNDS",
+           balance=-50),  # a declined payment's balance counts too
+        tx(day_in(3, SUNDAY), balance=-1, hour=23, minute=59),
+        tx(day_in(4, MONDAY), balance=-1, hour=0, minute=0),  # next week
+    ])
+    assert state.weeks[week(3)][Col.OVERDRAWN_DAYS] == 0b1001011  # Mon, Tue, Thu, Sun
+    assert state.weeks[week(3)][Col.MIN_BALANCE] == -900
+    assert state.weeks[week(4)][Col.OVERDRAWN_DAYS] == 0b0000001  # Monday
+    assert state.close_balance == -1
+
+
+# --- codec -------------------------------------------------------------------------------------
+
+def _rich_events() -> list[InputEvent]:
+    return [
+        salary(day_in(0)), salary(day_in(4, TUESDAY)),
+        tx(day_in(0, TUESDAY), 90_000, category="RENT", channel="DIRECT_DEBIT", balance=200_000),
+        tx(day_in(1, FRIDAY), 3_000, category="GAMBLING", balance=-1_500),
+        tx(day_in(1, SUNDAY), 4_000, channel="DIRECT_DEBIT", category="UTILITIES",
+           status="RETURNED", decline_reason="INSUFFICIENT_FUNDS", balance=-1_500),
+        statement(day_in(1), 60_000, 3_000, due_day=day_in(4), limit=100_000),
+        pay(day_in(2, WEDNESDAY), "PAYMENT_RECEIVED", amount=3_000),
+        pay(day_in(3), "INSTALMENT_DUE", product="PERSONAL_LOAN", account="LN-1",
+            amount_due=12_000, due_day=day_in(3, SUNDAY)),
+        pay(day_in(4), "PAYMENT_FAILED", product="PERSONAL_LOAN", account="LN-1",
+            amount=12_000, failure_reason="INSUFFICIENT_FUNDS"),
+        pay(day_in(5), "DELINQUENCY_STATUS", product="PERSONAL_LOAN", account="LN-1", dpd=12),
+        salary(day_in(8, TUESDAY), 280_000),
+        tx(day_in(8, WEDNESDAY), 2_500, balance=10_000),
+    ]
 
 
 def _rich_state() -> CustomerState:
-    state = CustomerState()
-    events = [
-        salary(0), salary(30),
-        tx(1, 90_000, category="RENT", channel="DIRECT_DEBIT", balance=200_000),
-        tx(5, 3_000, category="GAMBLING", balance=-1_500),
-        tx(6, 4_000, channel="DIRECT_DEBIT", category="UTILITIES", status="RETURNED",
-           decline_reason="INSUFFICIENT_FUNDS", balance=-1_500),
-        statement(10, 60_000, 3_000, due_day=30, limit=100_000),
-        pay(20, "PAYMENT_RECEIVED", amount=3_000),
-        pay(25, "INSTALMENT_DUE", product="PERSONAL_LOAN", account="LN-1", amount_due=12_000,
-            due_day=28),
-        pay(29, "PAYMENT_FAILED", product="PERSONAL_LOAN", account="LN-1", amount=12_000,
-            failure_reason="INSUFFICIENT_FUNDS"),
-        pay(40, "DELINQUENCY_STATUS", product="PERSONAL_LOAN", account="LN-1", dpd=12),
-        salary(60, 280_000),
-        tx(61, 2_500, balance=10_000),
-    ]
-    for event in events:
-        assert apply_event(state, event) is Applied.APPLIED
-    return state
+    return _apply_all(CustomerState(), _rich_events())
+
+
+PRODUCT_SLOTS = ("product", "statements", "instalments", "payments", "dpd_latest",
+                 "dpd_monthly", "last_activity_min")
 
 
 def test_round_trip_keeps_state_and_features() -> None:
@@ -52,7 +167,17 @@ def test_round_trip_keeps_state_and_features() -> None:
     assert restored.to_bytes() == data
     assert restored.watermark == state.watermark
     assert restored.watermarks == state.watermarks
-    for as_of in (at(15), at(45), state.watermark):
+    assert restored.first_seen == state.first_seen
+    assert (restored.close_balance, restored.close_key) == (state.close_balance, state.close_key)
+    assert restored.weeks == state.weeks
+    assert restored.salaries == state.salaries
+    assert restored.ids == state.ids
+    assert restored.products.keys() == state.products.keys()
+    for key, product in state.products.items():
+        other = restored.products[key]
+        for slot in PRODUCT_SLOTS:
+            assert getattr(other, slot) == getattr(product, slot), slot
+    for as_of in (end_of(day_in(2)), end_of(day_in(6)), state.watermark, end_of(day_in(20))):
         assert feature_vector(restored, as_of) == feature_vector(state, as_of)
 
 
@@ -68,15 +193,27 @@ def test_restored_state_still_deduplicates_and_keeps_lateness() -> None:
     assert apply_event(restored, pay(0, "PAYMENT_RECEIVED", amount=5)) is Applied.APPLIED
 
 
-def test_empty_state_round_trip() -> None:
+def test_empty_state_round_trip_is_the_header_only() -> None:
     empty = CustomerState()
-    restored = CustomerState.from_bytes(empty.to_bytes())
+    data = empty.to_bytes()
+    assert len(data) == HEAD_BYTES
+    assert data[0] == 3  # format version
+    restored = CustomerState.from_bytes(data)
     assert restored == empty
+    assert restored.close_key == -1
     assert feature_vector(restored, at(0)) == feature_vector(empty, at(0))
+
+
+def test_layout_size_of_a_small_state() -> None:
+    # one week with DEBITS, ESSENTIAL and MIN_BALANCE; one dedup id
+    state = _apply_all(CustomerState(), [tx(day_in(0), 100, balance=5_000)])
+    assert len(state.to_bytes()) == HEAD_BYTES + WEEK_HEAD_BYTES + 3 * 4 + DEDUP_ID_BYTES
 
 
 def test_continuing_after_a_round_trip_equals_never_serialising() -> None:
     events = [tx(d, 1_000 + d, balance=50_000 - 700 * d) for d in range(40)]
+    events += [pay(d, "PAYMENT_RECEIVED", amount=100 + d) for d in range(0, 40, 3)]
+    events.sort(key=lambda e: e.occurred_at)
     direct, hopping = CustomerState(), CustomerState()
     for i, event in enumerate(events):
         apply_event(direct, event)
@@ -88,66 +225,252 @@ def test_continuing_after_a_round_trip_equals_never_serialising() -> None:
 
 @pytest.mark.parametrize("data", [
     b"",
-    b"not json at all",
+    b"\x03",  # the version byte alone
+    b"not a state at all",
     b"\x00\x01\x02\xff",
     b"{}",
     b"[]",
     b"42",
     b'"text"',
     b"[2]",
-    b'[2, "x", 0, [], [], [], [[], []]]',
+    b'[2, "x", 0, [], [], [], [[], []]]',  # the former (v2) JSON format
 ])
 def test_garbage_raises_state_format_error(data: bytes) -> None:
     with pytest.raises(StateFormatError):
         CustomerState.from_bytes(data)
 
 
-def test_other_format_version_raises_state_format_error() -> None:
-    raw = orjson.loads(_rich_state().to_bytes())
-    for version in (1, 3, 0, "2"):
-        raw[0] = version
-        with pytest.raises(StateFormatError, match="format"):
-            CustomerState.from_bytes(orjson.dumps(raw))
+@pytest.mark.parametrize("version", [0, 1, 2, 4, 255])
+def test_other_format_version_raises_state_format_error(version: int) -> None:
+    data = bytearray(_rich_state().to_bytes())
+    data[0] = version
+    with pytest.raises(StateFormatError, match="format"):
+        CustomerState.from_bytes(bytes(data))
 
 
-def _busy_year(seed: int) -> list[object]:
-    return [to_event(r) for r in
-            BankSimulator(SimulationConfig(customers=1, days=365, seed=seed)).events()]
+def test_every_truncation_raises_state_format_error() -> None:
+    data = _rich_state().to_bytes()
+    for length in range(len(data)):
+        with pytest.raises(StateFormatError):
+            CustomerState.from_bytes(data[:length])
 
 
-def test_simulated_year_of_one_busy_customer_stays_bounded() -> None:
-    # the busiest of a few simulated customers
-    events = max((_busy_year(seed) for seed in range(6)), key=len)
-    state = CustomerState()
-    sizes = []
-    for event in events:
-        assert apply_event(state, event) is Applied.APPLIED  # type: ignore[arg-type]
-        sizes.append(len(state.to_bytes()))
-    size = len(state.to_bytes())
-    print(f"\n{len(events)} events in a simulated year; state {size} bytes "
-          f"(max during the year {max(sizes)}), {len(state.days)} days kept")
-    assert size < 16 * 1024
-    assert max(sizes) < 16 * 1024
-    newest_day = state.watermark // DAY_MS
-    assert len(state.days) <= HORIZON_DAYS
-    assert min(state.days) > newest_day - HORIZON_DAYS
-    assert all(len(ids) <= MAX_DEDUP_IDS for ids in state.ids)
-    # the dedup memory holds only ids inside the lateness bound of their source
-    for source, ids in enumerate(state.ids):
-        assert all(t >= state.watermarks[source] - LATENESS_MS for t in ids.values())
-    # the second half of the year is no bigger than the size reached after ~5 months
-    assert size < 1.5 * sizes[len(sizes) * 5 // 12]
+@pytest.mark.parametrize("extra", [b"\x00", b"\x03", b"\xff" * 6])
+def test_trailing_bytes_raise_state_format_error(extra: bytes) -> None:
+    with pytest.raises(StateFormatError, match="unexpected bytes"):
+        CustomerState.from_bytes(_rich_state().to_bytes() + extra)
 
 
-def test_state_of_a_very_busy_customer_is_bounded_by_the_caps() -> None:
-    # 40 card transactions a day for a year: far beyond the dedup cap
-    state = CustomerState()
-    for day in range(365):
-        for i in range(40):
-            event = tx(day, 100 + i, balance=1_000_000 - i, occurred_at=at(day, 8) + i * 60_000)
+# offsets in the header: version (0), 3 x q (1..24), close balance i (25..28), close key q
+# (29..36), then the counts of weeks (37), salaries (38), products (39), ids of source 0 (40)
+# and source 1 (41)
+N_WEEKS, N_SALARIES, N_PRODUCTS, N_IDS0, N_IDS1 = 37, 38, 39, 40, 41
+
+
+def test_damaged_counts_or_codes_raise_state_format_error() -> None:
+    # one transaction (one week, one id) and one card statement (one product, one payment id)
+    state = _apply_all(CustomerState(), [tx(day_in(0), 100, balance=5_000),
+                                         statement(day_in(0), 1_000, 100, due_day=day_in(3))])
+    data = state.to_bytes()
+    assert data[N_WEEKS:N_IDS1 + 1] == bytes([1, 0, 1, 1, 1])
+
+    def damaged(offset: int, value: int) -> bytes:
+        copy = bytearray(data)
+        copy[offset] = value
+        return bytes(copy)
+
+    week_end = HEAD_BYTES + WEEK_HEAD_BYTES + 3 * 4
+    product_code = week_end + 4  # after the product key
+    assert data[product_code] == 0  # CREDIT_CARD
+    for bad in (
+        damaged(N_WEEKS, 2),  # reads the product as a week, then runs out of bytes
+        damaged(N_WEEKS, 0),  # reads the week as a product
+        damaged(N_PRODUCTS, 2),
+        damaged(N_PRODUCTS, 0),
+        damaged(N_SALARIES, 1),
+        damaged(N_IDS0, 2),
+        damaged(N_IDS1, 0),  # one id left over
+        damaged(product_code, 200),  # no such product code
+    ):
+        with pytest.raises(StateFormatError):
+            CustomerState.from_bytes(bad)
+
+
+# --- int32 saturation --------------------------------------------------------------------------
+
+def test_amounts_saturate_at_int32() -> None:
+    huge = 10**12  # the largest amount validation lets through, far above 2^31 - 1
+    state = _apply_all(CustomerState(), [
+        tx(day_in(0), huge, direction="CREDIT", channel="TRANSFER", category="BENEFITS"),
+        tx(day_in(0, TUESDAY), huge, direction="CREDIT", channel="TRANSFER",
+           category="BENEFITS"),
+        tx(day_in(0, WEDNESDAY), INT32_MAX - 5, category="GAMBLING"),
+        tx(day_in(0, WEDNESDAY), 10, category="GAMBLING", hour=13),  # sum crosses the limit
+        tx(day_in(0, THURSDAY), 1, balance=-huge),
+        salary(day_in(0, FRIDAY), huge),
+        statement(day_in(0, FRIDAY), huge, huge, due_day=day_in(3), limit=huge),
+        pay(day_in(0, SATURDAY), "PAYMENT_RECEIVED", amount=huge),
+    ])
+    bucket = state.weeks[week(0)]
+    assert bucket[Col.INCOME] == INT32_MAX
+    assert bucket[Col.CREDITS] == INT32_MAX
+    assert bucket[Col.GAMBLING] == INT32_MAX
+    assert bucket[Col.DEBITS] == INT32_MAX
+    # the lowest balance is clamped one above BALANCE_NONE ("no balance"), so it stays visible
+    assert BALANCE_NONE == INT32_MIN
+    assert bucket[Col.MIN_BALANCE] == INT32_MIN + 1
+    assert state.close_balance == INT32_MIN + 1
+    assert bucket[Col.OVERDRAWN_DAYS] == 1 << THURSDAY
+    assert state.salaries[0][1] == INT32_MAX
+    (product,) = state.products.values()
+    assert product.statements[0][1:3] == [INT32_MAX, INT32_MAX]
+    assert product.statements[0][4] == INT32_MAX
+    assert product.payments[0][1] == INT32_MAX
+    # the codec takes the saturated values, and the features read them
+    restored = CustomerState.from_bytes(state.to_bytes())
+    assert restored == state
+    f = feature_vector(restored, end_of(day_in(0, SUNDAY)))
+    assert f[feature_index("income_30d_minor")] == INT32_MAX
+    assert f[feature_index("balance_min_30d_minor")] == INT32_MIN + 1
+    assert f[feature_index("balance_close_minor")] == INT32_MIN + 1
+    assert f[feature_index("overdrawn_days_30d")] == 1
+
+
+def test_a_positive_huge_balance_saturates_too() -> None:
+    state = _apply_all(CustomerState(), [tx(day_in(0), 1, balance=10**12)])
+    assert state.weeks[week(0)][Col.MIN_BALANCE] == INT32_MAX
+    assert state.close_balance == INT32_MAX
+    assert CustomerState.from_bytes(state.to_bytes()) == state
+
+
+# --- bounded size ------------------------------------------------------------------------------
+
+def test_simulated_year_of_50_customers_stays_within_2_kib_each() -> None:
+    simulator = BankSimulator(SimulationConfig(customers=50, days=365, seed=11))
+    states: dict[str, CustomerState] = {}
+    largest: dict[str, int] = {}
+    events = 0
+    for _, records in simulator.days():
+        touched = set()
+        for record in records:
+            event = to_event(record)
+            state = states.setdefault(event.customer_id, CustomerState())
             assert apply_event(state, event) is Applied.APPLIED
-    size = len(state.to_bytes())
-    print(f"\nvery busy customer: state {size} bytes")
-    assert len(state.ids[0]) <= MAX_DEDUP_IDS
-    assert len(state.days) <= HORIZON_DAYS
-    assert size < 64 * 1024
+            touched.add(event.customer_id)
+            events += 1
+        for customer in touched:  # the size at the end of each simulated day
+            size = len(states[customer].to_bytes())
+            largest[customer] = max(largest.get(customer, 0), size)
+    assert len(states) == 50
+    final = sorted(len(s.to_bytes()) for s in states.values())
+    print(f"\n{events} events, 50 customers x 365 days: state bytes at the end median "
+          f"{statistics.median(final)}, max {final[-1]}; max during the year "
+          f"{max(largest.values())}")
+    assert max(largest.values()) <= 2048
+    for state in states.values():
+        newest = week_of_day(state.watermark // DAY_MS)
+        assert len(state.weeks) <= HORIZON_WEEKS
+        assert min(state.weeks) > newest - HORIZON_WEEKS
+        assert all(len(ids) <= MAX_DEDUP_IDS for ids in state.ids)
+        assert len(state.products) <= MAX_PRODUCTS
+        assert len(state.salaries) <= MAX_SALARIES
+
+
+def _every_column_of_a_week(w: int) -> list[InputEvent]:
+    """Events that make every column of week ``w``'s bucket non-default."""
+    d = day_in(w)
+    return [
+        tx(d, 10, direction="CREDIT", channel="TRANSFER", category="BENEFITS", hour=1,
+           balance=1_000),  # INCOME, CREDITS, MIN_BALANCE
+        tx(d, 10, category="GROCERIES", hour=2),  # ESSENTIAL, DEBITS
+        tx(d, 10, category="DISCRETIONARY", hour=3),
+        tx(d, 10, channel="ATM", category="ATM_CASH", hour=4),
+        tx(d, 10, category="LENDING_APP", hour=5),  # LENDING_APP_OUT
+        tx(d, 10, direction="CREDIT", channel="TRANSFER", category="LENDING_APP", hour=6),
+        tx(d, 10, category="BNPL", hour=7),
+        tx(d, 10, category="GAMBLING", hour=8),
+        tx(d, 10, channel="DIRECT_DEBIT", category="RENT", status="RETURNED",
+           decline_reason="INSUFFICIENT_FUNDS", balance=-10, hour=9),  # FAILED_DD, NSF, OVERDRAWN
+    ]
+
+
+def _products_in_week(w: int, products: range) -> list[InputEvent]:
+    """For each product: a statement, an instalment notice and two payments every 4 weeks,
+    and a delinquency status every 30 days (one per 30-day period)."""
+    events: list[InputEvent] = []
+    for p in products:
+        account = f"CC-{p}"
+        if w % 4 == 0:
+            d = day_in(w, TUESDAY)
+            events += [
+                statement(d, 50_000, 2_500, due_day=d + 20, limit=100_000, account=account),
+                pay(d, "INSTALMENT_DUE", account=account, amount_due=1_000, due_day=d + 20,
+                    hour=13),
+                pay(d + 2, "PAYMENT_RECEIVED", account=account, amount=1_000),
+                pay(d + 3, "PAYMENT_RECEIVED", account=account, amount=1_500),
+            ]
+    return events
+
+
+def _statuses(first_day: int, last_day: int, products: range) -> list[InputEvent]:
+    return [pay(d, "DELINQUENCY_STATUS", account=f"CC-{p}", dpd=d % 40, hour=20)
+            for d in range(first_day, last_day, 30) for p in products]
+
+
+def test_a_state_with_every_cap_filled_has_the_layout_size_and_stops_growing() -> None:
+    events: list[InputEvent] = []
+    for w in range(36):
+        events += _every_column_of_a_week(w)
+        events += _products_in_week(w, range(MAX_PRODUCTS))
+    events += [salary(day_in(4 * w, WEDNESDAY)) for w in range(9)]
+    events += _statuses(day_in(0), day_in(35), range(MAX_PRODUCTS))
+    events.sort(key=lambda e: e.occurred_at)
+    state = _apply_all(CustomerState(), events)
+
+    assert len(state.weeks) == HORIZON_WEEKS
+    assert all(b[c] != (BALANCE_NONE if c == Col.MIN_BALANCE else 0)
+               for b in state.weeks.values() for c in range(Col.WIDTH))
+    assert len(state.salaries) == MAX_SALARIES
+    assert len(state.products) == MAX_PRODUCTS
+    for product in state.products.values():
+        assert len(product.statements) == MAX_STATEMENTS == 6
+        assert len(product.instalments) == MAX_INSTALMENTS == 6
+        assert len(product.payments) == MAX_PAYMENTS == 12
+        assert len(product.dpd_monthly) == DPD_MONTHS
+    assert [len(ids) for ids in state.ids] == [MAX_DEDUP_IDS, MAX_DEDUP_IDS]
+
+    full = (HEAD_BYTES
+            + HORIZON_WEEKS * (WEEK_HEAD_BYTES + Col.WIDTH * 4)
+            + MAX_SALARIES * SALARY_BYTES
+            + MAX_PRODUCTS * (PRODUCT_HEAD_BYTES + MAX_STATEMENTS * STATEMENT_BYTES
+                              + MAX_INSTALMENTS * INSTALMENT_BYTES + MAX_PAYMENTS * PAYMENT_BYTES
+                              + DPD_MONTHS * DPD_MONTH_BYTES)
+            + 2 * MAX_DEDUP_IDS * DEDUP_ID_BYTES)
+    assert full == 4440
+    assert len(state.to_bytes()) == full
+    print(f"\nevery cap filled: {full} bytes")
+
+    # ten more weeks of everything: the size never exceeds the full layout (a new week is
+    # partly filled until its last event) and is back at it at the end
+    more: list[InputEvent] = []
+    for w in range(36, 46):
+        more += _every_column_of_a_week(w)
+        more += _products_in_week(w, range(MAX_PRODUCTS))
+    more += [salary(day_in(w, WEDNESDAY)) for w in (36, 40, 44)]
+    more += _statuses(day_in(35) + 30, day_in(45), range(MAX_PRODUCTS))
+    more.sort(key=lambda e: e.occurred_at)
+    for event in more:
+        assert apply_event(state, event) is Applied.APPLIED
+        assert len(state.to_bytes()) <= full
+    assert len(state.to_bytes()) == full
+    # a ninth product (in the same week: no week is dropped) replaces the least recently
+    # active product and its full histories
+    ninth = pay(day_in(45, TUESDAY), "INSTALMENT_DUE", product="PERSONAL_LOAN", account="LN-9",
+                amount_due=1_000, due_day=day_in(48))
+    assert apply_event(state, ninth) is Applied.APPLIED
+    assert len(state.products) == MAX_PRODUCTS
+    assert len(state.to_bytes()) == full - (MAX_STATEMENTS * STATEMENT_BYTES
+                                            + (MAX_INSTALMENTS - 1) * INSTALMENT_BYTES
+                                            + MAX_PAYMENTS * PAYMENT_BYTES
+                                            + DPD_MONTHS * DPD_MONTH_BYTES)
+    assert CustomerState.from_bytes(state.to_bytes()) == state

@@ -1,4 +1,5 @@
-"""apply_event: outcomes (applied, duplicate, too late, ignored) and per-source lateness."""
+"""apply_event: outcomes (applied, duplicate, too late, ignored), per-source lateness, the
+dedup memory of the last 48 events applied per source, capped histories and products."""
 
 from __future__ import annotations
 
@@ -16,8 +17,28 @@ from stream_app.features import (
     feature_index,
     feature_vector,
 )
-from stream_app.features._state import MAX_PRODUCTS
-from tests.support.events import at, flags, pay, salary, statement, tx
+from stream_app.features._state import (
+    MAX_INSTALMENTS,
+    MAX_PAYMENTS,
+    MAX_PRODUCTS,
+    MAX_SALARIES,
+    MAX_STATEMENTS,
+    MINUTE_MS,
+    Col,
+    week_of_day,
+)
+from tests.support.events import (
+    WEDNESDAY,
+    at,
+    day_in,
+    end_of,
+    epoch_day,
+    flags,
+    pay,
+    salary,
+    statement,
+    tx,
+)
 
 
 def _state_with(*events: InputEvent) -> CustomerState:
@@ -78,6 +99,10 @@ def test_duplicate_of_a_payment_changes_nothing() -> None:
     assert feature_vector(state, at(30)) == vector
 
 
+def test_lateness_bound_is_35_days() -> None:
+    assert LATENESS_MS == 35 * DAY_MS
+
+
 def test_event_older_than_same_source_watermark_minus_lateness_is_too_late() -> None:
     newest = tx(100, 1_000)
     state = _state_with(newest)
@@ -115,30 +140,102 @@ def test_payment_is_not_late_when_only_transactions_are_far_ahead() -> None:
 
 
 def test_payment_accepted_behind_a_transaction_watermark_counts_in_its_own_window() -> None:
-    # payments lag transactions by 50 days: a failed payment 20 days behind the transaction
-    # watermark is in the 30-day window of the score as of that watermark
-    state = _state_with(tx(0, 1_000), tx(60, 1_000))
-    assert apply_event(state, pay(40, "PAYMENT_FAILED", amount=2_000,
+    # payments lag transactions by weeks: a failed payment 3 weeks behind the transaction
+    # watermark is in the 30-day window (as-of week and the 4 before) of the score as of it
+    state = _state_with(tx(day_in(0), 1_000), tx(day_in(8), 1_000))
+    assert apply_event(state, pay(day_in(5, WEDNESDAY), "PAYMENT_FAILED", amount=2_000,
                                   failure_reason="INSUFFICIENT_FUNDS")) is Applied.APPLIED
     vector = feature_vector(state, state.watermark)
     assert vector[feature_index("failed_dd_30d")] == 1.0
     assert vector[feature_index("failed_dd_90d")] == 1.0
 
 
-def test_duplicate_inside_the_lateness_bound_is_remembered_across_days() -> None:
-    event = tx(0, 1_000)
-    state = _state_with(event)
-    # advance the watermark by 30 days (inside the 35-day bound), day by day
-    for day in range(1, 31):
-        assert apply_event(state, tx(day, 10)) is Applied.APPLIED
-    assert apply_event(state, event) is Applied.DUPLICATE
+# --- dedup memory: the last MAX_DEDUP_IDS events applied, per source ---------------------------
+
+def test_event_key_is_a_48_bit_hash_of_kind_and_event_id() -> None:
+    keys = {event_key(tx(1, event_id=f"E{i}")) for i in range(200)}
+    assert len(keys) == 200
+    assert all(0 <= k < 2**48 for k in keys)
+    assert event_key(tx(1, 5, event_id="X")) == event_key(tx(9, 7, category="RENT",
+                                                               event_id="X"))
 
 
-def test_dedup_memory_is_capped() -> None:
+def test_dedup_memory_holds_the_last_48_applied_in_arrival_order() -> None:
+    assert MAX_DEDUP_IDS == 48
     state = CustomerState()
-    for i in range(MAX_DEDUP_IDS + 200):
-        assert apply_event(state, tx(0, 10, occurred_at=at(0) + i)) is Applied.APPLIED
-    assert len(state.ids[0]) <= MAX_DEDUP_IDS
+    # out of time order on purpose: the memory is by arrival, not by event time
+    events = [tx(0, 10, occurred_at=at(10) - i * 60_000) for i in range(MAX_DEDUP_IDS + 200)]
+    for event in events:
+        assert apply_event(state, event) is Applied.APPLIED
+    assert state.ids[0] == [event_key(e) for e in events[-MAX_DEDUP_IDS:]]
+    assert state.ids[1] == []
+
+
+def test_duplicate_within_the_last_48_applied_is_ignored_whatever_its_age() -> None:
+    original = salary(day_in(0), 100_000)
+    state = _state_with(original)
+    # 47 more transactions, spread over four weeks (within the lateness bound)
+    _apply(state, [tx(day_in(0) + i // 2, 10, hour=13 + i % 2) for i in range(MAX_DEDUP_IDS - 1)])
+    assert state.ids[0][0] == event_key(original)
+    assert apply_event(state, original) is Applied.DUPLICATE
+    assert apply_event(state, original) is Applied.DUPLICATE
+    assert _income_30d(state) == 100_000
+
+
+def test_duplicate_arriving_after_48_other_events_is_applied_again() -> None:
+    # the documented limit of the memory: a re-delivery later than 48 applied events of its
+    # source is counted twice
+    original = salary(day_in(0), 100_000)
+    state = _state_with(original)
+    _apply(state, [tx(day_in(0) + i // 2, 10, hour=13 + i % 2) for i in range(MAX_DEDUP_IDS)])
+    assert event_key(original) not in state.ids[0]
+    assert apply_event(state, original) is Applied.APPLIED
+    assert _income_30d(state) == 200_000
+    # ... and it is remembered again from then on
+    assert apply_event(state, original) is Applied.DUPLICATE
+
+
+def test_a_duplicate_does_not_refresh_its_place_in_the_memory() -> None:
+    original = tx(day_in(0), 10)
+    state = _state_with(original)
+    _apply(state, [tx(day_in(0), 10, hour=13, minute=i) for i in range(MAX_DEDUP_IDS - 1)])
+    assert apply_event(state, original) is Applied.DUPLICATE  # 47 applied since
+    assert apply_event(state, tx(day_in(0), 10, hour=14)) is Applied.APPLIED  # the 48th
+    assert apply_event(state, original) is Applied.APPLIED
+
+
+def test_rejected_events_do_not_push_ids_out_of_the_memory() -> None:
+    original = tx(day_in(6), 10)
+    state = _state_with(original)
+    others = [tx(day_in(6), 10, hour=13, minute=i) for i in range(MAX_DEDUP_IDS - 1)]
+    _apply(state, others)
+    # duplicates, too-late events and customer flags are not remembered
+    for event in others:
+        assert apply_event(state, event) is Applied.DUPLICATE
+    for i in range(10):
+        late = tx(0, 10, occurred_at=state.watermarks[0] - LATENESS_MS - 1 - i)
+        assert apply_event(state, late) is Applied.TOO_LATE
+        assert apply_event(state, flags(day_in(6))) is Applied.IGNORED
+    assert apply_event(state, original) is Applied.DUPLICATE
+
+
+def test_each_source_has_its_own_dedup_memory() -> None:
+    transaction = tx(day_in(0), 10)
+    state = _state_with(transaction)
+    _apply(state, [pay(day_in(0), "PAYMENT_RECEIVED", amount=1, hour=13,
+                       occurred_at=at(day_in(0), 13) + i) for i in range(MAX_DEDUP_IDS + 10)])
+    assert len(state.ids[1]) == MAX_DEDUP_IDS
+    assert state.ids[0] == [event_key(transaction)]
+    assert apply_event(state, transaction) is Applied.DUPLICATE
+
+
+def _apply(state: CustomerState, events: list[InputEvent]) -> None:
+    for event in events:
+        assert apply_event(state, event) is Applied.APPLIED, event
+
+
+def _income_30d(state: CustomerState) -> float:
+    return feature_vector(state, state.watermark)[feature_index("income_30d_minor")]
 
 
 def test_customer_flags_are_ignored() -> None:
@@ -183,3 +280,70 @@ def test_an_old_event_of_a_new_product_does_not_evict_more_recent_products() -> 
     assert apply_event(state, late) is Applied.APPLIED
     assert set(state.products) == kept
     assert feature_vector(state, at(50))[feature_index("revolving_utilisation")] == utilisation
+
+
+def test_a_payment_of_a_product_is_recorded_in_minutes_and_marks_its_activity() -> None:
+    issued = at(day_in(2), 9, 30) + 59_999  # the minute 9:30 of that day
+    state = _state_with(
+        statement(0, 60_000, 3_000, due_day=day_in(5), limit=100_000, occurred_at=issued),
+        pay(0, "INSTALMENT_DUE", amount_due=4_000, due_day=day_in(6),
+            occurred_at=issued + MINUTE_MS),
+        pay(0, "PAYMENT_RECEIVED", amount=3_000, occurred_at=issued + 2 * MINUTE_MS),
+    )
+    (product,) = state.products.values()
+    minute = issued // MINUTE_MS
+    assert minute * MINUTE_MS == at(day_in(2), 9, 30)
+    assert product.statements == [[minute, 60_000, 3_000, epoch_day(day_in(5)), 100_000]]
+    assert product.instalments == [[minute + 1, 4_000, epoch_day(day_in(6))]]
+    assert product.payments == [[minute + 2, 3_000]]
+    assert product.last_activity_min == minute + 2
+    # a failed payment keeps no history of its own: it counts in the week's FAILED_DD column
+    # and marks the product active
+    failed = pay(day_in(3), "PAYMENT_FAILED", amount=3_000, failure_reason="INSUFFICIENT_FUNDS")
+    assert apply_event(state, failed) is Applied.APPLIED
+    assert state.weeks[week_of_day(epoch_day(day_in(3)))][Col.FAILED_DD] == 1
+    assert product.last_activity_min == failed.occurred_at // MINUTE_MS
+    assert len(product.payments) == 1
+
+
+def test_product_histories_keep_the_newest_6_statements_6_instalments_12_payments() -> None:
+    assert (MAX_STATEMENTS, MAX_INSTALMENTS, MAX_PAYMENTS) == (6, 6, 12)
+    events: list[InputEvent] = []
+    for i in range(10):  # ten short cycles, three days apart (all within the lateness bound)
+        events += [statement(3 * i, 1_000 + i, 100, due_day=3 * i + 20, hour=9),
+                   pay(3 * i, "INSTALMENT_DUE", amount_due=2_000 + i, due_day=3 * i + 20,
+                       hour=13),
+                   pay(3 * i + 1, "PAYMENT_RECEIVED", amount=10 * i + 1, hour=10),
+                   pay(3 * i + 1, "PAYMENT_RECEIVED", amount=10 * i + 2, hour=14)]
+    in_order = _state_with(*events)
+    # the newest N whatever the arrival order
+    state = _state_with(*reversed(events))
+    for built in (state, in_order):
+        (product,) = built.products.values()
+        assert [s[1] for s in product.statements] == [1_004, 1_005, 1_006, 1_007, 1_008,
+                                                      1_009]
+        assert [i[1] for i in product.instalments] == [2_004, 2_005, 2_006, 2_007, 2_008,
+                                                       2_009]
+        assert [p[1] for p in product.payments] == [41, 42, 51, 52, 61, 62, 71, 72, 81, 82,
+                                                    91, 92]
+
+
+def test_salary_history_keeps_the_newest_8_paydays() -> None:
+    assert MAX_SALARIES == 8
+    state = _state_with(*[salary(30 * i, 100_000 + i) for i in range(11)])
+    assert state.salaries == [[epoch_day(30 * i), 100_000 + i] for i in range(3, 11)]
+
+
+def test_delinquency_keeps_the_maximum_of_each_of_the_newest_7_periods() -> None:
+    events = []
+    for period in range(9):
+        events += [pay(30 * period + 1, "DELINQUENCY_STATUS", dpd=period),
+                   pay(30 * period + 2, "DELINQUENCY_STATUS", dpd=50 + period),
+                   pay(30 * period + 3, "DELINQUENCY_STATUS", dpd=0)]
+    state = _state_with(*events)
+    (product,) = state.products.values()
+    first_period = at(1) // (30 * DAY_MS)
+    assert at(3) // (30 * DAY_MS) == first_period  # the three statuses share a 30-day period
+    assert product.dpd_monthly == {first_period + p: 50 + p for p in range(2, 9)}
+    assert product.dpd_latest[2] == 0
+    assert feature_vector(state, end_of(30 * 8 + 3))[feature_index("dpd_current")] == 0

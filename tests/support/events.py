@@ -29,6 +29,21 @@ def epoch_day(day: int) -> int:
     return DAY0 + day
 
 
+# Monday-based weeks, as the feature state buckets them. T0 (2026-01-01) is a Thursday, so
+# the first Monday after it, 2026-01-05, is day 4; it starts "week 0" of the tests.
+MONDAY0 = 4
+MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY = range(7)
+
+
+def day_in(week: int, weekday: int = MONDAY) -> int:
+    """The day (relative to T0, as taken by ``at``, ``tx``, ...) of ``weekday`` (0 = Monday,
+    6 = Sunday) in test ``week`` (week 0 starts on Monday 2026-01-05; negative weeks are
+    before it)."""
+    if not 0 <= weekday <= 6:
+        raise ValueError(f"weekday {weekday} is not 0..6")
+    return MONDAY0 + 7 * week + weekday
+
+
 def tx(
     day: int,
     amount: int = 1_000,
