@@ -174,8 +174,11 @@ def _apply_balance(state: CustomerState, bucket: list[int], tx: Transaction, key
         bucket[Col.MIN_BALANCE] = balance
     if balance < 0:
         bucket[Col.OVERDRAWN_DAYS] |= 1 << ((tx.occurred_at // DAY_MS + 3) % 7)
-    close_key = tx.occurred_at * 1024 + (key & 1023)  # newest wins, ties by event-id hash
-    if close_key > state.close_key:
+    # newest wins, ties by 10 bits of the event-id hash, then by the lower balance (so that the
+    # result does not depend on the arrival order even when those 10 bits collide)
+    close_key = tx.occurred_at * 1024 + (key & 1023)
+    if close_key > state.close_key or (close_key == state.close_key
+                                       and balance < state.close_balance):
         state.close_key = close_key
         state.close_balance = balance
 

@@ -30,6 +30,9 @@ DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 DEFAULT_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 STRESS_KINDS = ("job_loss", "income_shock", "over_indebtedness", "medical_expense")
+EMPLOYERS = ("Northwind Logistics", "Contoso Retail", "Fabrikam Health", "City Council",
+             "Tailspin Airlines", "Wide World Importers", "Adventure Works", "Litware Labs",
+             "Proseware Care", "Blue Yonder Foods")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class _Customer:
         self.pay_offset = rng.randint(0, 27)
         self.benefits = int(self.salary * 0.15) if rng.random() < 0.12 else 0
         self.employed = True
+        self.employer = rng.choice(EMPLOYERS)
         self.income_factor = 1.0
         # bills
         self.rent = int(self.salary * rng.uniform(0.18, 0.36))
@@ -236,6 +240,8 @@ class _Customer:
                 self._spend(out, day_ms + 11 * HOUR_MS, int(self.salary * rng.uniform(1.2, 2.5)),
                             "CARD", "OTHER", mcc="8062")
         if d == self.recover_day:
+            if not self.employed:  # a new job
+                self.employer = rng.choice([e for e in EMPLOYERS if e != self.employer])
             self.employed = True
             self.income_factor = 1.0
 
@@ -252,7 +258,7 @@ class _Customer:
                                            else rng.uniform(0.98, 1.02))
             hour = rng.randint(5, 9) if rng.random() > 0.05 else rng.randint(10, 20)
             out.append(self._tx(day_ms + hour * HOUR_MS, int(self.salary * factor), "CREDIT",
-                                "TRANSFER", "SALARY", counterparty="Employer Ltd"))
+                                "TRANSFER", "SALARY", counterparty=self.employer))
         if (self.benefits and month_day == 15) or (
             kind == "job_loss" and month_day == 20 and d > self.stress_day + 20
         ):

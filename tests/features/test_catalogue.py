@@ -43,3 +43,16 @@ def test_vector_length_equals_catalogue_length() -> None:
 def test_policy_actions_refer_to_catalogue_reason_codes() -> None:
     codes = {spec.reason_code for spec in FEATURES}
     assert set(ACTION_BY_REASON) <= codes
+
+
+def test_catalogue_windows_of_the_weekly_features() -> None:
+    specs = {spec.name: spec for spec in FEATURES}
+    trend = specs["balance_trend_minor_per_week"]
+    assert (trend.unit, trend.window) == ("minor units/week", "90d")
+    assert "balance_trend_30d_minor_per_day" not in specs
+    assert specs["overdrawn_days_30d"].unit == "days"
+    for name in ("income_30d_minor", "balance_min_30d_minor", "failed_dd_30d",
+                 "nsf_declines_30d", "gambling_share_30d"):
+        assert specs[name].window == "30d", name
+    assert specs["income_60d_minor"].window == "60d"
+    assert specs["failed_dd_90d"].window == "90d"

@@ -1,7 +1,14 @@
-"""Property tests: the state after a set of events does not depend on arrival order or on
-re-deliveries (events of one customer within 30 days of each other, so none is too late)."""
+"""Property tests: the features after a set of events do not depend on arrival order or on
+re-deliveries (events of one source within 35 days of each other, so none is too late).
+
+The saved state does depend on arrival order in one place only: the dedup memory lists the
+last events applied per source in arrival order. Everything else is compared byte for byte
+with those lists cleared.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,7 +22,14 @@ from stream_app.events import (
     Payment,
     Transaction,
 )
-from stream_app.features import DAY_MS, Applied, CustomerState, apply_event, feature_vector
+from stream_app.features import (
+    DAY_MS,
+    Applied,
+    CustomerState,
+    apply_event,
+    event_key,
+    feature_vector,
+)
 from tests.support.events import DAY0, at
 
 ACCOUNTS = {"CC-1": "CREDIT_CARD", "CC-2": "CREDIT_CARD", "OD-1": "OVERDRAFT",
@@ -23,7 +37,9 @@ ACCOUNTS = {"CC-1": "CREDIT_CARD", "CC-2": "CREDIT_CARD", "OD-1": "OVERDRAFT",
 PROPERTY_SETTINGS = settings(max_examples=80, deadline=None,
                              suppress_health_check=[HealthCheck.too_slow])
 
-times = st.builds(at, st.integers(0, 29), st.integers(0, 23), st.sampled_from([0, 30]))
+# days 0..34 of 2026 (Thursday 1 January to Thursday 5 February): six Monday-based weeks, all
+# within the 35-day lateness bound of each other
+times = st.builds(at, st.integers(0, 34), st.integers(0, 23), st.sampled_from([0, 30]))
 amounts = st.integers(1, 500_000)
 # few distinct due dates and round amounts: ties and exact (minimum) payments are frequent
 due_days = st.sampled_from([DAY0 + d for d in (-5, 3, 10, 20, 29, 40)])
@@ -93,7 +109,29 @@ def _apply_all(events: list[InputEvent]) -> CustomerState:
 
 def _as_of_points(events: list[InputEvent]) -> list[int]:
     newest = max(e.occurred_at for e in events)
-    return [newest, newest + 15 * DAY_MS]
+    return [newest, newest + 4 * DAY_MS, newest + 15 * DAY_MS, newest + 60 * DAY_MS]
+
+
+def _without_dedup(state: CustomerState) -> bytes:
+    """The state's bytes with the (arrival-ordered) dedup memory cleared."""
+    copy = CustomerState.from_bytes(state.to_bytes())
+    copy.ids = [[] for _ in copy.ids]
+    return copy.to_bytes()
+
+
+def _first_arrivals(events: list[InputEvent], source: type) -> list[int]:
+    keys: list[int] = []
+    for event in events:
+        key = event_key(event)
+        if isinstance(event, source) and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _assert_same_features(state: CustomerState, other: CustomerState,
+                          events: list[InputEvent]) -> None:
+    for as_of in _as_of_points(events):
+        assert feature_vector(state, as_of) == feature_vector(other, as_of)
 
 
 @PROPERTY_SETTINGS
@@ -103,9 +141,12 @@ def test_any_arrival_order_gives_the_same_features(events: list[InputEvent],
     shuffled = data.draw(st.permutations(events))
     in_order = _apply_all(events)
     reordered = _apply_all(list(shuffled))
-    for as_of in _as_of_points(events):
-        assert feature_vector(reordered, as_of) == feature_vector(in_order, as_of)
-    assert reordered.to_bytes() == in_order.to_bytes()
+    _assert_same_features(reordered, in_order, events)
+    assert _without_dedup(reordered) == _without_dedup(in_order)
+    # the dedup memory (at most 40 events: none forgotten) lists them in arrival order
+    for source, kind in enumerate((Transaction, Payment)):
+        assert in_order.ids[source] == _first_arrivals(events, kind)
+        assert reordered.ids[source] == _first_arrivals(list(shuffled), kind)
 
 
 @PROPERTY_SETTINGS
@@ -119,6 +160,32 @@ def test_re_delivered_events_change_nothing(events: list[InputEvent],
     outcomes = [apply_event(state, event) for event in delivered]
     assert outcomes.count(Applied.APPLIED) == len(events)
     assert outcomes.count(Applied.DUPLICATE) == len(again)
-    for as_of in _as_of_points(events):
-        assert feature_vector(state, as_of) == feature_vector(once, as_of)
-    assert state.to_bytes() == once.to_bytes()
+    _assert_same_features(state, once, events)
+    assert _without_dedup(state) == _without_dedup(once)
+    for source, kind in enumerate((Transaction, Payment)):
+        assert state.ids[source] == _first_arrivals(list(delivered), kind)
+
+
+@PROPERTY_SETTINGS
+@given(events=event_sets, lag_days=st.integers(0, 150), data=st.data())
+def test_any_order_across_sources_skewed_far_apart_gives_the_same_features(
+        events: list[InputEvent], lag_days: int, data: st.DataObject) -> None:
+    # payments shifted up to 150 days after the transactions: each source stays within its own
+    # lateness bound, but whole weeks of transactions fall behind the 13 weeks kept
+    skewed = [dataclasses.replace(e, occurred_at=e.occurred_at + lag_days * DAY_MS)
+              if isinstance(e, Payment) else e for e in events]
+    shuffled = data.draw(st.permutations(skewed))
+    in_order = _apply_all(skewed)
+    reordered = _apply_all(list(shuffled))
+    _assert_same_features(reordered, in_order, skewed)
+    assert _without_dedup(reordered) == _without_dedup(in_order)
+
+
+@PROPERTY_SETTINGS
+@given(events=event_sets)
+def test_round_trip_of_any_state(events: list[InputEvent]) -> None:
+    state = _apply_all(events)
+    restored = CustomerState.from_bytes(state.to_bytes())
+    assert restored == state
+    assert restored.ids == state.ids
+    _assert_same_features(restored, state, events)

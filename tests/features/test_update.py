@@ -171,7 +171,7 @@ def test_dedup_memory_holds_the_last_48_applied_in_arrival_order() -> None:
     assert state.ids[1] == []
 
 
-def test_duplicate_within_the_last_48_applied_is_ignored_whatever_its_age() -> None:
+def test_duplicate_within_the_last_48_applied_of_its_source_is_ignored() -> None:
     original = salary(day_in(0), 100_000)
     state = _state_with(original)
     # 47 more transactions, spread over four weeks (within the lateness bound)
@@ -182,7 +182,7 @@ def test_duplicate_within_the_last_48_applied_is_ignored_whatever_its_age() -> N
     assert _income_30d(state) == 100_000
 
 
-def test_duplicate_arriving_after_48_other_events_is_applied_again() -> None:
+def test_duplicate_arriving_after_48_newer_applied_events_is_applied_again() -> None:
     # the documented limit of the memory: a re-delivery later than 48 applied events of its
     # source is counted twice
     original = salary(day_in(0), 100_000)
