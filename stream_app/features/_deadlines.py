@@ -91,6 +91,8 @@ class DeadlineIndex:
         self._heaps: dict[int, list[tuple[int, str, str]]] = {}
         self._current: dict[int, dict[str, tuple[int, str]]] = {}
         self._stream_time: dict[int, int] = {}
+        # the last deadline fired per customer, while it is ahead of the customer's own events
+        self._fired: dict[int, dict[str, int]] = {}
 
     def stream_time(self, partition: int) -> int:
         return self._stream_time.get(partition, 0)
@@ -98,6 +100,19 @@ class DeadlineIndex:
     def observe(self, partition: int, event_time_ms: int) -> None:
         if event_time_ms > self._stream_time.get(partition, 0):
             self._stream_time[partition] = event_time_ms
+
+    def after(self, partition: int, customer_id: str, watermark_ms: int) -> int:
+        """The time after which to look for the customer's next deadline: its watermark, or
+        the last deadline fired for it when that is later. A deadline fires once even when
+        the customer's own events (read later, e.g. from a lagging topic) are older."""
+        fired = self._fired.get(partition)
+        last = fired.get(customer_id) if fired else None
+        if last is None:
+            return watermark_ms
+        if watermark_ms >= last:
+            del fired[customer_id]  # type: ignore[union-attr]  # fired is set when found
+            return watermark_ms
+        return last
 
     def schedule(self, partition: int, customer_id: str,
                  deadline: tuple[int, str] | None) -> None:
@@ -124,6 +139,7 @@ class DeadlineIndex:
             at_ms, customer, kind = heapq.heappop(heap)
             if current.get(customer) == (at_ms, kind):  # else superseded
                 del current[customer]
+                self._fired.setdefault(partition, {})[customer] = at_ms
                 fired.append(DueDeadline(partition, customer, at_ms, kind))
         return fired
 
@@ -134,6 +150,7 @@ class DeadlineIndex:
         if deadline is None or deadline[0] > time_ms:
             return None
         del current[customer_id]  # type: ignore[union-attr]  # current is set when found
+        self._fired.setdefault(partition, {})[customer_id] = deadline[0]
         return DueDeadline(partition, customer_id, deadline[0], deadline[1])
 
     def pending(self, partition: int) -> int:
@@ -144,3 +161,4 @@ class DeadlineIndex:
         self._heaps.pop(partition, None)
         self._current.pop(partition, None)
         self._stream_time.pop(partition, None)
+        self._fired.pop(partition, None)

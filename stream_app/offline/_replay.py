@@ -169,7 +169,8 @@ def replay_events(
                             feature_vector(state, state.watermark))
             if absence_deadlines:
                 index.observe(0, event.occurred_at)
-                index.schedule(0, customer, next_deadline(state, state.watermark))
+                after = index.after(0, customer, state.watermark)
+                index.schedule(0, customer, next_deadline(state, after))
                 for due in index.due(0):
                     yield fire(due, states[due.customer_id])
         elif outcome is Applied.DUPLICATE:

@@ -264,8 +264,8 @@ class BatchProcessor:
                     deadlines.observe(partition, event.occurred_at)
                     batch.add(_Pending(customer_id, record.topic, event.event_id,
                                        state.watermark), feature_vector(state, state.watermark))
-                    deadlines.schedule(partition, customer_id,
-                                       next_deadline(state, state.watermark))
+                    after = deadlines.after(partition, customer_id, state.watermark)
+                    deadlines.schedule(partition, customer_id, next_deadline(state, after))
                 elif outcome is Applied.DUPLICATE:
                     result.duplicates += 1
                     metrics.duplicates.inc()

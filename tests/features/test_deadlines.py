@@ -95,3 +95,22 @@ def test_index_fires_by_partition_stream_time_and_keeps_the_latest_schedule() ->
 
 def test_epoch_day_helper_matches_the_deadline_arithmetic() -> None:
     assert epoch_day(10) * DAY_MS == T0 + 10 * DAY_MS
+
+
+def test_a_fired_deadline_is_not_scheduled_again_by_older_events() -> None:
+    """The partition's time passed the deadline; then an older event of the customer arrives
+    (from a lagging topic): the deadline has fired already and must not fire twice."""
+    index = DeadlineIndex()
+    state = _state(salary(0), salary(30))
+    deadline = next_deadline(state, state.watermark)
+    assert deadline is not None
+    index.schedule(0, "C1", deadline)
+    index.observe(0, deadline[0] + DAY_MS)
+    assert [d.at_ms for d in index.due(0)] == [deadline[0]]
+    apply_event(state, tx(40, 500))  # older than the deadline, newer than the salaries
+    after = index.after(0, "C1", state.watermark)
+    assert after == deadline[0]
+    index.schedule(0, "C1", next_deadline(state, after))
+    assert index.due(0) == []
+    # once the customer's own events pass the fired deadline, it is forgotten
+    assert index.after(0, "C1", deadline[0] + 1) == deadline[0] + 1
