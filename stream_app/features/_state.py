@@ -68,6 +68,9 @@ _FORMAT_VERSION = 3
 # weeks, salaries, products and dedup ids of each source
 _HEAD = struct.Struct("<BqqqiqBBBBB")
 _PRODUCT_HEAD = struct.Struct("<IBBBBBiIii")
+_BIT = [1 << c for c in range(16)]
+_WEEK_FORMATS = ["iH" + "i" * n for n in range(16)]
+_PRESENT = [[c for c in range(14) if mask >> c & 1] for mask in range(1 << 14)]
 
 
 def week_of_day(day: int) -> int:
@@ -163,15 +166,15 @@ class CustomerState:
         ]
         for week in sorted(self.weeks):
             bucket = self.weeks[week]
-            present = [c for c in range(Col.WIDTH)
-                       if bucket[c] != (BALANCE_NONE if c == Col.MIN_BALANCE else 0)]
-            mask = 0
-            for c in present:
-                mask |= 1 << c
-            fmt.append("iH" + "i" * len(present))
+            present = [c for c, v in enumerate(bucket) if v and c != Col.MIN_BALANCE]
+            if bucket[Col.MIN_BALANCE] != BALANCE_NONE:
+                present.append(Col.MIN_BALANCE)
+                present.sort()
+            mask = sum(_BIT[c] for c in present)
+            fmt.append(_WEEK_FORMATS[len(present)])
             values.append(week)
             values.append(mask)
-            values.extend(bucket[c] for c in present)
+            values += [bucket[c] for c in present]
         fmt.append("ii" * len(self.salaries))
         for day, amount in self.salaries:
             values.extend((day, amount))
@@ -196,8 +199,7 @@ class CustomerState:
                 values.extend((period, dpd))
         for ids in self.ids:
             fmt.append("IH" * len(ids))
-            for hashed in ids:
-                values.extend((hashed >> 16, hashed & 0xFFFF))
+            values += [part for hashed in ids for part in (hashed >> 16, hashed & 0xFFFF)]
         return struct.pack("".join(fmt), *values)
 
     @classmethod
@@ -225,7 +227,7 @@ class CustomerState:
         for _ in range(n_weeks):
             week, mask = struct.unpack_from("<iH", data, offset)
             offset += 6
-            present = [c for c in range(Col.WIDTH) if mask >> c & 1]
+            present = _PRESENT[mask & 0x3FFF]
             values = struct.unpack_from(f"<{len(present)}i", data, offset)
             offset += 4 * len(present)
             bucket = cls.new_bucket()
@@ -251,7 +253,8 @@ class CustomerState:
         for source, count in enumerate((n_ids0, n_ids1)):
             flat = struct.unpack_from("<" + "IH" * count, data, offset)
             offset += 6 * count
-            state.ids[source] = [flat[i] << 16 | flat[i + 1] for i in range(0, len(flat), 2)]
+            state.ids[source] = [hi << 16 | lo for hi, lo in zip(flat[::2], flat[1::2],
+                                                                  strict=True)]
         if offset != len(data):
             raise StateFormatError(f"{len(data) - offset} unexpected bytes after the state")
         return state

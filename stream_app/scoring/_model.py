@@ -20,6 +20,15 @@ __all__ = ["IncompatibleModelError", "ScoredBatch", "ScoringModel", "probability
 _CHUNK = 128  # rows per SHAP gather: keeps the gathered block in cache
 
 
+def _first_difference(model: object, code: list[str]) -> str:
+    if not isinstance(model, list):
+        return "the model's metadata has no feature list"
+    for i, (a, b) in enumerate(zip(model, code, strict=False)):
+        if a != b:
+            return f"column {i}: model {a!r}, code {b!r}"
+    return f"model has {len(model)} features, code {len(code)}"
+
+
 class IncompatibleModelError(RegistryError):
     """The model was trained on another feature list than the running feature code computes."""
 
@@ -65,9 +74,9 @@ class ScoringModel:
         names = version.metadata.get("feature_names")
         if names != list(FEATURE_NAMES):
             raise IncompatibleModelError(
-                f"model {version.version} was trained on features {names!r}; the running feature "
-                f"code computes {list(FEATURE_NAMES)!r}. Retrain with this code."
-            )
+                f"model {version.version} was trained on another feature list than the running "
+                f"feature code computes ({_first_difference(names, list(FEATURE_NAMES))}). "
+                "Retrain with this code.")
         model = CatBoostClassifier()
         try:
             model.load_model(str(version.model_file))

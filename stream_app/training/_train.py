@@ -49,6 +49,7 @@ class TrainingParams:
     validation_share: float = 0.2
     seed: int = 7
     thread_count: int = 2
+    use_best_model: bool = True  # False keeps every iteration (benchmarks of a fixed size)
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,8 @@ def train_model(
         random_seed=params.seed,
         thread_count=params.thread_count,
         od_type="Iter",
-        od_wait=params.early_stopping_rounds,
-        use_best_model=True,
+        od_wait=params.early_stopping_rounds if params.use_best_model else params.iterations,
+        use_best_model=params.use_best_model,
         allow_writing_files=False,
         verbose=False,
     )

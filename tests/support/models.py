@@ -19,13 +19,15 @@ class TrainedFixture:
 
 
 def train_small_model(registry: Path, *, customers: int = 600, days: int = 200,
-                      iterations: int = 80, seed: int = 3) -> TrainedFixture:
+                      iterations: int = 80, seed: int = 3,
+                      use_best_model: bool = True) -> TrainedFixture:
     config = SimulationConfig(customers=customers, days=days, seed=seed)
     simulator = BankSimulator(config)
     events = list(simulator.events())
     labels = labels_from_truth(simulator.truths, start_ms=config.start_ms, days=days)
     dataset = build_dataset(events, labels)
-    trained = train_model(dataset, TrainingParams(iterations=iterations, seed=seed))
+    trained = train_model(dataset, TrainingParams(iterations=iterations, seed=seed,
+                                                  use_best_model=use_best_model))
     version = save_trained_model(registry, trained)
     set_alias(registry, "champion", version.version)
     return TrainedFixture(registry, version.path, ScoringModel.load(version.path))
