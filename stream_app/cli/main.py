@@ -73,6 +73,45 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser.set_defaults(handler=_lazy("stream_app.cli._replay", "run"))
 
 
+def _add_evaluate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("evaluate", help="evaluate a model and write a report")
+    parser.add_argument("--model", help="model version directory or alias link "
+                                        "(default MODEL_PATH)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--simulate", type=int, metavar="N",
+                        help="evaluate on N freshly simulated customers (adds lead times)")
+    source.add_argument("--events", help="event log (with --labels)")
+    parser.add_argument("--labels", help="CSV customer_id,as_of,label")
+    parser.add_argument("--days", type=int, default=240, help="simulated days (--simulate)")
+    parser.add_argument("--seed", type=int, default=101, help="simulation seed (--simulate)")
+    parser.add_argument("--out", required=True, help="directory for report.md and plots")
+    parser.set_defaults(handler=_lazy("stream_app.cli._evaluate", "run"))
+
+
+def _add_registry(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("registry", help="list, show, promote and roll back models")
+    parser.add_argument("--registry", help="registry directory (default MODEL_REGISTRY_DIR)")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="versions and the aliases pointing at them")
+    show = actions.add_parser("show", help="metadata of one version")
+    show.add_argument("version")
+    promote = actions.add_parser("promote", help="point an alias at a version")
+    promote.add_argument("version")
+    promote.add_argument("--alias", default="champion", choices=("champion", "challenger"))
+    rollback = actions.add_parser("rollback", help="point an alias back at its previous version")
+    rollback.add_argument("--alias", default="champion", choices=("champion", "challenger"))
+    parser.set_defaults(handler=_lazy("stream_app.cli._registry", "run"))
+
+
+def _add_score_log(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("score-log", help="score customers at given times from an event log")
+    parser.add_argument("--events", required=True, help="event log (JSON Lines or Avro)")
+    parser.add_argument("--at", required=True, help="CSV customer_id,as_of")
+    parser.add_argument("--out", required=True, help="CSV to write")
+    parser.add_argument("--model", help="model version directory (default MODEL_PATH)")
+    parser.set_defaults(handler=_lazy("stream_app.cli._score_log", "run"))
+
+
 def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("migrate", help="apply pending SQL migrations (DATABASE_URL)")
     parser.add_argument("--check", action="store_true",
@@ -125,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "environment variables (see README).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_replay, _add_migrate,
-                _add_topics):
+    for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_evaluate,
+                _add_registry, _add_replay, _add_score_log, _add_migrate, _add_topics):
         add(sub)
     return parser
 

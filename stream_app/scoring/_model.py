@@ -13,6 +13,7 @@ import numpy.typing as npt
 from model_registry import ModelVersion, RegistryError, open_version
 from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES
 
+from ._calibration import PlattCalibration
 from ._trees import ObliviousForest, build_leaf_shap_table, forest_from_catboost
 
 __all__ = ["IncompatibleModelError", "ScoredBatch", "ScoringModel", "probability_to_score"]
@@ -61,6 +62,7 @@ class ScoringModel:
                 f"model {self.version} has {self.forest.n_features} features, "
                 f"the feature code computes {len(FEATURE_NAMES)}"
             )
+        self.calibration = PlattCalibration.from_metadata(version.metadata.get("calibration"))
         table, self.expected_value = build_leaf_shap_table(catboost_model, self.forest)
         self._flat_table = table.reshape(-1, self.forest.n_features)
         self._offsets = (np.arange(self.forest.n_trees) * table.shape[1])[None, :]
@@ -102,7 +104,7 @@ class ScoringModel:
     def score(self, features: npt.NDArray[np.float64]) -> ScoredBatch:
         leaves = self.forest.leaf_indexes(features)
         raw = self.forest.raw_scores(leaves)
-        probabilities = 1.0 / (1.0 + np.exp(-raw))
+        probabilities = self.calibration.apply(raw)
         scores = np.floor(probabilities * 100 + 0.5).astype(np.int64)
         flat = leaves + self._offsets
         contributions = np.empty((features.shape[0], self.forest.n_features))

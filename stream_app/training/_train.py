@@ -19,7 +19,7 @@ import numpy.typing as npt
 from model_registry import ModelVersion, write_version
 from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES
 from stream_app.offline import AsOf, ReplayStats, replay_points
-from stream_app.scoring import forest_from_catboost
+from stream_app.scoring import PlattCalibration, fit_platt, forest_from_catboost
 
 from ._metrics import classification_metrics
 
@@ -47,6 +47,7 @@ class TrainingParams:
     l2_leaf_reg: float = 3.0
     early_stopping_rounds: int = 60
     validation_share: float = 0.2
+    out_of_time_share: float = 0.2
     seed: int = 7
     thread_count: int = 2
     use_best_model: bool = True  # False keeps every iteration (benchmarks of a fixed size)
@@ -75,6 +76,8 @@ class TrainedModel:
     metrics: dict[str, dict[str, float]]
     best_iteration: int
     dataset_fingerprint: str
+    calibration: PlattCalibration
+    split: dict[str, Any]  # how rows were split (for the report and the metadata)
 
 
 def build_dataset(
@@ -107,12 +110,22 @@ def _in_validation(customer_id: str, share: float) -> bool:
     return int.from_bytes(digest, "big") % 10_000 < share * 10_000
 
 
+def _out_of_time_cutoff(as_of: npt.NDArray[np.int64], share: float) -> int | None:
+    """The first as-of of the latest ``share`` of distinct as-of times, when there are at
+    least 4 distinct times (otherwise no out-of-time split)."""
+    times = np.unique(as_of)
+    if len(times) < 4:
+        return None
+    return int(times[max(1, int(len(times) * (1 - share)))])
+
+
 def train_model(
     dataset: Dataset,
     params: TrainingParams = TrainingParams(),
     on_iteration: Callable[[int, int], None] | None = None,
 ) -> TrainedModel:
-    """Fit CatBoost with early stopping on a customer-disjoint validation split."""
+    """Fit CatBoost with early stopping on a customer-disjoint validation split, calibrate
+    on it, and, where the as-of dates allow, keep the latest 20% of them out of time."""
     from catboost import CatBoostClassifier, Pool
 
     y = dataset.labels
@@ -122,7 +135,13 @@ def train_model(
         raise TrainingError("the labels contain no negative (label=0) row: nothing to learn")
     in_validation = np.array([_in_validation(c, params.validation_share)
                               for c in dataset.customers])
-    train_idx, valid_idx = np.flatnonzero(~in_validation), np.flatnonzero(in_validation)
+    cutoff = _out_of_time_cutoff(dataset.as_of, params.out_of_time_share)
+    in_time = (dataset.as_of < cutoff) if cutoff is not None else np.ones(len(y), dtype=bool)
+    if cutoff is not None and (y[in_time].sum() == 0 or y[~in_time].sum() == 0):
+        cutoff, in_time = None, np.ones(len(y), dtype=bool)  # too few positives to split
+    train_idx = np.flatnonzero(~in_validation & in_time)
+    valid_idx = np.flatnonzero(in_validation & in_time)
+    oot_idx = np.flatnonzero(~in_time)
     if y[valid_idx].sum() == 0 or y[train_idx].sum() == 0:
         raise TrainingError(
             "too few positives to split customers into training and validation; "
@@ -155,12 +174,29 @@ def train_model(
         verbose=False,
     )
     model.fit(train_pool, eval_set=valid_pool, callbacks=[_Progress()])
+
+    def raw(idx: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        values: npt.NDArray[np.float64] = model.predict(
+            dataset.features[idx], prediction_type="RawFormulaVal")
+        return values
+
+    calibration = fit_platt(raw(valid_idx), y[valid_idx])
     metrics = {
-        "train": classification_metrics(y[train_idx], model.predict_proba(train_pool)[:, 1]),
-        "validation": classification_metrics(y[valid_idx], model.predict_proba(valid_pool)[:, 1]),
+        "train": classification_metrics(y[train_idx], calibration.apply(raw(train_idx))),
+        "validation": classification_metrics(y[valid_idx], calibration.apply(raw(valid_idx))),
+    }
+    if len(oot_idx):
+        metrics["out_of_time"] = classification_metrics(y[oot_idx],
+                                                        calibration.apply(raw(oot_idx)))
+    split = {
+        "validation": "customers whose id hashes into the validation share",
+        "validation_share": params.validation_share,
+        "out_of_time_from": cutoff,
+        "rows": {"train": len(train_idx), "validation": len(valid_idx),
+                 "out_of_time": len(oot_idx)},
     }
     return TrainedModel(model, params, metrics, int(model.get_best_iteration() or 0),
-                        dataset.fingerprint())
+                        dataset.fingerprint(), calibration, split)
 
 
 def model_fingerprint(model: Any) -> str:
@@ -196,6 +232,8 @@ def save_trained_model(
         "params": asdict(trained.params),
         "best_iteration": trained.best_iteration,
         "metrics": trained.metrics,
+        "calibration": trained.calibration.to_metadata(),
+        "split": trained.split,
         "catboost_version": catboost.__version__,
     }
     metadata.update(extra_metadata or {})
