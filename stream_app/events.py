@@ -147,6 +147,8 @@ class RiskScore:
     top_reasons: tuple[Reason, ...]
     trigger_topic: str | None = None
     features_sha256: str | None = None
+    challenger_model_version: str | None = None  # shadow scoring; never acts
+    challenger_score: int | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -162,6 +164,8 @@ class RiskScore:
             "top_reasons": [r.to_record() for r in self.top_reasons],
             "trigger_topic": self.trigger_topic,
             "features_sha256": self.features_sha256,
+            "challenger_model_version": self.challenger_model_version,
+            "challenger_score": self.challenger_score,
         }
 
 

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     model_registry_dir: str = Field(
         "var/model_registry", description="Registry directory that `train` writes versions to."
     )
+    challenger_model_path: str | None = Field(
+        None, description="Optional challenger (e.g. var/model_registry/challenger), scored "
+                          "in shadow: metrics and an optional field, never interventions.")
+    model_watch_interval_seconds: float = Field(
+        10.0, ge=0, description="How often the worker checks MODEL_PATH and "
+                                "CHALLENGER_MODEL_PATH for a new version (0: never).")
     model_version: str | None = Field(
         None, description="When set, refuse to start unless the loaded model has this version."
     )

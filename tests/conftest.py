@@ -23,6 +23,16 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedFixture:
 
 
 @pytest.fixture(scope="session")
+def second_model(trained: TrainedFixture) -> TrainedFixture:
+    """A second, different version in the same registry (champion still on ``trained``)."""
+    from model_registry import set_alias
+
+    fixture = train_small_model(trained.registry, customers=300, days=160, iterations=30, seed=8)
+    set_alias(trained.registry, "champion", trained.path.name)
+    return fixture
+
+
+@pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[object]:
     from stream_app.brokers import KafkaBroker
 

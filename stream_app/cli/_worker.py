@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from model_registry import RegistryError
 from stream_app.settings import load_settings
@@ -23,4 +24,11 @@ def run(args: argparse.Namespace) -> int:
     if settings.model_version and model.version != settings.model_version:
         raise CliError(f"MODEL_VERSION={settings.model_version} is pinned but MODEL_PATH "
                        f"holds version {model.version}")
-    return WorkerRuntime(settings, model).run()
+    challenger = None
+    if settings.challenger_model_path and Path(settings.challenger_model_path).exists():
+        try:
+            challenger = ScoringModel.load(settings.challenger_model_path)
+        except RegistryError as exc:
+            raise CliError(f"cannot load the challenger at CHALLENGER_MODEL_PATH="
+                           f"{settings.challenger_model_path}: {exc}") from None
+    return WorkerRuntime(settings, model, challenger=challenger).run()

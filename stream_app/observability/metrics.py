@@ -54,9 +54,25 @@ class WorkerMetrics:
         self.batch_size = Histogram(
             "predelinq_batch_records", "Records per micro-batch.", buckets=_SIZE_BUCKETS,
             registry=r)
-        self.model_info = Info("predelinq_model", "The model in use.", registry=r)
+        self.model_info = Info("predelinq_model", "The champion model in use.", registry=r)
         self.model_loaded = Gauge(
             "predelinq_model_loaded", "1 when a verified model is loaded.", registry=r)
+        self.model_swaps = Counter(
+            "predelinq_model_swaps_total",
+            "Models swapped in while running (alias changed), by slot.", ["slot"], registry=r)
+        self.challenger_info = Info(
+            "predelinq_challenger_model", "The challenger scored in shadow, if any.",
+            registry=r)
+        self.challenger_loaded = Gauge(
+            "predelinq_challenger_loaded", "1 when a challenger is scored in shadow.",
+            registry=r)
+        self.challenger_scores = Counter(
+            "predelinq_challenger_scores_total",
+            "Shadow scores of the challenger, by the band it would give.", ["band"], registry=r)
+        self.challenger_score_difference = Histogram(
+            "predelinq_challenger_score_difference",
+            "Challenger score minus champion score for the same feature vector.",
+            buckets=(-50, -20, -10, -5, -1, 0, 1, 5, 10, 20, 50), registry=r)
         self.ready = Gauge(
             "predelinq_ready", "1 when the worker is ready (model, partitions, recovery).",
             registry=r)

