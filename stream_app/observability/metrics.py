@@ -60,6 +60,13 @@ class WorkerMetrics:
         self.model_swaps = Counter(
             "predelinq_model_swaps_total",
             "Models swapped in while running (alias changed), by slot.", ["slot"], registry=r)
+        self.drift_psi = Gauge(
+            "predelinq_drift_psi",
+            "Population stability index of the recent scores / top features against the "
+            "champion's training baseline (over the last scored rows).", ["subject"],
+            registry=r)
+        self.drift_window_rows = Gauge(
+            "predelinq_drift_window_rows", "Scored rows in the drift window.", registry=r)
         self.challenger_info = Info(
             "predelinq_challenger_model", "The challenger scored in shadow, if any.",
             registry=r)

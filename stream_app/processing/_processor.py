@@ -41,7 +41,13 @@ from stream_app.features import (
 )
 from stream_app.observability import WorkerMetrics
 from stream_app.policy import ThresholdPolicy
-from stream_app.scoring import DEFAULT_BANDS, BandCutoffs, ScoringModel, top_reasons
+from stream_app.scoring import (
+    DEFAULT_BANDS,
+    BandCutoffs,
+    ScoredBatch,
+    ScoringModel,
+    top_reasons,
+)
 from stream_app.serializers import (
     InputDecoder,
     InputError,
@@ -160,6 +166,7 @@ class BatchProcessor:
         bands: BandCutoffs = DEFAULT_BANDS,
         clock: Callable[[], float] = time.time,
         challenger: Callable[[], ScoringModel | None] = lambda: None,
+        observer: Callable[[ScoringModel, ScoredBatch, np.ndarray], None] | None = None,
     ) -> None:
         self._decoder = decoder
         self._encoder = encoder
@@ -170,6 +177,7 @@ class BatchProcessor:
         self._bands = bands
         self._clock = clock
         self._challenger = challenger
+        self._observer = observer  # sees every scored batch (drift monitoring)
         self.deadlines = DeadlineIndex()
         self._indexed: set[int] = set()  # partitions whose stored customers are in the index
 
@@ -317,6 +325,8 @@ class BatchProcessor:
         reasons = top_reasons(scored.contributions, matrix)
         shadow = challenger.score(matrix).scores if challenger is not None else None
         self._metrics.scoring_duration.observe(time.perf_counter() - started)
+        if self._observer is not None:
+            self._observer(model, scored, matrix)
         now = self._now_ms()
         policy = self._policy
         encode = self._encoder.encode

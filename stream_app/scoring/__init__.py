@@ -2,6 +2,7 @@
 
 from ._bands import DEFAULT_BANDS, BandCutoffs
 from ._calibration import PlattCalibration, fit_platt
+from ._drift import SCORE_EDGES, DriftMonitor, build_baseline, psi
 from ._model import IncompatibleModelError, ScoredBatch, ScoringModel, probability_to_score
 from ._reasons import MAX_REASONS, top_reasons
 from ._trees import ObliviousForest, build_leaf_shap_table, forest_from_catboost
@@ -9,15 +10,19 @@ from ._trees import ObliviousForest, build_leaf_shap_table, forest_from_catboost
 __all__ = [
     "DEFAULT_BANDS",
     "MAX_REASONS",
+    "SCORE_EDGES",
     "BandCutoffs",
+    "DriftMonitor",
     "IncompatibleModelError",
     "ObliviousForest",
     "PlattCalibration",
     "ScoredBatch",
     "ScoringModel",
+    "build_baseline",
     "build_leaf_shap_table",
     "fit_platt",
     "forest_from_catboost",
     "probability_to_score",
+    "psi",
     "top_reasons",
 ]

@@ -23,6 +23,7 @@ from typing import Any, cast
 
 import faust
 import mode
+import numpy as np
 from aiokafka.partitioner import murmur2
 
 from stream_app.events import RecordType
@@ -30,7 +31,7 @@ from stream_app.kafka import ensure_topics, faust_broker_urls, faust_credentials
 from stream_app.observability import WorkerMetrics
 from stream_app.policy import ThresholdPolicy
 from stream_app.processing import BatchProcessor, InputRecord, OutputTopics
-from stream_app.scoring import ScoringModel
+from stream_app.scoring import DriftMonitor, ScoredBatch, ScoringModel
 from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
 from stream_app.settings import Settings
 from stream_app.sidecar import HealthSource, Sidecar
@@ -139,6 +140,7 @@ class WorkerRuntime:
                                     model=challenger, on_change=self._model_changed)
         self._model_changed(self.champion)
         self._model_changed(self.challenger)
+        self._drift: DriftMonitor | None = None
         catalog = SchemaCatalog.default()
         topic_types = {
             settings.topic_transactions: RecordType.TRANSACTION,
@@ -150,6 +152,7 @@ class WorkerRuntime:
             encoder=OutputEncoder(catalog, settings.output_format.value),
             model=self.current_model,
             challenger=self.challenger,
+            observer=self._observe_scores,
             policy=ThresholdPolicy(settings.enable_interventions, settings.auto_trigger_threshold),
             topics=OutputTopics(settings.topic_risk_scores, settings.topic_interventions,
                                 settings.topic_deadletter),
@@ -265,6 +268,14 @@ class WorkerRuntime:
             self.metrics.challenger_info.info(
                 {"version": slot.model.version if slot.model is not None else ""})
 
+    def _observe_scores(self, model: ScoringModel, scored: ScoredBatch,
+                        matrix: np.ndarray) -> None:
+        if self._drift is None or self._drift.version != model.version:
+            self._drift = DriftMonitor.from_metadata(model.version, model.metadata)
+            self.metrics.drift_psi.clear()
+        if self._drift is not None:
+            self._drift.observe(scored.scores, matrix)
+
     # --- health ------------------------------------------------------------------------------
     def _recovery(self) -> Any:
         """faust's Recovery service (typed as an attribute of the TableManager class only)."""
@@ -283,6 +294,10 @@ class WorkerRuntime:
         }
 
     def refresh_metrics(self) -> None:
+        if self._drift is not None:
+            for subject, value in self._drift.psi().items():
+                self.metrics.drift_psi.labels(subject).set(value)
+            self.metrics.drift_window_rows.set(self._drift.observed)
         checks = self.readiness()
         self.metrics.ready.set(1 if all(checks.values()) else 0)
         try:
