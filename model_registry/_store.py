@@ -5,6 +5,8 @@ Layout of a registry directory::
     <root>/versions/<version>/model.cbm       CatBoost binary model
     <root>/versions/<version>/metadata.json   version, created_at, features, metrics, ...
     <root>/versions/<version>/SHA256SUMS      sha256 of every other file, ``sha256sum`` format
+    <root>/<alias> -> versions/<version>      alias links (champion, challenger, ...)
+    <root>/aliases.jsonl                      history of alias changes (see ``_aliases``)
 
 A version is first written to a hidden temporary directory beside its final place and renamed
 into place only when complete, so a crash never leaves a partial version that looks real; and
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ALIAS_HISTORY_FILE",
     "CHECKSUM_FILE",
     "METADATA_FILE",
     "MODEL_FILE",
@@ -41,6 +44,7 @@ __all__ = [
 MODEL_FILE = "model.cbm"
 METADATA_FILE = "metadata.json"
 CHECKSUM_FILE = "SHA256SUMS"
+ALIAS_HISTORY_FILE = "aliases.jsonl"
 
 
 class RegistryError(Exception):
@@ -167,7 +171,7 @@ def list_versions(root: Path) -> list[str]:
 def set_alias(root: Path, alias: str, version: str) -> Path:
     """Point ``<root>/<alias>`` at ``versions/<version>`` atomically (a relative symlink
     replaced by rename, so a reader sees the old or the new target, never neither)."""
-    if alias in ("versions", "") or "/" in alias or alias.startswith("."):
+    if alias in ("versions", ALIAS_HISTORY_FILE, "") or "/" in alias or alias.startswith("."):
         raise RegistryError(f"invalid alias name {alias!r}")
     target = root / "versions" / version
     open_version(target)  # never point an alias at a damaged or partial version
