@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy.typing as npt
 from model_registry import ModelVersion, write_version
 from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES
 from stream_app.offline import AsOf, ReplayStats, replay_points
-from stream_app.scoring import PlattCalibration, fit_platt, forest_from_catboost
+from stream_app.scoring import PlattCalibration, build_baseline, fit_platt, forest_from_catboost
 
 from ._metrics import classification_metrics
 
@@ -32,6 +32,7 @@ __all__ = [
     "model_fingerprint",
     "save_trained_model",
     "train_model",
+    "version_metadata",
 ]
 
 
@@ -68,6 +69,11 @@ class Dataset:
         digest.update("\n".join(self.customers).encode())
         return digest.hexdigest()
 
+    def subset(self, rows: npt.NDArray[np.int64]) -> Dataset:
+        """The given rows, in the given order."""
+        return Dataset(self.features[rows], self.labels[rows],
+                       [self.customers[int(i)] for i in rows], self.as_of[rows])
+
 
 @dataclass
 class TrainedModel:
@@ -78,6 +84,10 @@ class TrainedModel:
     dataset_fingerprint: str
     calibration: PlattCalibration
     split: dict[str, Any]  # how rows were split (for the report and the metadata)
+    # dataset row indexes of each part: "train", "validation", "out_of_time"
+    rows: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
+    # training distribution of the score and the top features (for drift monitoring)
+    baseline: dict[str, Any] = field(default_factory=dict)
 
 
 def build_dataset(
@@ -195,8 +205,14 @@ def train_model(
         "rows": {"train": len(train_idx), "validation": len(valid_idx),
                  "out_of_time": len(oot_idx)},
     }
+    in_time_idx = np.concatenate([train_idx, valid_idx])
+    in_time_scores = np.floor(calibration.apply(raw(in_time_idx)) * 100 + 0.5).astype(np.int64)
+    baseline = build_baseline(in_time_scores, dataset.features[in_time_idx], names,
+                              np.asarray(model.get_feature_importance(), dtype=np.float64))
     return TrainedModel(model, params, metrics, int(model.get_best_iteration() or 0),
-                        dataset.fingerprint(), calibration, split)
+                        dataset.fingerprint(), calibration, split,
+                        {"train": train_idx, "validation": valid_idx, "out_of_time": oot_idx},
+                        baseline)
 
 
 def model_fingerprint(model: Any) -> str:
@@ -210,14 +226,15 @@ def model_fingerprint(model: Any) -> str:
     return digest.hexdigest()
 
 
-def save_trained_model(
-    registry_dir: Path,
+def version_metadata(
     trained: TrainedModel,
     *,
     extra_metadata: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
-) -> ModelVersion:
-    """Write the trained model as a new registry version named ``<date>-<fingerprint>``."""
+) -> tuple[str, dict[str, Any]]:
+    """The version name ``<date>-<fingerprint>`` and the metadata that
+    :func:`save_trained_model` writes for the same arguments (so that a report can name the
+    version before it is saved)."""
     import catboost
 
     fingerprint = model_fingerprint(trained.model)
@@ -234,12 +251,29 @@ def save_trained_model(
         "metrics": trained.metrics,
         "calibration": trained.calibration.to_metadata(),
         "split": trained.split,
+        "baseline": trained.baseline,
         "catboost_version": catboost.__version__,
     }
     metadata.update(extra_metadata or {})
+    return version, {**metadata, "version": version}
+
+
+def save_trained_model(
+    registry_dir: Path,
+    trained: TrainedModel,
+    *,
+    extra_metadata: dict[str, Any] | None = None,
+    extra_files: dict[str, bytes] | None = None,
+    now: dt.datetime | None = None,
+) -> ModelVersion:
+    """Write the trained model as a new registry version named ``<date>-<fingerprint>``;
+    ``extra_files`` (relative path -> content, e.g. the evaluation report) go beside it,
+    covered by the version's checksums."""
+    version, metadata = version_metadata(trained, extra_metadata=extra_metadata, now=now)
     return write_version(
         registry_dir,
         version,
         lambda path: trained.model.save_model(str(path)),
         metadata,
+        extra_files=extra_files,
     )
