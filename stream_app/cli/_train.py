@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._progress import progress_bar
 from .main import CliError
+
+if TYPE_CHECKING:
+    from stream_app.training import Dataset, Evaluation, TrainedModel
+
+LEAD_TIME_CUSTOMERS = 400  # customers of the fresh simulation for the report's lead times
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,13 +63,26 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     except FileNotFoundError as exc:
         raise CliError(f"file not found: {exc.filename}") from None
-    version = save_trained_model(registry, trained, extra_metadata=extra)
+    created = dt.datetime.now(dt.UTC)
+    lead_simulation = None
+    if args.simulate is not None:  # customers, days, seed: not the training customers
+        lead_simulation = (min(LEAD_TIME_CUSTOMERS, args.simulate), args.days, args.seed + 1)
+    evaluation, files = model_report(trained, dataset, extra_metadata=extra, created=created,
+                                     lead_simulation=lead_simulation)
+    version = save_trained_model(registry, trained, extra_metadata=extra, extra_files=files,
+                                 now=created)
     if not args.no_promote:
         set_alias(registry, "champion", version.version)
     validation = trained.metrics["validation"]
     print(f"model {version.version} written to {version.path}")
     print("validation: " + ", ".join(
         f"{k}={validation[k]:.4f}" for k in ("roc_auc", "pr_auc", "ks", "brier")))
+    from ._evaluate import summary
+
+    print("held-out rows (validation and out-of-time):")
+    for line in summary(evaluation):
+        print(f"  {line}")
+    print(f"report: {version.path / 'report.md'}")
     if not args.no_promote:
         print(f"champion -> {version.version}")
     return 0
@@ -93,3 +112,46 @@ def simulated_dataset(customers: int, days: int, seed: int) -> tuple[Any, dict[s
         dataset = build_dataset(records(), labels)
     return dataset, {"training_source": {"simulated_customers": customers, "days": days,
                                          "seed": seed}}
+
+
+def model_report(
+    trained: TrainedModel,
+    dataset: Dataset,
+    *,
+    extra_metadata: dict[str, Any],
+    created: dt.datetime,
+    lead_simulation: tuple[int, int, int] | None,
+) -> tuple[Evaluation, dict[str, bytes]]:
+    """The evaluation report saved with the version (``{relative path: bytes}``): the held-out
+    rows (validation customers and out-of-time rows) and, with ``lead_simulation``
+    ``(customers, days, seed)``, lead times on a fresh simulation."""
+    import tempfile
+
+    import numpy as np
+
+    from model_registry import ModelVersion
+    from stream_app.scoring import ScoringModel
+    from stream_app.training import evaluate_model, version_metadata
+    from stream_app.training._report import report_files, write_report
+
+    from ._evaluate import simulate, simulated_lead_times
+
+    name, metadata = version_metadata(trained, extra_metadata=extra_metadata, now=created)
+    model = ScoringModel(ModelVersion(Path(name), name, metadata), trained.model)
+    validation, out_of_time = trained.rows["validation"], trained.rows["out_of_time"]
+    evaluation = evaluate_model(model, dataset.subset(np.concatenate([validation, out_of_time])))
+    source = (f"held-out rows of the training data: {len(validation):,} rows of the validation "
+              "customers (never trained on)")
+    cutoff = trained.split.get("out_of_time_from")
+    if len(out_of_time) and isinstance(cutoff, int):
+        day = dt.datetime.fromtimestamp(cutoff / 1000, dt.UTC).date()
+        source += f" and {len(out_of_time):,} out-of-time rows (as of {day} or later)"
+    notes: list[str] = []
+    if lead_simulation is not None:
+        simulation = simulate(*lead_simulation)
+        evaluation = evaluation.with_lead_times(simulated_lead_times(model, simulation))
+        notes.append("Detection lead times are measured on a fresh simulation, not the "
+                     f"training customers: {simulation.description}.")
+    with tempfile.TemporaryDirectory(prefix="predelinq-report-") as directory:
+        write_report(Path(directory), evaluation, metadata, source, notes)
+        return evaluation, report_files(Path(directory))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,9 @@ from stream_app.training import (
     model_fingerprint,
     pr_auc,
     roc_auc,
+    save_trained_model,
     train_model,
+    version_metadata,
 )
 from stream_app.training._metrics import capture_rate, ks_statistic
 
@@ -245,3 +248,37 @@ def test_unknown_customer_raises(log: tuple[list[dict[str, Any]], int]) -> None:
     rows = dict(replay_points(events, points, require_known_customers=False))
     assert rows[points[1]] == feature_vector(CustomerState(), points[1].as_of)
     assert rows[points[0]] != rows[points[1]]
+
+
+def test_trained_model_keeps_its_row_split(small_dataset: Dataset) -> None:
+    trained = train_model(small_dataset, TrainingParams(iterations=20, seed=1))
+    parts = [trained.rows[name] for name in ("train", "validation", "out_of_time")]
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(small_dataset.labels)))
+    for name, rows in trained.rows.items():
+        assert len(rows) == trained.split["rows"][name]
+    validation = small_dataset.subset(trained.rows["validation"])
+    assert validation.labels.tolist() == small_dataset.labels[trained.rows["validation"]].tolist()
+    assert validation.customers == [small_dataset.customers[i] for i in trained.rows["validation"]]
+    training_customers = {small_dataset.customers[i] for i in trained.rows["train"]}
+    assert training_customers.isdisjoint(validation.customers)
+
+
+def test_saved_version_matches_its_preview_and_stores_extra_files(
+        small_dataset: Dataset, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from model_registry import open_version
+
+    trained = train_model(small_dataset, TrainingParams(iterations=20, seed=1))
+    now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    name, metadata = version_metadata(trained, extra_metadata={"note": "x"}, now=now)
+    saved = save_trained_model(tmp_path, trained, extra_metadata={"note": "x"}, now=now,
+                               extra_files={"report.md": b"# hi\n", "plots/a.png": b"png"})
+    assert saved.version == name
+    assert saved.metadata == metadata
+    opened = open_version(saved.path)  # verifies every checksum
+    assert opened.metadata == metadata
+    sums = (saved.path / "SHA256SUMS").read_text()
+    assert "  report.md\n" in sums
+    assert "  plots/a.png\n" in sums
+    assert (saved.path / "plots" / "a.png").read_bytes() == b"png"
