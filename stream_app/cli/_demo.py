@@ -113,7 +113,7 @@ def _wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float) -> N
 
 
 def _ensure_model(registry: Path) -> Path:
-    from model_registry import RegistryError, set_alias
+    from model_registry import RegistryError, promote
     from stream_app.scoring import ScoringModel
     from stream_app.training import TrainingParams, save_trained_model, train_model
 
@@ -133,7 +133,7 @@ def _ensure_model(registry: Path) -> Path:
     with progress_bar("training", params.iterations) as bar:
         trained = train_model(dataset, params, lambda i, n: bar.update(i + 1, n))
     version = save_trained_model(registry, trained, extra_metadata=extra)
-    set_alias(registry, "champion", version.version)
+    promote(registry, version.version, "champion")
     print(f"model {version.version}: validation ROC-AUC "
           f"{trained.metrics['validation']['roc_auc']:.3f}")
     return champion

@@ -18,7 +18,7 @@ LEAD_TIME_CUSTOMERS = 400  # customers of the fresh simulation for the report's 
 
 
 def run(args: argparse.Namespace) -> int:
-    from model_registry import set_alias
+    from model_registry import promote
     from stream_app.offline import (
         EventLogError,
         LabelFileError,
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     version = save_trained_model(registry, trained, extra_metadata=extra, extra_files=files,
                                  now=created)
     if not args.no_promote:
-        set_alias(registry, "champion", version.version)
+        promote(registry, version.version, "champion")  # recorded: rollback can undo it
     validation = trained.metrics["validation"]
     print(f"model {version.version} written to {version.path}")
     print("validation: " + ", ".join(
