@@ -18,19 +18,13 @@ LEAD_TIME_CUSTOMERS = 400  # customers of the fresh simulation for the report's 
 
 
 def run(args: argparse.Namespace) -> int:
-    from model_registry import promote
-    from stream_app.offline import (
-        EventLogError,
-        LabelFileError,
-        UnknownCustomersError,
-        read_jsonl_log,
-        read_points,
-    )
+    from model_registry import RegistryError, promote
+    from stream_app.offline import EventLogError, LabelFileError, UnknownCustomersError
     from stream_app.settings import load_settings
     from stream_app.training import (
         TrainingError,
         TrainingParams,
-        build_dataset,
+        model_fingerprint,
         save_trained_model,
         train_model,
     )
@@ -38,25 +32,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     registry = Path(args.registry or settings.model_registry_dir)
     params = TrainingParams(iterations=args.iterations, seed=args.seed)
-    extra: dict[str, Any] = {}
     try:
-        if args.simulate is not None:
-            if args.simulate < 50:
-                raise CliError("--simulate needs at least 50 customers", code=2)
-            dataset, extra = simulated_dataset(args.simulate, args.days, args.seed)
-        else:
-            if not args.labels:
-                raise CliError("--events needs --labels", code=2)
-            points = read_points(Path(args.labels), require_label=True)
-            with progress_bar("replaying events", None) as bar:
-                def records() -> Iterator[dict[str, Any]]:
-                    for count, record in enumerate(read_jsonl_log(Path(args.events)), 1):
-                        if count % 10_000 == 0:
-                            bar.update(count)
-                        yield record
-
-                dataset = build_dataset(records(), points)
-            extra = {"training_source": {"events": str(args.events), "labels": str(args.labels)}}
+        dataset, extra = _training_data(args)
         with progress_bar("training", params.iterations) as bar:
             trained = train_model(dataset, params, lambda i, n: bar.update(i + 1, n))
     except (EventLogError, LabelFileError, UnknownCustomersError, TrainingError) as exc:
@@ -69,8 +46,17 @@ def run(args: argparse.Namespace) -> int:
         lead_simulation = (min(LEAD_TIME_CUSTOMERS, args.simulate), args.days, args.seed + 1)
     evaluation, files = model_report(trained, dataset, extra_metadata=extra, created=created,
                                      lead_simulation=lead_simulation)
-    version = save_trained_model(registry, trained, extra_metadata=extra, extra_files=files,
-                                 now=created)
+    try:
+        version = save_trained_model(registry, trained, extra_metadata=extra,
+                                     extra_files=files, now=created)
+    except RegistryError as exc:
+        # training is deterministic: the same data and parameters give the same trees, and
+        # the same version name on the same day
+        existing = _identical_version(registry, model_fingerprint(trained.model))
+        if existing is None:
+            raise CliError(str(exc)) from None
+        version = existing
+        print(f"an identical model is already registered as {version.version}")
     if not args.no_promote:
         promote(registry, version.version, "champion")  # recorded: rollback can undo it
     validation = trained.metrics["validation"]
@@ -155,3 +141,43 @@ def model_report(
     with tempfile.TemporaryDirectory(prefix="predelinq-report-") as directory:
         write_report(Path(directory), evaluation, metadata, source, notes)
         return evaluation, report_files(Path(directory))
+
+
+def _training_data(args: argparse.Namespace) -> tuple[Dataset, dict[str, Any]]:
+    """The labelled dataset: simulated, or replayed from ``--events`` at ``--labels``."""
+    from stream_app.offline import read_points
+    from stream_app.training import build_dataset
+
+    from ._replay import read_event_log
+
+    if args.simulate is not None:
+        if args.simulate < 50:
+            raise CliError("--simulate needs at least 50 customers", code=2)
+        return simulated_dataset(args.simulate, args.days, args.seed)
+    if not args.labels:
+        raise CliError("--events needs --labels", code=2)
+    points = read_points(Path(args.labels), require_label=True)
+    with progress_bar("replaying events", None) as bar:
+        def records() -> Iterator[dict[str, Any]]:
+            for count, record in enumerate(read_event_log(Path(args.events)), 1):
+                if count % 10_000 == 0:
+                    bar.update(count)
+                yield record
+
+        dataset = build_dataset(records(), points)
+    return dataset, {"training_source": {"events": str(args.events),
+                                         "labels": str(args.labels)}}
+
+
+def _identical_version(registry: Path, fingerprint: str) -> Any:
+    """The registered version with these exact trees, if any (verified)."""
+    from model_registry import RegistryError, list_versions, open_version
+
+    for name in list_versions(registry):
+        try:
+            version = open_version(registry / "versions" / name)
+        except RegistryError:
+            continue
+        if version.metadata.get("model_fingerprint") == fingerprint:
+            return version
+    return None
