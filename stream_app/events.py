@@ -185,6 +185,10 @@ class Intervention:
     expires_at: int
     trigger_event_id: str
     experiment_arm: str = "TREATMENT"
+    actionable: bool = True  # False: recorded only (suppressed, or the CONTROL arm)
+    rule: str | None = None  # the contact rule that suppressed or rerouted the decision
+    features: tuple[float, ...] = ()  # decision bundle: the scored vector, model column order
+    feature_names_sha256: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -202,6 +206,10 @@ class Intervention:
             "expires_at": self.expires_at,
             "trigger_event_id": self.trigger_event_id,
             "experiment_arm": self.experiment_arm,
+            "actionable": self.actionable,
+            "rule": self.rule,
+            "features": list(self.features),
+            "feature_names_sha256": self.feature_names_sha256,
         }
 
 

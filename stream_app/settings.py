@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     model_version: str | None = Field(
         None, description="When set, refuse to start unless the loaded model has this version."
     )
+    policy_path: str | None = Field(
+        None, description="Intervention policy file (JSON); unset: the built-in default policy.")
     enable_interventions: bool = True
     auto_trigger_threshold: int = Field(80, ge=0, le=100)
     batch_size: int = Field(100, ge=1, le=10_000)
@@ -153,6 +155,9 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(8, ge=1, le=10_000)
     topic_replication_factor: int = Field(1, ge=1, le=10)
     output_format: OutputFormat = OutputFormat.AVRO
+
+    sink_batch_size: int = Field(500, ge=1, le=100_000,
+                                 description="Rows per audit-trail database transaction.")
 
     # --- state and sidecar -------------------------------------------------------------------
     state_store_url: str = Field(

@@ -112,6 +112,20 @@ def _add_score_log(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(handler=_lazy("stream_app.cli._score_log", "run"))
 
 
+def _add_sink(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("sink", help="write risk scores and interventions to PostgreSQL "
+                                          "(the audit trail)")
+    parser.set_defaults(handler=_lazy("stream_app.cli._sink", "run"))
+
+
+def _add_explain_decision(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("explain-decision",
+                            help="reproduce an intervention's score from its decision bundle")
+    parser.add_argument("intervention_id")
+    parser.add_argument("--registry", help="registry directory (default MODEL_REGISTRY_DIR)")
+    parser.set_defaults(handler=_lazy("stream_app.cli._explain", "run"))
+
+
 def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("migrate", help="apply pending SQL migrations (DATABASE_URL)")
     parser.add_argument("--check", action="store_true",
@@ -165,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_evaluate,
-                _add_registry, _add_replay, _add_score_log, _add_migrate, _add_topics):
+                _add_registry, _add_replay, _add_score_log, _add_sink, _add_explain_decision,
+                _add_migrate, _add_topics):
         add(sub)
     return parser
 
