@@ -31,4 +31,10 @@ def run(args: argparse.Namespace) -> int:
         except RegistryError as exc:
             raise CliError(f"cannot load the challenger at CHALLENGER_MODEL_PATH="
                            f"{settings.challenger_model_path}: {exc}") from None
+    from stream_app.policy import PolicyFileError, load_policy
+
+    try:
+        load_policy(settings.policy_path)  # refuse to start on an invalid policy file
+    except PolicyFileError as exc:
+        raise CliError(str(exc)) from None
     return WorkerRuntime(settings, model, challenger=challenger).run()

@@ -40,6 +40,10 @@ class WorkerMetrics:
             "predelinq_absence_rescores_total",
             "Customers rescored because an expected event did not happen, by deadline kind.",
             ["kind"], registry=r)
+        self.suppressed = Counter(
+            "predelinq_interventions_suppressed_total",
+            "Decisions recorded but not actionable, by the contact rule that suppressed them.",
+            ["rule"], registry=r)
         self.state_errors = Counter(
             "predelinq_state_errors_total",
             "Stored customer states that could not be read and were started afresh.", registry=r)

@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from stream_app.events import (
+    CustomerFlags,
     DeadLetter,
     InputEvent,
     Intervention,
@@ -30,6 +31,7 @@ from stream_app.events import (
     RiskScore,
 )
 from stream_app.features import (
+    FEATURE_NAMES,
     Applied,
     CustomerState,
     DeadlineIndex,
@@ -40,10 +42,8 @@ from stream_app.features import (
     next_deadline,
 )
 from stream_app.observability import WorkerMetrics
-from stream_app.policy import ThresholdPolicy
+from stream_app.policy import ContactState, ContactStateError, InterventionPolicy
 from stream_app.scoring import (
-    DEFAULT_BANDS,
-    BandCutoffs,
     ScoredBatch,
     ScoringModel,
     top_reasons,
@@ -68,6 +68,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# identifies the column order of the feature vectors carried in decision bundles
+FEATURE_NAMES_SHA256 = hashlib.sha256(",".join(FEATURE_NAMES).encode()).hexdigest()
 _ID_NAMESPACE = uuid.UUID("0b7f3c52-6f0e-4c4e-9d6e-3a5f1c2b9e11")
 
 
@@ -95,11 +97,16 @@ class OutputTopics:
 
 
 class StateStore(Protocol):
-    """Per-customer state bytes, addressed by the input partition that owns the customer."""
+    """Per-customer bytes, addressed by the input partition that owns the customer: the
+    feature state, and (``*_contact``) the contact history and care flags."""
 
     def get(self, partition: int, key: bytes) -> bytes | None: ...
 
     def put(self, partition: int, key: bytes, value: bytes) -> None: ...
+
+    def get_contact(self, partition: int, key: bytes) -> bytes | None: ...
+
+    def put_contact(self, partition: int, key: bytes, value: bytes) -> None: ...
 
     def items(self, partition: int) -> Iterable[tuple[bytes, bytes]]:
         """Every (key, state) stored for the partition (to rebuild absence deadlines)."""
@@ -136,9 +143,45 @@ class _Pending:
     """A feature vector waiting for its score: after an applied event, or at a deadline."""
 
     customer_id: str
+    partition: int
     topic: str  # source topic of the trigger, or TIMER_TOPIC
     trigger_event_id: str
     as_of: int
+
+
+class _Contacts:
+    """The contact states read in one batch: each read once, written once if changed."""
+
+    def __init__(self, metrics: WorkerMetrics) -> None:
+        self._metrics = metrics
+        self._states: dict[str, tuple[int, ContactState]] = {}
+        self._changed: set[str] = set()
+
+    def load(self, store: StateStore, partition: int, customer_id: str, *,
+             changing: bool = False) -> ContactState:
+        cached = self._states.get(customer_id)
+        if cached is None:
+            raw = store.get_contact(partition, customer_id.encode())
+            state = ContactState()
+            if raw is not None:
+                try:
+                    state = ContactState.from_bytes(raw)
+                except ContactStateError as exc:
+                    self._metrics.state_errors.inc()
+                    log.error("contact state unreadable, starting afresh: %s", exc)
+            cached = self._states[customer_id] = (partition, state)
+        if changing:
+            self._changed.add(customer_id)
+        return cached[1]
+
+    def apply_flags(self, store: StateStore, partition: int, event: CustomerFlags) -> None:
+        if self.load(store, partition, event.customer_id).apply_flags(event):
+            self._changed.add(event.customer_id)
+
+    def write_changed(self, store: StateStore) -> None:
+        for customer_id in self._changed:
+            partition, state = self._states[customer_id]
+            store.put_contact(partition, customer_id.encode(), state.to_bytes())
 
 
 @dataclass(slots=True)
@@ -160,10 +203,9 @@ class BatchProcessor:
         decoder: InputDecoder,
         encoder: OutputEncoder,
         model: Callable[[], ScoringModel],
-        policy: ThresholdPolicy,
+        policy: InterventionPolicy,
         topics: OutputTopics,
         metrics: WorkerMetrics,
-        bands: BandCutoffs = DEFAULT_BANDS,
         clock: Callable[[], float] = time.time,
         challenger: Callable[[], ScoringModel | None] = lambda: None,
         observer: Callable[[ScoringModel, ScoredBatch, np.ndarray], None] | None = None,
@@ -174,7 +216,6 @@ class BatchProcessor:
         self._policy = policy
         self._topics = topics
         self._metrics = metrics
-        self._bands = bands
         self._clock = clock
         self._challenger = challenger
         self._observer = observer  # sees every scored batch (drift monitoring)
@@ -227,11 +268,13 @@ class BatchProcessor:
         for partition in {r.partition for r in records} - self._indexed:
             self._index_partition(store, partition)
         batch = _Scoring()
-        touched = self._apply(by_customer, store, batch, result)
+        contacts = _Contacts(self._metrics)
+        touched = self._apply(by_customer, store, batch, result, contacts)
         for partition in {items[0][0].partition for items in by_customer.values()}:
             self._fire_deadlines(partition, store, touched, batch)
         if batch.pending:
-            self._score(batch.pending, batch.vectors, result)
+            self._score(batch.pending, batch.vectors, result, store, contacts)
+        contacts.write_changed(store)
         return result
 
     def _decode(self, records: Sequence[InputRecord],
@@ -251,8 +294,8 @@ class BatchProcessor:
         return by_customer
 
     def _apply(self, by_customer: dict[str, list[tuple[InputRecord, InputEvent]]],
-               store: StateStore, batch: _Scoring,
-               result: BatchResult) -> dict[str, CustomerState]:
+               store: StateStore, batch: _Scoring, result: BatchResult,
+               contacts: _Contacts) -> dict[str, CustomerState]:
         """One state read and one write per customer; a feature vector per applied event."""
         metrics = self._metrics
         deadlines = self.deadlines
@@ -272,7 +315,7 @@ class BatchProcessor:
                 if outcome is Applied.APPLIED:
                     changed = True
                     deadlines.observe(partition, event.occurred_at)
-                    batch.add(_Pending(customer_id, record.topic, event.event_id,
+                    batch.add(_Pending(customer_id, partition, record.topic, event.event_id,
                                        state.watermark), feature_vector(state, state.watermark))
                     after = deadlines.after(partition, customer_id, state.watermark)
                     deadlines.schedule(partition, customer_id, next_deadline(state, after))
@@ -282,7 +325,8 @@ class BatchProcessor:
                 elif outcome is Applied.TOO_LATE:
                     metrics.late_events.inc()
                     self._dead_letter(result, record, LateEventError())
-                # Applied.IGNORED: customer flags change no feature (the contact policy reads them)
+                elif isinstance(event, CustomerFlags):  # no feature: the contact policy's input
+                    contacts.apply_flags(store, partition, event)
             if changed:
                 store.put(partition, key, state.to_bytes())
         return touched
@@ -299,7 +343,8 @@ class BatchProcessor:
             fired = self.deadlines.due(partition)  # a fired deadline may schedule a due one
 
     def _fire(self, due: DueDeadline, state: CustomerState, batch: _Scoring) -> None:
-        batch.add(_Pending(due.customer_id, TIMER_TOPIC, f"{due.kind}@{due.at_ms}", due.at_ms),
+        batch.add(_Pending(due.customer_id, due.partition, TIMER_TOPIC,
+                           f"{due.kind}@{due.at_ms}", due.at_ms),
                   feature_vector(state, due.at_ms))
         self.deadlines.schedule(due.partition, due.customer_id, next_deadline(state, due.at_ms))
         self._metrics.absence_rescores.labels(due.kind).inc()
@@ -316,7 +361,7 @@ class BatchProcessor:
             return CustomerState()
 
     def _score(self, pending: list[_Pending], vectors: list[list[float]],
-               result: BatchResult) -> None:
+               result: BatchResult, store: StateStore, contacts: _Contacts) -> None:
         model = self._model()  # one reference per batch: a swap lands between batches
         challenger = self._challenger()
         started = time.perf_counter()
@@ -335,11 +380,11 @@ class BatchProcessor:
             customer = item.customer_id
             key = customer.encode()
             score = int(scored.scores[i])
-            band = self._bands.band(score)
+            band = policy.bands.band(score)
             shadow_score = None
             if shadow is not None and challenger is not None:
                 shadow_score = int(shadow[i])
-                self._metrics.challenger_scores.labels(self._bands.band(shadow_score)).inc()
+                self._metrics.challenger_scores.labels(policy.bands.band(shadow_score)).inc()
                 self._metrics.challenger_score_difference.observe(shadow_score - score)
             risk = RiskScore(
                 event_id=score_event_id(customer, item.topic, item.trigger_event_id,
@@ -362,7 +407,12 @@ class BatchProcessor:
             result.outputs.append(OutputRecord(
                 topics.risk_scores, key, encode(RecordType.RISK_SCORE, risk.to_record())))
             self._metrics.scores.labels(band).inc()
-            decision = policy.decide(score, band, reasons[i], now)
+            if not policy.considers(score):
+                continue
+            decision = policy.decide(
+                customer_id=customer, score=score, band=band, reasons=reasons[i],
+                at_ms=item.as_of, now_ms=now,
+                contact=contacts.load(store, item.partition, customer, changing=True))
             if decision is None:
                 continue
             intervention = Intervention(
@@ -382,10 +432,16 @@ class BatchProcessor:
                 policy_version=policy.version,
                 expires_at=decision.expires_at,
                 trigger_event_id=item.trigger_event_id,
-                experiment_arm="TREATMENT",
+                experiment_arm=decision.experiment_arm,
+                actionable=decision.actionable,
+                rule=decision.rule,
+                features=tuple(float(v) for v in matrix[i]),
+                feature_names_sha256=FEATURE_NAMES_SHA256,
             )
             result.interventions.append(intervention)
             result.outputs.append(OutputRecord(
                 topics.interventions, key,
                 encode(RecordType.INTERVENTION, intervention.to_record())))
-            self._metrics.interventions.labels(decision.action, "TREATMENT").inc()
+            self._metrics.interventions.labels(decision.action, decision.experiment_arm).inc()
+            if not decision.actionable and decision.experiment_arm == "TREATMENT":
+                self._metrics.suppressed.labels(decision.rule or "unknown").inc()

@@ -1,6 +1,6 @@
 """Scoring: verified CatBoost models evaluated in batches, exact SHAP reason codes, bands."""
 
-from ._bands import DEFAULT_BANDS, BandCutoffs
+from ._bands import DEFAULT_BANDS, Band, BandCutoffs
 from ._calibration import PlattCalibration, fit_platt
 from ._drift import SCORE_EDGES, DriftMonitor, build_baseline, psi
 from ._model import IncompatibleModelError, ScoredBatch, ScoringModel, probability_to_score
@@ -11,6 +11,7 @@ __all__ = [
     "DEFAULT_BANDS",
     "MAX_REASONS",
     "SCORE_EDGES",
+    "Band",
     "BandCutoffs",
     "DriftMonitor",
     "IncompatibleModelError",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["DEFAULT_BANDS", "BandCutoffs"]
+__all__ = ["DEFAULT_BANDS", "Band", "BandCutoffs"]
+
+Band = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +22,7 @@ class BandCutoffs:
         if not 0 < self.medium < self.high < self.critical <= 100:
             raise ValueError("band cut-offs must satisfy 0 < medium < high < critical <= 100")
 
-    def band(self, score: int) -> str:
+    def band(self, score: int) -> Band:
         if score >= self.critical:
             return "CRITICAL"
         if score >= self.high:

@@ -29,7 +29,7 @@ from aiokafka.partitioner import murmur2
 from stream_app.events import RecordType
 from stream_app.kafka import ensure_topics, faust_broker_urls, faust_credentials
 from stream_app.observability import WorkerMetrics
-from stream_app.policy import ThresholdPolicy
+from stream_app.policy import InterventionPolicy, load_policy
 from stream_app.processing import BatchProcessor, InputRecord, OutputTopics
 from stream_app.scoring import DriftMonitor, ScoredBatch, ScoringModel
 from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
@@ -42,15 +42,17 @@ __all__ = ["TABLE_NAME", "WorkerRuntime"]
 
 log = logging.getLogger(__name__)
 TABLE_NAME = "customer-state"
+CONTACTS_TABLE_NAME = "customer-contacts"
 _TOPIC_RETRY_MAX_SECONDS = 30.0
 
 
 class _FaustTableStore:
     """StateStore over a faust Table, entering the right partition's event context."""
 
-    def __init__(self, table: Any, stream: Any, events_by_partition: Mapping[int, Any],
-                 partitions: int) -> None:
+    def __init__(self, table: Any, contacts: Any, stream: Any,
+                 events_by_partition: Mapping[int, Any], partitions: int) -> None:
         self._table = table
+        self._contacts = contacts
         self._partitions = partitions
         self._stream = stream
         self._events = events_by_partition
@@ -70,6 +72,15 @@ class _FaustTableStore:
     def put(self, partition: int, key: bytes, value: bytes) -> None:
         self._enter(partition)
         self._table[key] = value
+
+    def get_contact(self, partition: int, key: bytes) -> bytes | None:
+        self._enter(partition)
+        value: bytes | None = self._contacts.get(key)
+        return value
+
+    def put_contact(self, partition: int, key: bytes, value: bytes) -> None:
+        self._enter(partition)
+        self._contacts[key] = value
 
     def items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
         """Stored customers of one input partition. Keys map to partitions with Kafka's
@@ -153,7 +164,9 @@ class WorkerRuntime:
             model=self.current_model,
             challenger=self.challenger,
             observer=self._observe_scores,
-            policy=ThresholdPolicy(settings.enable_interventions, settings.auto_trigger_threshold),
+            policy=InterventionPolicy(load_policy(settings.policy_path),
+                                      enabled=settings.enable_interventions,
+                                      threshold=settings.auto_trigger_threshold),
             topics=OutputTopics(settings.topic_risk_scores, settings.topic_interventions,
                                 settings.topic_deadletter),
             metrics=self.metrics,
@@ -170,6 +183,13 @@ class WorkerRuntime:
             TABLE_NAME,
             partitions=settings.topic_partitions,
             key_type=bytes,  # bytes -> the "raw" codec for the changelog, no JSON round trip
+            value_type=bytes,
+            default=None,
+        )
+        self.contacts = self.app.Table(  # contact history and care flags (rarely written)
+            CONTACTS_TABLE_NAME,
+            partitions=settings.topic_partitions,
+            key_type=bytes,
             value_type=bytes,
             default=None,
         )
@@ -234,7 +254,7 @@ class WorkerRuntime:
             records.append(InputRecord(message.topic, message.partition, message.offset,
                                        message.key, message.value))
             last_by_partition[message.partition] = event
-        store = _FaustTableStore(self.table, stream, last_by_partition,
+        store = _FaustTableStore(self.table, self.contacts, stream, last_by_partition,
                                  self.settings.topic_partitions)
         try:
             result = self.processor.process(records, store)

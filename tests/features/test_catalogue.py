@@ -9,7 +9,7 @@ from stream_app.features import (
     feature_index,
     feature_vector,
 )
-from stream_app.policy import ACTION_BY_REASON
+from stream_app.policy import load_policy
 from tests.support.events import at
 
 
@@ -42,7 +42,7 @@ def test_vector_length_equals_catalogue_length() -> None:
 
 def test_policy_actions_refer_to_catalogue_reason_codes() -> None:
     codes = {spec.reason_code for spec in FEATURES}
-    assert set(ACTION_BY_REASON) <= codes
+    assert set(load_policy().actions_by_reason) <= codes
 
 
 def test_catalogue_windows_of_the_weekly_features() -> None:

@@ -200,7 +200,10 @@ def test_interventions_exactly_for_scores_at_or_above_threshold(
         assert item["score"] == score["score"]
         assert item["band"] == score["band"]
         assert item["reasons"] == score["top_reasons"]
-        assert item["experiment_arm"] == "TREATMENT"
+        assert item["experiment_arm"] in ("TREATMENT", "CONTROL")
+        assert item["actionable"] == (item["experiment_arm"] == "TREATMENT"
+                                      and item["rule"] in (None, "vulnerable"))
+        assert len(item["features"]) == len(FEATURES)
         assert item["expires_at"] > item["created_at"]
 
 

@@ -14,10 +14,16 @@ import numpy as np
 import pytest
 
 from stream_app.events import RecordType, RiskScore
-from stream_app.features import Applied, CustomerState, apply_event, feature_vector
+from stream_app.features import (
+    FEATURE_NAMES,
+    Applied,
+    CustomerState,
+    apply_event,
+    feature_vector,
+)
 from stream_app.observability import WorkerMetrics
 from stream_app.offline import to_event
-from stream_app.policy import ThresholdPolicy
+from stream_app.policy import ContactState, InterventionPolicy, load_policy
 from stream_app.processing import (
     TIMER_TOPIC,
     BatchProcessor,
@@ -55,6 +61,8 @@ class DictStore:
     def __init__(self) -> None:
         self.data: dict[tuple[int, bytes], bytes] = {}
         self.puts: list[tuple[int, bytes]] = []
+        self.contacts: dict[tuple[int, bytes], bytes] = {}
+        self.contact_puts: list[tuple[int, bytes]] = []
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         return self.data.get((partition, key))
@@ -62,6 +70,13 @@ class DictStore:
     def put(self, partition: int, key: bytes, value: bytes) -> None:
         self.puts.append((partition, key))
         self.data[(partition, key)] = value
+
+    def get_contact(self, partition: int, key: bytes) -> bytes | None:
+        return self.contacts.get((partition, key))
+
+    def put_contact(self, partition: int, key: bytes, value: bytes) -> None:
+        self.contact_puts.append((partition, key))
+        self.contacts[(partition, key)] = value
 
     def items(self, partition: int) -> list[tuple[bytes, bytes]]:
         return [(k, v) for (p, k), v in self.data.items() if p == partition]
@@ -97,15 +112,22 @@ def encode(records: list[dict[str, Any]], catalog: SchemaCatalog, *, json_every:
     return out
 
 
+POLICY = load_policy()
+
+
+def policy_of(*, enabled: bool, threshold: int) -> InterventionPolicy:
+    return InterventionPolicy(POLICY, enabled=enabled, threshold=threshold)
+
+
 def make_processor(trained: TrainedFixture, catalog: SchemaCatalog, *,
-                   policy: ThresholdPolicy | None = None,
+                   policy: InterventionPolicy | None = None,
                    metrics: WorkerMetrics | None = None) -> BatchProcessor:
     model = trained.model
     return BatchProcessor(
         decoder=InputDecoder(catalog, TOPIC_TYPES),
         encoder=OutputEncoder(catalog, "avro"),
         model=lambda: model,
-        policy=policy or ThresholdPolicy(enabled=False, threshold=80),
+        policy=policy or policy_of(enabled=False, threshold=80),
         topics=OUT,
         metrics=metrics or WorkerMetrics(),
         clock=lambda: NOW_S,
@@ -197,7 +219,7 @@ def test_same_input_gives_identical_outputs_and_ids(trained: TrainedFixture,
                                                     catalog: SchemaCatalog,
                                                     simulated: list[dict[str, Any]]) -> None:
     inputs = encode(simulated[:400], catalog)
-    policy = ThresholdPolicy(enabled=True, threshold=0)
+    policy = policy_of(enabled=True, threshold=0)
     first = make_processor(trained, catalog, policy=policy).process(inputs, DictStore())
     second = make_processor(trained, catalog, policy=policy).process(inputs, DictStore())
     assert [s.event_id for s in first.scores] == [s.event_id for s in second.scores]
@@ -342,7 +364,7 @@ def test_interventions_exactly_for_scores_at_or_above_threshold(
     qualifying = {s.trigger_event_id for s in disabled.scores if s.score >= threshold}
     assert 0 < len(qualifying) < len(scores), "need some but not all scores to qualify"
 
-    policy = ThresholdPolicy(enabled=True, threshold=threshold)
+    policy = policy_of(enabled=True, threshold=threshold)
     metrics = WorkerMetrics()
     enabled = make_processor(trained, catalog, policy=policy, metrics=metrics).process(
         inputs, DictStore())
@@ -353,11 +375,22 @@ def test_interventions_exactly_for_scores_at_or_above_threshold(
     decoder = OutputDecoder(catalog)
     outputs = [o for o in enabled.outputs if o.topic == OUT.interventions]
     assert len(outputs) == len(qualifying)
+    contacts: dict[str, ContactState] = {}  # the policy's own view, in emission order
     for intervention, output in zip(enabled.interventions, outputs, strict=True):
         score = by_trigger[intervention.trigger_event_id]
-        decision = policy.decide(score.score, score.band, score.top_reasons,
-                                 int(NOW_S * 1000))
+        decision = policy.decide(
+            customer_id=score.customer_id, score=score.score, band=score.band,
+            reasons=score.top_reasons, at_ms=score.as_of, now_ms=int(NOW_S * 1000),
+            contact=contacts.setdefault(score.customer_id, ContactState()))
         assert decision is not None
+        assert (intervention.experiment_arm, intervention.actionable, intervention.rule) == (
+            decision.experiment_arm, decision.actionable, decision.rule)
+        # the decision bundle is the vector that was scored
+        assert len(intervention.features) == len(FEATURE_NAMES)
+        assert hashlib.sha256(np.asarray(intervention.features, dtype=np.float64)
+                              .tobytes()).hexdigest() == score.features_sha256
+        assert intervention.feature_names_sha256 == hashlib.sha256(
+            ",".join(FEATURE_NAMES).encode()).hexdigest()
         assert intervention.customer_id == score.customer_id
         assert (intervention.score, intervention.band) == (score.score, score.band)
         assert intervention.reasons == score.top_reasons
@@ -374,10 +407,12 @@ def test_interventions_exactly_for_scores_at_or_above_threshold(
         assert output.key == score.customer_id.encode()
         assert decoder.decode(RecordType.INTERVENTION, output.value)["intervention_id"] == (
             intervention.intervention_id)
-    actions = Counter(i.action for i in enabled.interventions)
-    for action, count in actions.items():
+    # the default policy's cooldowns and caps suppress repeated contacts of a customer
+    assert any(not i.actionable and i.rule for i in enabled.interventions)
+    actions = Counter((i.action, i.experiment_arm) for i in enabled.interventions)
+    for (action, arm), count in actions.items():
         assert metric(metrics, "predelinq_interventions_total", action=action,
-                      arm="TREATMENT") == count
+                      arm=arm) == count
 
 
 # --- state and metrics -------------------------------------------------------------------------
@@ -465,7 +500,7 @@ def test_a_challenger_is_scored_in_shadow_and_never_acts(
         trained: TrainedFixture, second_model: TrainedFixture, catalog: SchemaCatalog,
         simulated: list[dict[str, Any]]) -> None:
     inputs = encode(simulated[:600], catalog)
-    policy = ThresholdPolicy(enabled=True, threshold=1)
+    policy = policy_of(enabled=True, threshold=1)
     plain_metrics, shadow_metrics = WorkerMetrics(), WorkerMetrics()
     plain = make_processor(trained, catalog, policy=policy, metrics=plain_metrics).process(
         inputs, DictStore())
@@ -491,3 +526,32 @@ def test_a_challenger_is_scored_in_shadow_and_never_acts(
     decoded = OutputDecoder(catalog).decode(RecordType.RISK_SCORE, next(
         o.value for o in shadowed.outputs if o.topic == OUT.risk_scores))
     assert decoded["challenger_model_version"] == second_model.model.version
+
+
+def test_customer_flags_suppress_decisions_and_are_kept_in_the_contact_store(
+        trained: TrainedFixture, catalog: SchemaCatalog,
+        simulated: list[dict[str, Any]]) -> None:
+    codec = AvroCodec(catalog)
+    records = simulated[:600]
+    customer = records[0]["customer_id"]
+    flags = {"event_id": "flags-1", "customer_id": customer, "account_id": None,
+             "occurred_at": records[0]["occurred_at"] - 1, "opt_out_contact": True,
+             "vulnerable": False, "hardship_plan": False, "deceased": False,
+             "bankruptcy": False}
+    flag_record = InputRecord(FLAGS_TOPIC, _partition(customer), 0, customer.encode(),
+                              codec.encode(RecordType.CUSTOMER_FLAGS, flags))
+    store = DictStore()
+    result = make_processor(trained, catalog, policy=policy_of(enabled=True, threshold=0)) \
+        .process([flag_record, *encode(records, catalog)], store)
+    mine = [i for i in result.interventions if i.customer_id == customer]
+    others = [i for i in result.interventions if i.customer_id != customer]
+    assert mine
+    assert all((i.actionable, i.rule) == (False, "opt_out") for i in mine)
+    assert any(i.actionable for i in others)
+    # one contact write per customer per batch; the flags survive into the next batch
+    assert Counter(store.contact_puts) == Counter(set(store.contact_puts))
+    stored = ContactState.from_bytes(store.contacts[(_partition(customer), customer.encode())])
+    assert stored.flags_at == flags["occurred_at"]
+    later = make_processor(trained, catalog, policy=policy_of(enabled=True, threshold=0)) \
+        .process(encode(simulated[600:900], catalog), store)
+    assert all(not i.actionable for i in later.interventions if i.customer_id == customer)

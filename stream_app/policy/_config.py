@@ -1,0 +1,117 @@
+"""The intervention policy file: a validated, versioned description of who is contacted how.
+
+JSON, read by pydantic (unknown keys and invalid values are refused with the path of the
+problem). The built-in ``default_policy.json`` is used when ``POLICY_PATH`` is unset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from stream_app.scoring import Band, BandCutoffs
+
+__all__ = ["DEFAULT_POLICY_PATH", "PolicyConfig", "PolicyFileError", "load_policy"]
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.json")
+
+Action = Literal["PAYMENT_DATE_MOVE", "PAYMENT_REMINDER", "INSTALMENT_PLAN", "SPECIALIST_CALL",
+                 "BUDGETING_SUPPORT", "OTHER"]
+Channel = Literal["SMS", "EMAIL", "PUSH", "CALL", "LETTER", "OTHER"]
+Priority = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
+BANDS: tuple[Band, ...] = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+class PolicyFileError(ValueError):
+    """The policy file is missing or invalid; the message lists every problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BandsConfig(_Strict):
+    medium: int = Field(ge=1, le=100)
+    high: int = Field(ge=1, le=100)
+    critical: int = Field(ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BandsConfig:
+        if not self.medium < self.high < self.critical:
+            raise ValueError("band cut-offs must satisfy medium < high < critical")
+        return self
+
+
+class ContactCap(_Strict):
+    days: int = Field(ge=1, le=365)
+    max_contacts: int = Field(ge=1, le=100)
+
+
+class ExperimentConfig(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    control_fraction: float = Field(ge=0.0, le=0.5)
+
+
+class VulnerableRoute(_Strict):
+    """How customers flagged vulnerable are contacted instead of automated messages."""
+
+    action: Action = "SPECIALIST_CALL"
+    channel: Channel = "CALL"
+    priority: Priority = "HIGH"
+
+
+class PolicyConfig(_Strict):
+    version: str = Field(min_length=1, max_length=64)
+    bands: BandsConfig
+    actions_by_reason: dict[str, Action]
+    default_action: Action
+    channel_by_band: dict[Band, Channel]
+    channel_by_action: dict[Action, Channel] = {}
+    priority_by_band: dict[Band, Priority]
+    expiry_days: dict[Action, int] = {}
+    default_expiry_days: int = Field(ge=1, le=90)
+    cooldown_days: dict[Action, int] = {}
+    contact_caps: list[ContactCap] = []
+    experiment: ExperimentConfig
+    vulnerable: VulnerableRoute = VulnerableRoute()
+
+    @model_validator(mode="after")
+    def _complete(self) -> PolicyConfig:
+        for name, mapping in (("channel_by_band", self.channel_by_band),
+                              ("priority_by_band", self.priority_by_band)):
+            missing = [band for band in BANDS if band not in mapping]
+            if missing:
+                raise ValueError(f"{name} lacks {', '.join(missing)}")
+        for name, days in (("expiry_days", self.expiry_days),
+                           ("cooldown_days", self.cooldown_days)):
+            if any(not 0 <= d <= 365 for d in days.values()):
+                raise ValueError(f"{name} must be between 0 and 365 days")
+        return self
+
+    @property
+    def band_cutoffs(self) -> BandCutoffs:
+        return BandCutoffs(self.bands.medium, self.bands.high, self.bands.critical)
+
+    @property
+    def memory_days(self) -> int:
+        """How long contacts must be remembered for the cooldowns and caps."""
+        spans = [*self.cooldown_days.values(), *(c.days for c in self.contact_caps), 1]
+        return max(spans)
+
+
+def load_policy(path: str | Path | None = None) -> PolicyConfig:
+    """Read and validate a policy file (the built-in default when ``path`` is None)."""
+    file = Path(path) if path else DEFAULT_POLICY_PATH
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise PolicyFileError(f"cannot read the policy file {file}: {exc.strerror}") from None
+    try:
+        return PolicyConfig.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
+            for err in exc.errors())
+        raise PolicyFileError(f"invalid policy file {file}: {problems}") from None

@@ -1,0 +1,99 @@
+"""A customer's contact history and care flags (pure), kept in its own table.
+
+Small and rarely written: only when customer flags arrive or when a decision contacts the
+customer. Times are event time (epoch ms), so replays decide exactly as the live stream did.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from stream_app.events import CustomerFlags
+
+__all__ = [
+    "ACTION_CODES",
+    "FLAG_BANKRUPTCY",
+    "FLAG_DECEASED",
+    "FLAG_HARDSHIP_PLAN",
+    "FLAG_OPT_OUT",
+    "FLAG_VULNERABLE",
+    "ContactState",
+    "ContactStateError",
+]
+
+FLAG_OPT_OUT = 1
+FLAG_VULNERABLE = 2
+FLAG_HARDSHIP_PLAN = 4
+FLAG_DECEASED = 8
+FLAG_BANKRUPTCY = 16
+ACTION_CODES = ("PAYMENT_DATE_MOVE", "PAYMENT_REMINDER", "INSTALMENT_PLAN", "SPECIALIST_CALL",
+                "BUDGETING_SUPPORT", "OTHER")
+MAX_CONTACTS = 32
+_VERSION = 1
+_HEAD = struct.Struct("<BBqB")  # version, flags, flags_at, number of contacts
+_CONTACT = struct.Struct("<qB")  # at (ms), action code
+
+
+class ContactStateError(ValueError):
+    """Stored contact state bytes are not readable."""
+
+
+class ContactState:
+    __slots__ = ("contacts", "flags", "flags_at")
+
+    def __init__(self) -> None:
+        self.flags = 0
+        self.flags_at = 0  # occurred_at of the flags event in force (newest wins)
+        self.contacts: list[tuple[int, str]] = []  # (at ms, action), oldest first
+
+    def apply_flags(self, event: CustomerFlags) -> bool:
+        """Replace the flags with a newer flags event; False for an older one (ignored)."""
+        if event.occurred_at < self.flags_at:
+            return False
+        flags = ((FLAG_OPT_OUT if event.opt_out_contact else 0)
+                 | (FLAG_VULNERABLE if event.vulnerable else 0)
+                 | (FLAG_HARDSHIP_PLAN if event.hardship_plan else 0)
+                 | (FLAG_DECEASED if event.deceased else 0)
+                 | (FLAG_BANKRUPTCY if event.bankruptcy else 0))
+        changed = (flags, event.occurred_at) != (self.flags, self.flags_at)
+        self.flags, self.flags_at = flags, event.occurred_at
+        return changed
+
+    def has(self, flag: int) -> bool:
+        return bool(self.flags & flag)
+
+    def record(self, at_ms: int, action: str, memory_ms: int) -> None:
+        """Remember a contact; forget those older than ``memory_ms`` before it."""
+        self.contacts.append((at_ms, action))
+        self.contacts.sort()
+        horizon = max(at for at, _ in self.contacts) - memory_ms
+        self.contacts = [c for c in self.contacts if c[0] > horizon][-MAX_CONTACTS:]
+
+    def contacts_since(self, since_ms: int, until_ms: int, action: str | None = None) -> int:
+        return sum(1 for at, act in self.contacts
+                   if since_ms < at <= until_ms and (action is None or act == action))
+
+    def to_bytes(self) -> bytes:
+        parts = [_HEAD.pack(_VERSION, self.flags, self.flags_at, len(self.contacts))]
+        parts += [_CONTACT.pack(at, ACTION_CODES.index(action)) for at, action in self.contacts]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ContactState:
+        try:
+            version, flags, flags_at, count = _HEAD.unpack_from(data, 0)
+            if version != _VERSION:
+                raise ContactStateError(f"contact state version {version} is not {_VERSION}")
+            if len(data) != _HEAD.size + count * _CONTACT.size:
+                raise ContactStateError("contact state has the wrong length")
+            state = cls()
+            state.flags, state.flags_at = flags, flags_at
+            state.contacts = [
+                (at, ACTION_CODES[code])
+                for at, code in (_CONTACT.unpack_from(data, _HEAD.size + i * _CONTACT.size)
+                                 for i in range(count))]
+        except ContactStateError:
+            raise
+        except (struct.error, IndexError) as exc:
+            raise ContactStateError(f"unreadable contact state ({type(exc).__name__})") from None
+        return state

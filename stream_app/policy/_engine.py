@@ -1,0 +1,109 @@
+"""The intervention policy engine (pure): score, band and reasons -> a decision.
+
+Rules, in order, for a score at or above ``AUTO_TRIGGER_THRESHOLD`` (with interventions
+enabled):
+
+1. ``deceased`` or ``bankruptcy`` flag: suppressed (no contact of any kind);
+2. ``opt_out`` or ``hardship_plan`` flag: suppressed;
+3. ``vulnerable`` flag: routed to the specialist team (the policy's ``vulnerable`` route)
+   instead of an automated message;
+4. otherwise the action follows the top reason (``actions_by_reason``), the channel and the
+   priority follow the band (``channel_by_action`` overrides the channel);
+5. cooldown: the same action within ``cooldown_days[action]`` days: suppressed (``cooldown``);
+6. contact caps: ``max_contacts`` already within ``days``: suppressed (``cap_<days>d``);
+7. control group: a deterministic ``control_fraction`` of customers (hash of the customer id
+   and the experiment id) is in the CONTROL arm: recorded, not actionable.
+
+Every decision is returned, suppressed ones too (``actionable=False`` and ``rule``), so that it
+can be recorded. A decision that would contact the customer (TREATMENT or CONTROL) is added to
+the contact history, so both arms follow the same cadence and uplift can be measured. Times
+are event time, so a replay decides as the stream did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from stream_app.events import Reason
+from stream_app.scoring import Band, BandCutoffs
+
+from ._config import PolicyConfig
+from ._contact import (
+    FLAG_BANKRUPTCY,
+    FLAG_DECEASED,
+    FLAG_HARDSHIP_PLAN,
+    FLAG_OPT_OUT,
+    FLAG_VULNERABLE,
+    ContactState,
+)
+
+__all__ = ["Decision", "InterventionPolicy", "in_control_group"]
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: str
+    channel: str
+    priority: str
+    expires_at: int
+    experiment_arm: str  # TREATMENT | CONTROL
+    actionable: bool
+    rule: str | None  # the rule that suppressed or rerouted the decision
+
+
+def in_control_group(customer_id: str, experiment_id: str, fraction: float) -> bool:
+    digest = hashlib.blake2b(f"{experiment_id}|{customer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < fraction
+
+
+class InterventionPolicy:
+    def __init__(self, config: PolicyConfig, *, enabled: bool, threshold: int) -> None:
+        self.config = config
+        self.enabled = enabled
+        self.threshold = threshold
+        self.version = config.version
+        self.bands: BandCutoffs = config.band_cutoffs
+        self._memory_ms = config.memory_days * DAY_MS
+
+    def considers(self, score: int) -> bool:
+        return self.enabled and score >= self.threshold
+
+    def decide(self, *, customer_id: str, score: int, band: Band, reasons: tuple[Reason, ...],
+               at_ms: int, now_ms: int, contact: ContactState) -> Decision | None:
+        """The decision for this score (None below the threshold or when disabled); records
+        the contact in ``contact`` when the decision would contact the customer."""
+        if not self.considers(score):
+            return None
+        config = self.config
+        top = reasons[0].code if reasons else ""
+        action = config.actions_by_reason.get(top, config.default_action)
+        channel = config.channel_by_action.get(action, config.channel_by_band[band])
+        priority = config.priority_by_band[band]
+        rule: str | None = None
+        if contact.has(FLAG_VULNERABLE):
+            route = config.vulnerable
+            action, channel, priority, rule = route.action, route.channel, route.priority, \
+                "vulnerable"
+        expires_at = now_ms + config.expiry_days.get(action, config.default_expiry_days) * DAY_MS
+
+        def suppressed(name: str) -> Decision:
+            return Decision(action, channel, priority, expires_at, "TREATMENT", False, name)
+
+        for flag, name in ((FLAG_DECEASED, "deceased"), (FLAG_BANKRUPTCY, "bankruptcy"),
+                           (FLAG_OPT_OUT, "opt_out"), (FLAG_HARDSHIP_PLAN, "hardship_plan")):
+            if contact.has(flag):
+                return suppressed(name)
+        cooldown = config.cooldown_days.get(action, 0)
+        if cooldown and contact.contacts_since(at_ms - cooldown * DAY_MS, at_ms, action):
+            return suppressed("cooldown")
+        for cap in config.contact_caps:
+            if contact.contacts_since(at_ms - cap.days * DAY_MS, at_ms) >= cap.max_contacts:
+                return suppressed(f"cap_{cap.days}d")
+        contact.record(at_ms, action, self._memory_ms)
+        experiment = config.experiment
+        if in_control_group(customer_id, experiment.id, experiment.control_fraction):
+            return Decision(action, channel, priority, expires_at, "CONTROL", False, rule)
+        return Decision(action, channel, priority, expires_at, "TREATMENT", True, rule)
