@@ -39,7 +39,8 @@ class _View:
     published: int = 0
     scored: int = 0
     bands: Counter[str] = field(default_factory=Counter)
-    actions: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)  # actionable decisions by action
+    outcomes: Counter[str] = field(default_factory=Counter)  # actionable/control/<rule>
     interventions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=8))
     intervened_customers: set[str] = field(default_factory=set)
     scored_customers: set[str] = field(default_factory=set)
@@ -69,6 +70,9 @@ class _View:
             f"[bold]scored[/] {self.scored:,} ({scored_rate:,.0f}/s)",
             f"[bold]dead letters[/] {self.dead_letters}",
         )
+        decisions = Table.grid(padding=(0, 3))
+        decisions.add_row("[bold]decisions[/] " + (", ".join(
+            f"{k} {n:,}" for k, n in self.outcomes.most_common()) or "none yet"))
         bands = Table(title="score bands", expand=True)
         for band in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
             bands.add_column(band, style=_BAND_STYLE[band], justify="right")
@@ -83,7 +87,8 @@ class _View:
             latest.add_row(item["customer_id"], str(item["score"]),
                            f"[{_BAND_STYLE.get(item['band'], 'white')}]{item['band']}",
                            item["action"], item["channel"], reasons)
-        return Panel(Group(head, bands, latest), title="predelinq demo", border_style="blue")
+        return Panel(Group(head, decisions, bands, latest), title="predelinq demo",
+                     border_style="blue")
 
     def summary(self) -> str:
         lines = [
@@ -95,6 +100,8 @@ class _View:
             f"{len(self.intervened_customers)} customers"
             + ("" if not self.actions else " (" + ", ".join(
                 f"{a} {n}" for a, n in self.actions.most_common()) + ")"),
+            "decisions: " + (", ".join(f"{k} {n:,}" for k, n in self.outcomes.most_common())
+                             or "none"),
         ]
         return "\n".join(lines)
 
@@ -164,7 +171,15 @@ async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> N
                         view.scored_customers.add(score["customer_id"])
                     elif tp.topic == settings.topic_interventions:
                         item = decoder.decode(RecordType.INTERVENTION, message.value)
-                        view.actions[item["action"]] += 1
+                        if item["actionable"]:
+                            view.actions[item["action"]] += 1
+                            view.outcomes["actionable"] += 1
+                        elif item["experiment_arm"] == "CONTROL":
+                            view.outcomes["control group"] += 1
+                        else:
+                            view.outcomes[f"suppressed: {item['rule']}"] += 1
+                        if not item["actionable"]:
+                            continue  # recorded for the audit trail, not shown as a contact
                         view.intervened_customers.add(item["customer_id"])
                         # one row per customer: the latest decision replaces older ones
                         for old in [i for i in view.interventions
