@@ -174,10 +174,10 @@ async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> N
                         if item["actionable"]:
                             view.actions[item["action"]] += 1
                             view.outcomes["actionable"] += 1
-                        elif item["experiment_arm"] == "CONTROL":
-                            view.outcomes["control group"] += 1
-                        else:
+                        elif item["rule"] not in (None, "vulnerable"):
                             view.outcomes[f"suppressed: {item['rule']}"] += 1
+                        else:
+                            view.outcomes["control group"] += 1
                         if not item["actionable"]:
                             continue  # recorded for the audit trail, not shown as a contact
                         view.intervened_customers.add(item["customer_id"])

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from stream_app.scoring import Band, BandCutoffs
 
+from ._contact import MAX_CONTACTS
+
 __all__ = ["DEFAULT_POLICY_PATH", "PolicyConfig", "PolicyFileError", "load_policy"]
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.json")
@@ -46,7 +48,8 @@ class BandsConfig(_Strict):
 
 class ContactCap(_Strict):
     days: int = Field(ge=1, le=365)
-    max_contacts: int = Field(ge=1, le=100)
+    # at most the remembered contacts: a larger cap could never be reached
+    max_contacts: int = Field(ge=1, le=MAX_CONTACTS)
 
 
 class ExperimentConfig(_Strict):
@@ -105,7 +108,7 @@ def load_policy(path: str | Path | None = None) -> PolicyConfig:
     """Read and validate a policy file (the built-in default when ``path`` is None)."""
     file = Path(path) if path else DEFAULT_POLICY_PATH
     try:
-        text = file.read_text()
+        text = file.read_bytes()  # not decoded here: bad UTF-8 is refused as invalid JSON
     except OSError as exc:
         raise PolicyFileError(f"cannot read the policy file {file}: {exc.strerror}") from None
     try:

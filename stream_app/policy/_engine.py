@@ -12,7 +12,8 @@ enabled):
 5. cooldown: the same action within ``cooldown_days[action]`` days: suppressed (``cooldown``);
 6. contact caps: ``max_contacts`` already within ``days``: suppressed (``cap_<days>d``);
 7. control group: a deterministic ``control_fraction`` of customers (hash of the customer id
-   and the experiment id) is in the CONTROL arm: recorded, not actionable.
+   and the experiment id) is in the CONTROL arm: recorded, not actionable. The arm belongs to
+   the customer, so suppressed decisions of a CONTROL customer carry ``CONTROL`` too.
 
 Every decision is returned, suppressed ones too (``actionable=False`` and ``rule``), so that it
 can be recorded. A decision that would contact the customer (TREATMENT or CONTROL) is added to
@@ -88,9 +89,14 @@ class InterventionPolicy:
             action, channel, priority, rule = route.action, route.channel, route.priority, \
                 "vulnerable"
         expires_at = now_ms + config.expiry_days.get(action, config.default_expiry_days) * DAY_MS
+        # the arm is a property of the customer: suppressed decisions keep it too, so that an
+        # uplift analysis can group every decision by arm
+        experiment = config.experiment
+        arm = ("CONTROL" if in_control_group(customer_id, experiment.id,
+                                             experiment.control_fraction) else "TREATMENT")
 
         def suppressed(name: str) -> Decision:
-            return Decision(action, channel, priority, expires_at, "TREATMENT", False, name)
+            return Decision(action, channel, priority, expires_at, arm, False, name)
 
         for flag, name in ((FLAG_DECEASED, "deceased"), (FLAG_BANKRUPTCY, "bankruptcy"),
                            (FLAG_OPT_OUT, "opt_out"), (FLAG_HARDSHIP_PLAN, "hardship_plan")):
@@ -103,7 +109,4 @@ class InterventionPolicy:
             if contact.contacts_since(at_ms - cap.days * DAY_MS, at_ms) >= cap.max_contacts:
                 return suppressed(f"cap_{cap.days}d")
         contact.record(at_ms, action, self._memory_ms)
-        experiment = config.experiment
-        if in_control_group(customer_id, experiment.id, experiment.control_fraction):
-            return Decision(action, channel, priority, expires_at, "CONTROL", False, rule)
-        return Decision(action, channel, priority, expires_at, "TREATMENT", True, rule)
+        return Decision(action, channel, priority, expires_at, arm, arm == "TREATMENT", rule)

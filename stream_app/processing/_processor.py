@@ -443,5 +443,5 @@ class BatchProcessor:
                 topics.interventions, key,
                 encode(RecordType.INTERVENTION, intervention.to_record())))
             self._metrics.interventions.labels(decision.action, decision.experiment_arm).inc()
-            if not decision.actionable and decision.experiment_arm == "TREATMENT":
-                self._metrics.suppressed.labels(decision.rule or "unknown").inc()
+            if not decision.actionable and decision.rule not in (None, "vulnerable"):
+                self._metrics.suppressed.labels(decision.rule).inc()

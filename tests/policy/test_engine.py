@@ -1,0 +1,669 @@
+"""InterventionPolicy: the contact rules of the module docstring, one table row per rule/flag.
+
+Expectations are written by hand from the documented rules and the default policy
+(docs/policy.md), never produced by the code under test. Event time (``at_ms``) drives the
+cooldowns and caps, wall-clock time (``now_ms``) the expiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+
+from stream_app.events import CustomerFlags, Reason
+from stream_app.features import FEATURES
+from stream_app.policy import (
+    ContactState,
+    Decision,
+    InterventionPolicy,
+    PolicyConfig,
+    in_control_group,
+    load_policy,
+)
+
+DAY = 86_400_000
+AT = 1_767_225_600_000  # event time of the decision under test (2026-01-01T00:00Z)
+NOW = AT + 3_600_000 + 123  # wall clock of the decision (an hour and a bit later)
+EXPERIMENT = "uplift-2026"
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "schemas" / "intervention.v1.rev2.avsc"
+
+# The default policy, written out by hand (docs/policy.md).
+ACTION_BY_REASON = {
+    "R_SALARY_DELAY": "PAYMENT_DATE_MOVE",
+    "R_SALARY_MISSED": "PAYMENT_DATE_MOVE",
+    "R_SALARY_GAP": "PAYMENT_DATE_MOVE",
+    "R_IRREGULAR_SALARY": "PAYMENT_DATE_MOVE",
+    "R_INCOME_DROP": "PAYMENT_DATE_MOVE",
+    "R_LOW_INCOME": "PAYMENT_DATE_MOVE",
+    "R_LOW_INCOME_60D": "PAYMENT_DATE_MOVE",
+    "R_FAILED_DD": "PAYMENT_REMINDER",
+    "R_FAILED_DD_90D": "PAYMENT_REMINDER",
+    "R_NSF_DECLINES": "PAYMENT_REMINDER",
+    "R_DUE_SOON_SHORTFALL": "PAYMENT_REMINDER",
+    "R_UNDERPAYMENT": "PAYMENT_REMINDER",
+    "R_HIGH_UTILISATION": "INSTALMENT_PLAN",
+    "R_UTILISATION_RISING": "INSTALMENT_PLAN",
+    "R_MIN_PAYMENTS": "INSTALMENT_PLAN",
+    "R_MULTIPLE_ARREARS": "SPECIALIST_CALL",
+    "R_PAST_DUE": "SPECIALIST_CALL",
+    "R_PAST_DUE_6M": "SPECIALIST_CALL",
+    "R_LATE_PAYMENTS": "SPECIALIST_CALL",
+}
+# One top reason per action (None: no reason at all -> the default action).
+REASON_FOR = {
+    "PAYMENT_DATE_MOVE": "R_SALARY_DELAY",
+    "PAYMENT_REMINDER": "R_FAILED_DD",
+    "INSTALMENT_PLAN": "R_HIGH_UTILISATION",
+    "SPECIALIST_CALL": "R_PAST_DUE",
+    "BUDGETING_SUPPORT": "R_GAMBLING_RISE",
+}
+SCORE_IN = {"LOW": 10, "MEDIUM": 45, "HIGH": 70, "CRITICAL": 90}
+FLAG_FIELDS = {
+    "opt_out": "opt_out_contact",
+    "vulnerable": "vulnerable",
+    "hardship_plan": "hardship_plan",
+    "deceased": "deceased",
+    "bankruptcy": "bankruptcy",
+}
+SUPPRESSING_FLAGS = ("deceased", "bankruptcy", "opt_out", "hardship_plan")
+
+
+# --- an independent re-implementation of the documented control-group hash -----------------
+
+def hash_point(customer_id: str, experiment_id: str = EXPERIMENT) -> float:
+    """blake2b(f"{experiment_id}|{customer_id}", digest_size=8) as a fraction of 2**64."""
+    hexdigest = hashlib.blake2b(f"{experiment_id}|{customer_id}".encode(),
+                                digest_size=8).hexdigest()
+    return int(hexdigest, 16) / 2**64
+
+
+def first_customer(low: float, high: float) -> str:
+    return next(f"cust-{i:05d}" for i in range(100_000)
+                if low <= hash_point(f"cust-{i:05d}") < high)
+
+
+TREATMENT_ID = first_customer(0.5, 1.0)  # TREATMENT for any control_fraction <= 0.5
+OTHER_TREATMENT_ID = next(f"cust-{i:05d}" for i in range(100_000)
+                          if hash_point(f"cust-{i:05d}") >= 0.5 and f"cust-{i:05d}" != TREATMENT_ID)
+CONTROL_ID = first_customer(0.0, 0.1)  # CONTROL under the default 10%
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def reason(code: str, contribution: float = 0.5) -> Reason:
+    spec = next((f for f in FEATURES if f.reason_code == code), None)
+    if spec is None:
+        return Reason(code, "unknown_feature", 1.0, contribution, "not in the catalogue")
+    return Reason(code, spec.name, 1.0, contribution, spec.reason_text)
+
+
+def reasons_for(code: str | None) -> tuple[Reason, ...]:
+    """``code`` on top, then a weaker reason mapped to another action (must not matter)."""
+    if code is None:
+        return ()
+    other = "R_PAST_DUE" if ACTION_BY_REASON.get(code) != "SPECIALIST_CALL" else "R_FAILED_DD"
+    return (reason(code, 0.9), reason(other, 0.2))
+
+
+def default_dict() -> dict[str, Any]:
+    return json.loads((REPO / "stream_app" / "policy" / "default_policy.json").read_text())
+
+
+def config_with(**overrides: Any) -> PolicyConfig:
+    """The default policy with top-level keys replaced (nested dicts are merged)."""
+    data = default_dict()
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return PolicyConfig.model_validate(data)
+
+
+def engine(config: PolicyConfig | None = None, *, enabled: bool = True,
+           threshold: int = 0) -> InterventionPolicy:
+    return InterventionPolicy(config or load_policy(), enabled=enabled, threshold=threshold)
+
+
+def decide(policy: InterventionPolicy, contact: ContactState, *, code: str | None = "R_FAILED_DD",
+           band: str = "HIGH", score: int | None = None, at: int = AT, now: int | None = None,
+           customer: str = TREATMENT_ID) -> Decision | None:
+    return policy.decide(customer_id=customer, score=SCORE_IN[band] if score is None else score,
+                         band=band, reasons=reasons_for(code), at_ms=at,
+                         now_ms=at + (NOW - AT) if now is None else now, contact=contact)
+
+
+def must_decide(policy: InterventionPolicy, contact: ContactState, **kwargs: Any) -> Decision:
+    decision = decide(policy, contact, **kwargs)
+    assert decision is not None
+    return decision
+
+
+def flagged(*names: str, at: int = 1) -> ContactState:
+    state = ContactState()
+    set_flags(state, *names, at=at)
+    return state
+
+
+def set_flags(state: ContactState, *names: str, at: int) -> None:
+    state.apply_flags(CustomerFlags(event_id=f"flags-{at}", customer_id=TREATMENT_ID,
+                                    occurred_at=at,
+                                    **{FLAG_FIELDS[name]: True for name in names}))
+
+
+def contacted(policy: InterventionPolicy, state: ContactState,
+              priors: tuple[tuple[str, int], ...], customer: str = TREATMENT_ID) -> None:
+    """Earlier decisions (action, age before AT in ms), each of which must be recorded."""
+    for action, age in sorted(priors, key=lambda p: -p[1]):
+        before = len(state.contacts)
+        d = must_decide(policy, state, code=REASON_FOR[action], at=AT - age, customer=customer)
+        assert d.rule is None, f"prior {action} at -{age} ms was suppressed by {d.rule}"
+        assert len(state.contacts) == before + 1
+
+
+def expect_suppressed(decision: Decision | None, state: ContactState,
+                      contacts_before: int | list[tuple[int, str]], rule: str) -> None:
+    assert decision is not None
+    assert (decision.actionable, decision.rule) == (False, rule)
+    if isinstance(contacts_before, list):
+        assert state.contacts == contacts_before, "a suppressed decision must not be recorded"
+    else:
+        assert len(state.contacts) == contacts_before, "a suppressed decision must not be recorded"
+
+
+# --- 1. threshold and switch -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("enabled", "threshold", "score", "decides"), [
+    pytest.param(True, 80, 79, False, id="one-below-threshold"),
+    pytest.param(True, 80, 0, False, id="score-zero-below-threshold"),
+    pytest.param(True, 80, 80, True, id="at-threshold-inclusive"),
+    pytest.param(True, 80, 100, True, id="above-threshold"),
+    pytest.param(True, 0, 0, True, id="threshold-zero-takes-everything"),
+    pytest.param(False, 80, 100, False, id="disabled-max-score"),
+    pytest.param(False, 0, 0, False, id="disabled-threshold-zero"),
+])
+def test_threshold_and_switch(enabled: bool, threshold: int, score: int, decides: bool) -> None:
+    policy = engine(enabled=enabled, threshold=threshold)
+    state = ContactState()
+    assert policy.considers(score) is decides
+    decision = decide(policy, state, score=score, band="CRITICAL")
+    assert (decision is not None) is decides
+    assert len(state.contacts) == (1 if decides else 0)
+
+
+# --- 4. action, channel, priority, expiry ----------------------------------------------------
+
+UNMAPPED_CATALOGUE_CODES = sorted({f.reason_code for f in FEATURES} - set(ACTION_BY_REASON))
+
+
+@pytest.mark.parametrize(("code", "action"), [
+    *(pytest.param(code, action, id=f"{code}->{action}")
+      for code, action in ACTION_BY_REASON.items()),
+    *(pytest.param(code, "BUDGETING_SUPPORT", id=f"unmapped-{code}")
+      for code in UNMAPPED_CATALOGUE_CODES),
+    pytest.param("R_NOT_IN_THE_CATALOGUE", "BUDGETING_SUPPORT", id="unknown-code"),
+    pytest.param("", "BUDGETING_SUPPORT", id="empty-code"),
+    pytest.param(None, "BUDGETING_SUPPORT", id="no-reasons"),
+])
+def test_action_follows_the_top_reason(code: str | None, action: str) -> None:
+    state = ContactState()
+    decision = must_decide(engine(), state, code=code)
+    assert decision.action == action
+    assert (decision.actionable, decision.rule, decision.experiment_arm) == (
+        True, None, "TREATMENT")
+    assert state.contacts == [(AT, action)]
+
+
+def test_the_action_table_is_the_whole_default_mapping() -> None:
+    config = load_policy()
+    assert config.actions_by_reason == ACTION_BY_REASON
+    assert config.default_action == "BUDGETING_SUPPORT"
+    catalogue = {f.reason_code for f in FEATURES}
+    assert set(ACTION_BY_REASON) <= catalogue, "the policy maps codes the model never emits"
+    assert UNMAPPED_CATALOGUE_CODES, "the default action must be reachable from the catalogue"
+
+
+@pytest.mark.parametrize(("code", "band", "channel", "priority"), [
+    pytest.param("R_FAILED_DD", "LOW", "EMAIL", "LOW", id="reminder-LOW"),
+    pytest.param("R_FAILED_DD", "MEDIUM", "EMAIL", "NORMAL", id="reminder-MEDIUM"),
+    pytest.param("R_FAILED_DD", "HIGH", "SMS", "HIGH", id="reminder-HIGH"),
+    pytest.param("R_FAILED_DD", "CRITICAL", "CALL", "URGENT", id="reminder-CRITICAL"),
+    pytest.param(None, "LOW", "EMAIL", "LOW", id="budgeting-LOW"),
+    pytest.param("R_SALARY_DELAY", "HIGH", "SMS", "HIGH", id="date-move-HIGH"),
+    pytest.param("R_MIN_PAYMENTS", "MEDIUM", "EMAIL", "NORMAL", id="instalment-MEDIUM"),
+    # channel_by_action: SPECIALIST_CALL is always a CALL; the priority still follows the band
+    pytest.param("R_PAST_DUE", "LOW", "CALL", "LOW", id="specialist-override-LOW"),
+    pytest.param("R_PAST_DUE", "MEDIUM", "CALL", "NORMAL", id="specialist-override-MEDIUM"),
+    pytest.param("R_PAST_DUE", "HIGH", "CALL", "HIGH", id="specialist-override-HIGH"),
+    pytest.param("R_LATE_PAYMENTS", "CRITICAL", "CALL", "URGENT",
+                 id="specialist-override-CRITICAL"),
+])
+def test_channel_and_priority_follow_the_band(code: str | None, band: str, channel: str,
+                                              priority: str) -> None:
+    decision = must_decide(engine(), ContactState(), code=code, band=band)
+    assert (decision.channel, decision.priority) == (channel, priority)
+
+
+@pytest.mark.parametrize(("code", "band", "channel"), [
+    pytest.param("R_FAILED_DD", "LOW", "PUSH", id="overridden-action-LOW"),
+    pytest.param("R_FAILED_DD", "CRITICAL", "PUSH", id="overridden-action-CRITICAL"),
+    pytest.param("R_SALARY_DELAY", "HIGH", "SMS", id="other-action-keeps-band-channel"),
+    pytest.param("R_PAST_DUE", "LOW", "CALL", id="default-override-kept"),
+])
+def test_channel_by_action_overrides_the_band(code: str, band: str, channel: str) -> None:
+    config = config_with(channel_by_action={"PAYMENT_REMINDER": "PUSH"})
+    assert must_decide(engine(config), ContactState(), code=code, band=band).channel == channel
+
+
+@pytest.mark.parametrize(("code", "flags", "days"), [
+    pytest.param("R_FAILED_DD", (), 3, id="reminder-3d"),
+    pytest.param("R_PAST_DUE", (), 2, id="specialist-2d"),
+    pytest.param("R_SALARY_DELAY", (), 7, id="date-move-default-7d"),
+    pytest.param("R_HIGH_UTILISATION", (), 7, id="instalment-default-7d"),
+    pytest.param(None, (), 7, id="budgeting-default-7d"),
+    pytest.param("R_FAILED_DD", ("vulnerable",), 2, id="vulnerable-specialist-2d"),
+])
+def test_expiry_counts_from_the_wall_clock(code: str | None, flags: tuple[str, ...],
+                                           days: int) -> None:
+    now = AT + 5 * DAY + 17  # far from the event time: expiry must not use at_ms
+    decision = must_decide(engine(), flagged(*flags), code=code, now=now)
+    assert decision.expires_at == now + days * DAY
+
+
+# --- 1-2. suppressing flags ------------------------------------------------------------------
+
+@pytest.mark.parametrize("customer", [
+    pytest.param(TREATMENT_ID, id="treatment-customer"),
+    pytest.param(CONTROL_ID, id="control-customer"),
+])
+@pytest.mark.parametrize("flag", SUPPRESSING_FLAGS)
+def test_flags_suppress_without_recording_a_contact(flag: str, customer: str) -> None:
+    policy = engine()
+    state = flagged(flag)
+    stored = state.to_bytes()
+    decision = decide(policy, state, code="R_FAILED_DD", band="CRITICAL", customer=customer)
+    expect_suppressed(decision, state, 0, flag)
+    assert decision is not None
+    assert decision.action == "PAYMENT_REMINDER"  # what was suppressed, for the audit trail
+    assert state.to_bytes() == stored
+    # once the flag is lifted, nothing suppressed earlier counts as a contact
+    set_flags(state, at=2)
+    after = must_decide(policy, state, code="R_FAILED_DD", at=AT + 1, customer=customer)
+    assert after.rule is None
+    assert state.contacts == [(AT + 1, "PAYMENT_REMINDER")]
+
+
+@pytest.mark.parametrize(("flags", "rule"), [
+    pytest.param(("deceased", "bankruptcy"), "deceased", id="deceased-before-bankruptcy"),
+    pytest.param(("deceased", "opt_out"), "deceased", id="deceased-before-opt_out"),
+    pytest.param(("deceased", "hardship_plan"), "deceased", id="deceased-before-hardship"),
+    pytest.param(("deceased", "vulnerable"), "deceased", id="deceased-before-vulnerable"),
+    pytest.param(("bankruptcy", "opt_out"), "bankruptcy", id="bankruptcy-before-opt_out"),
+    pytest.param(("bankruptcy", "hardship_plan"), "bankruptcy",
+                 id="bankruptcy-before-hardship"),
+    pytest.param(("bankruptcy", "vulnerable"), "bankruptcy", id="bankruptcy-before-vulnerable"),
+    pytest.param(("opt_out", "hardship_plan"), "opt_out", id="opt_out-before-hardship"),
+    pytest.param(("opt_out", "vulnerable"), "opt_out", id="opt_out-before-vulnerable"),
+    pytest.param(("hardship_plan", "vulnerable"), "hardship_plan",
+                 id="hardship-before-vulnerable"),
+    pytest.param(("bankruptcy", "opt_out", "hardship_plan", "vulnerable"), "bankruptcy",
+                 id="all-but-deceased"),
+    pytest.param(tuple(FLAG_FIELDS), "deceased", id="all-five"),
+])
+def test_flag_precedence(flags: tuple[str, ...], rule: str) -> None:
+    state = flagged(*flags)
+    expect_suppressed(decide(engine(), state), state, 0, rule)
+
+
+@pytest.mark.parametrize("flag", SUPPRESSING_FLAGS)
+def test_flags_come_before_cooldown_and_caps(flag: str) -> None:
+    policy = engine()
+    state = ContactState()
+    contacted(policy, state, (("PAYMENT_REMINDER", DAY),))  # would be cooldown and cap_7d
+    set_flags(state, flag, at=AT - 1)
+    expect_suppressed(decide(policy, state, code="R_FAILED_DD"), state, 1, flag)
+
+
+# --- 3. vulnerable ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("band", ["LOW", "MEDIUM", "HIGH", "CRITICAL"])
+@pytest.mark.parametrize("code", ["R_FAILED_DD", "R_SALARY_DELAY", "R_PAST_DUE", None])
+def test_vulnerable_customers_go_to_the_specialist_team(code: str | None, band: str) -> None:
+    state = flagged("vulnerable")
+    decision = must_decide(engine(), state, code=code, band=band)
+    assert (decision.action, decision.channel, decision.priority) == (
+        "SPECIALIST_CALL", "CALL", "HIGH")
+    assert (decision.actionable, decision.rule, decision.experiment_arm) == (
+        True, "vulnerable", "TREATMENT")
+    assert state.contacts == [(AT, "SPECIALIST_CALL")]
+
+
+def test_the_vulnerable_route_comes_from_the_policy_file() -> None:
+    config = config_with(vulnerable={"action": "BUDGETING_SUPPORT", "channel": "LETTER",
+                                     "priority": "URGENT"})
+    state = flagged("vulnerable")
+    decision = must_decide(engine(config), state, code="R_PAST_DUE", band="LOW")
+    assert (decision.action, decision.channel, decision.priority, decision.rule) == (
+        "BUDGETING_SUPPORT", "LETTER", "URGENT", "vulnerable")
+    assert decision.expires_at == NOW + 7 * DAY
+    assert state.contacts == [(AT, "BUDGETING_SUPPORT")]
+
+
+@pytest.mark.parametrize(("prior", "age", "vulnerable_rule", "plain_rule"), [
+    # the cooldown is that of the rerouted action (SPECIALIST_CALL, 14 days)
+    pytest.param("SPECIALIST_CALL", 10 * DAY, "cooldown", None, id="specialist-10d-ago"),
+    pytest.param("SPECIALIST_CALL", 14 * DAY - 1, "cooldown", None, id="specialist-14d-minus-1ms"),
+    pytest.param("SPECIALIST_CALL", 14 * DAY, "vulnerable", None, id="specialist-14d-ago"),
+    # a reminder 6 days ago: the plain reminder is in cooldown, the specialist call is capped
+    pytest.param("PAYMENT_REMINDER", 6 * DAY, "cap_7d", "cooldown", id="reminder-6d-ago"),
+    pytest.param("PAYMENT_REMINDER", 8 * DAY, "vulnerable", None, id="reminder-8d-ago"),
+    pytest.param("PAYMENT_DATE_MOVE", 3 * DAY, "cap_7d", "cap_7d", id="date-move-3d-ago"),
+])
+def test_vulnerable_is_still_subject_to_cooldown_and_caps(
+        prior: str, age: int, vulnerable_rule: str, plain_rule: str | None) -> None:
+    policy = engine()
+    for flags, rule in (((), plain_rule), (("vulnerable",), vulnerable_rule)):
+        state = ContactState()
+        contacted(policy, state, ((prior, age),))
+        if flags:
+            set_flags(state, *flags, at=AT - 1)
+        decision = must_decide(policy, state, code="R_FAILED_DD")
+        assert decision.rule == rule, flags
+        recorded = rule in {None, "vulnerable"}
+        assert decision.actionable is recorded
+        assert len(state.contacts) == (2 if recorded else 1)
+
+
+# --- 5. cooldown -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("prior", "age", "action", "rule"), [
+    pytest.param("PAYMENT_REMINDER", 0, "PAYMENT_REMINDER", "cooldown", id="reminder-same-ms"),
+    pytest.param("PAYMENT_REMINDER", 1, "PAYMENT_REMINDER", "cooldown", id="reminder-1ms-ago"),
+    pytest.param("PAYMENT_REMINDER", 7 * DAY - 1, "PAYMENT_REMINDER", "cooldown",
+                 id="reminder-7d-minus-1ms"),
+    pytest.param("PAYMENT_REMINDER", 7 * DAY, "PAYMENT_REMINDER", None, id="reminder-exactly-7d"),
+    pytest.param("PAYMENT_REMINDER", 9 * DAY, "PAYMENT_REMINDER", None, id="reminder-9d"),
+    pytest.param("PAYMENT_DATE_MOVE", 8 * DAY, "PAYMENT_DATE_MOVE", "cooldown",
+                 id="date-move-8d"),
+    pytest.param("PAYMENT_DATE_MOVE", 30 * DAY - 1, "PAYMENT_DATE_MOVE", "cooldown",
+                 id="date-move-30d-minus-1ms"),
+    pytest.param("PAYMENT_DATE_MOVE", 30 * DAY, "PAYMENT_DATE_MOVE", None,
+                 id="date-move-exactly-30d"),
+    pytest.param("INSTALMENT_PLAN", 29 * DAY, "INSTALMENT_PLAN", "cooldown", id="instalment-29d"),
+    pytest.param("INSTALMENT_PLAN", 30 * DAY, "INSTALMENT_PLAN", None,
+                 id="instalment-exactly-30d"),
+    pytest.param("SPECIALIST_CALL", 14 * DAY - 1, "SPECIALIST_CALL", "cooldown",
+                 id="specialist-14d-minus-1ms"),
+    pytest.param("SPECIALIST_CALL", 14 * DAY, "SPECIALIST_CALL", None,
+                 id="specialist-exactly-14d"),
+    pytest.param("BUDGETING_SUPPORT", 30 * DAY - 1, "BUDGETING_SUPPORT", "cooldown",
+                 id="budgeting-30d-minus-1ms"),
+    pytest.param("BUDGETING_SUPPORT", 30 * DAY, "BUDGETING_SUPPORT", None,
+                 id="budgeting-exactly-30d"),
+    # a different action is not blocked by the cooldown (only by the caps)
+    pytest.param("PAYMENT_DATE_MOVE", 8 * DAY, "PAYMENT_REMINDER", None,
+                 id="other-action-8d-not-blocked"),
+    pytest.param("SPECIALIST_CALL", 10 * DAY, "INSTALMENT_PLAN", None,
+                 id="other-action-10d-not-blocked"),
+    pytest.param("PAYMENT_REMINDER", 3 * DAY, "PAYMENT_DATE_MOVE", "cap_7d",
+                 id="other-action-3d-capped-not-cooldown"),
+])
+def test_cooldown_per_action(prior: str, age: int, action: str, rule: str | None) -> None:
+    policy = engine()
+    state = ContactState()
+    contacted(policy, state, ((prior, age),))
+    decision = must_decide(policy, state, code=REASON_FOR[action])
+    assert decision.action == action
+    if rule is None:
+        assert (decision.actionable, decision.rule) == (True, None)
+        kept = [(AT - age, prior)] if age < 30 * DAY else []  # memory: 30 days
+        assert state.contacts == [*kept, (AT, action)]
+    else:
+        expect_suppressed(decision, state, 1, rule)
+
+
+def test_cooldown_is_per_customer() -> None:
+    policy = engine()
+    first, second = ContactState(), ContactState()
+    assert must_decide(policy, first, customer=TREATMENT_ID).actionable
+    expect_suppressed(decide(policy, first, at=AT + DAY, customer=TREATMENT_ID), first, 1,
+                      "cooldown")
+    other = must_decide(policy, second, at=AT + DAY, customer=OTHER_TREATMENT_ID)
+    assert (other.actionable, other.rule) == (True, None)
+
+
+# --- 6. contact caps (1 in 7 days, 3 in 30 days) ---------------------------------------------
+
+MONTH_OF_CONTACTS = (("PAYMENT_DATE_MOVE", 30 * DAY - 1), ("INSTALMENT_PLAN", 22 * DAY),
+                     ("SPECIALIST_CALL", 14 * DAY))
+
+
+@pytest.mark.parametrize(("priors", "rule"), [
+    pytest.param((), None, id="no-history"),
+    pytest.param((("PAYMENT_DATE_MOVE", 0),), "cap_7d", id="7d-same-ms"),
+    pytest.param((("PAYMENT_DATE_MOVE", 1),), "cap_7d", id="7d-1ms-ago"),
+    pytest.param((("PAYMENT_DATE_MOVE", 7 * DAY - 1),), "cap_7d", id="7d-minus-1ms"),
+    pytest.param((("PAYMENT_DATE_MOVE", 7 * DAY),), None, id="7d-exactly-out-of-window"),
+    pytest.param(MONTH_OF_CONTACTS, "cap_30d", id="30d-three-contacts"),
+    pytest.param((("PAYMENT_DATE_MOVE", 30 * DAY), *MONTH_OF_CONTACTS[1:]), None,
+                 id="30d-oldest-exactly-30d-out-of-window"),
+    pytest.param(MONTH_OF_CONTACTS[1:], None, id="30d-two-contacts"),
+    pytest.param((("PAYMENT_DATE_MOVE", 25 * DAY), ("INSTALMENT_PLAN", 15 * DAY),
+                  ("SPECIALIST_CALL", 6 * DAY)), "cap_7d", id="both-caps-7d-reported-first"),
+])
+def test_contact_caps(priors: tuple[tuple[str, int], ...], rule: str | None) -> None:
+    policy = engine()
+    state = ContactState()
+    contacted(policy, state, priors)
+    before = list(state.contacts)
+    decision = must_decide(policy, state, code="R_FAILED_DD")  # no reminder in the history
+    if rule is None:
+        assert (decision.actionable, decision.rule) == (True, None)
+        assert state.contacts[-1] == (AT, "PAYMENT_REMINDER")
+    else:
+        expect_suppressed(decision, state, before, rule)
+
+
+def test_suppressed_decisions_do_not_count_towards_the_caps() -> None:
+    policy = engine()
+    state = ContactState()
+    contacted(policy, state, (("PAYMENT_DATE_MOVE", DAY),))
+    for day in range(6):  # AT .. AT+5d: within 7 days of the contact at AT-1d
+        expect_suppressed(decide(policy, state, code="R_FAILED_DD", at=AT + day * DAY), state, 1,
+                          "cap_7d")
+    decision = must_decide(policy, state, code="R_FAILED_DD", at=AT + 6 * DAY)
+    assert (decision.actionable, decision.rule) == (True, None)
+
+
+def test_history_is_pruned_to_the_policy_memory() -> None:
+    # default memory: the longest cooldown or cap window, 30 days
+    policy = engine()
+    state = ContactState()
+    must_decide(policy, state, code="R_SALARY_DELAY", at=AT)
+    must_decide(policy, state, code="R_FAILED_DD", at=AT + 8 * DAY)
+    must_decide(policy, state, code="R_HIGH_UTILISATION", at=AT + 30 * DAY)
+    assert state.contacts == [(AT + 8 * DAY, "PAYMENT_REMINDER"),
+                              (AT + 30 * DAY, "INSTALMENT_PLAN")]
+
+
+# --- 7. control group ------------------------------------------------------------------------
+
+CUSTOMER_IDS = [f"cust-{i:05d}" for i in range(20_000)]
+ODD_IDS = ["", "0", "ünïcødé-客户", "a|b", "C-" + "x" * 200, "cust 1", "uplift-2026"]
+
+
+@pytest.mark.parametrize(("experiment", "fraction"), [
+    pytest.param(EXPERIMENT, 0.1, id="default-10pct"),
+    pytest.param(EXPERIMENT, 0.5, id="half"),
+    pytest.param("retention-b", 0.25, id="other-experiment-25pct"),
+    pytest.param("ëxp|2", 0.3, id="unicode-experiment-with-separator"),
+    pytest.param(EXPERIMENT, 0.0, id="fraction-zero"),
+])
+def test_in_control_group_is_the_documented_hash(experiment: str, fraction: float) -> None:
+    for customer in [*CUSTOMER_IDS[:2_000], *ODD_IDS]:
+        expected = hash_point(customer, experiment) < fraction
+        assert in_control_group(customer, experiment, fraction) is expected, customer
+
+
+@pytest.mark.parametrize(("experiment", "fraction"), [
+    pytest.param(EXPERIMENT, 0.1, id="default-10pct"),
+    pytest.param(EXPERIMENT, 0.5, id="half"),
+    pytest.param("retention-b", 0.05, id="other-experiment-5pct"),
+    pytest.param("retention-c", 0.25, id="other-experiment-25pct"),
+    pytest.param(EXPERIMENT, 0.0, id="fraction-zero-never-control"),
+])
+def test_control_share_is_close_to_the_fraction(experiment: str, fraction: float) -> None:
+    n = len(CUSTOMER_IDS)
+    share = sum(in_control_group(c, experiment, fraction) for c in CUSTOMER_IDS) / n
+    tolerance = 4 * math.sqrt(fraction * (1 - fraction) / n)  # 4 standard errors (0 for 0%)
+    assert abs(share - fraction) <= tolerance
+
+
+def test_engine_arms_follow_the_hash_and_the_default_fraction() -> None:
+    policy = engine()
+    arms = {c: must_decide(policy, ContactState(), customer=c).experiment_arm
+            for c in CUSTOMER_IDS}
+    for customer, arm in arms.items():
+        assert arm == ("CONTROL" if hash_point(customer) < 0.1 else "TREATMENT"), customer
+    share = sum(arm == "CONTROL" for arm in arms.values()) / len(arms)
+    assert abs(share - 0.1) <= 4 * math.sqrt(0.1 * 0.9 / len(arms))
+
+
+def test_same_customer_same_arm_across_calls() -> None:
+    policy = engine()
+    for customer in (CONTROL_ID, TREATMENT_ID, *CUSTOMER_IDS[:50]):
+        arms = {must_decide(policy, ContactState(), customer=customer, at=AT + i * DAY)
+                .experiment_arm for i in range(3)}
+        assert len(arms) == 1, customer
+
+
+@pytest.mark.parametrize("hash_seed", ["0", "4242"])
+def test_same_customer_same_arm_across_processes(hash_seed: str) -> None:
+    ids = CUSTOMER_IDS[:300]
+    script = ("import json, sys\n"
+              "from stream_app.policy import in_control_group\n"
+              "ids = json.load(sys.stdin)\n"
+              f"print(json.dumps([in_control_group(c, {EXPERIMENT!r}, 0.1) for c in ids]))\n")
+    out = subprocess.run([sys.executable, "-c", script], input=json.dumps(ids), cwd=REPO,
+                         env={"PYTHONHASHSEED": hash_seed, "PATH": ""}, capture_output=True,
+                         text=True, check=True, timeout=60)
+    assert json.loads(out.stdout) == [hash_point(c) < 0.1 for c in ids]
+
+
+@pytest.mark.parametrize(("band", "code", "expected"), [
+    pytest.param("HIGH", "R_FAILED_DD", ("PAYMENT_REMINDER", "SMS", "HIGH", 3), id="reminder"),
+    pytest.param("CRITICAL", "R_PAST_DUE", ("SPECIALIST_CALL", "CALL", "URGENT", 2),
+                 id="specialist"),
+    pytest.param("MEDIUM", None, ("BUDGETING_SUPPORT", "EMAIL", "NORMAL", 7), id="budgeting"),
+])
+def test_control_decisions_are_recorded_not_actionable(
+        band: str, code: str | None, expected: tuple[str, str, str, int]) -> None:
+    action, channel, priority, days = expected
+    state = ContactState()
+    decision = must_decide(engine(), state, code=code, band=band, customer=CONTROL_ID)
+    assert decision == Decision(action, channel, priority, NOW + days * DAY, "CONTROL", False,
+                                None)
+    assert state.contacts == [(AT, action)]
+
+
+def test_vulnerable_control_customer_keeps_the_rule() -> None:
+    state = flagged("vulnerable")
+    decision = must_decide(engine(), state, customer=CONTROL_ID)
+    assert (decision.experiment_arm, decision.actionable, decision.rule, decision.action) == (
+        "CONTROL", False, "vulnerable", "SPECIALIST_CALL")
+    assert state.contacts == [(AT, "SPECIALIST_CALL")]
+
+
+# Both arms follow the same cadence: (days after AT, top reason, expected rule).
+CADENCE = (
+    (0, "R_FAILED_DD", None),
+    (1, "R_FAILED_DD", "cooldown"),
+    (2, "R_SALARY_DELAY", "cap_7d"),
+    (7, "R_SALARY_DELAY", None),
+    (14, "R_HIGH_UTILISATION", None),
+    (21, "R_PAST_DUE", "cap_30d"),  # AT, AT+7d, AT+14d are within 30 days
+    (30, "R_PAST_DUE", None),  # AT is exactly 30 days ago: out of the window
+)
+
+
+@pytest.mark.parametrize(("customer", "arm"), [
+    pytest.param(CONTROL_ID, "CONTROL", id="control-arm"),
+    pytest.param(TREATMENT_ID, "TREATMENT", id="treatment-arm"),
+])
+def test_both_arms_follow_the_same_cadence(customer: str, arm: str) -> None:
+    policy = engine()
+    state = ContactState()
+    for day, code, rule in CADENCE:
+        before = list(state.contacts)
+        decision = must_decide(policy, state, code=code, at=AT + day * DAY, customer=customer)
+        assert decision.rule == rule, (day, code)
+        if rule is None:
+            assert decision.experiment_arm == arm
+            assert decision.actionable is (arm == "TREATMENT")
+            assert state.contacts[-1] == (AT + day * DAY, decision.action)
+        else:
+            expect_suppressed(decision, state, before, rule)
+
+
+@pytest.mark.parametrize(("fraction", "arm"), [
+    pytest.param(0.0, "TREATMENT", id="fraction-zero"),
+    pytest.param(0.1, "CONTROL", id="default-fraction"),
+])
+def test_fraction_zero_never_puts_anyone_in_control(fraction: float, arm: str) -> None:
+    config = config_with(experiment={"id": EXPERIMENT, "control_fraction": fraction})
+    policy = engine(config)
+    assert must_decide(policy, ContactState(), customer=CONTROL_ID).experiment_arm == arm
+    if fraction == 0.0:
+        assert not any(must_decide(policy, ContactState(), customer=c).experiment_arm
+                       == "CONTROL" for c in CUSTOMER_IDS[:2_000])
+
+
+# --- every decision fits the Avro contract ---------------------------------------------------
+
+def schema_symbols() -> dict[str, set[str]]:
+    schema = json.loads(SCHEMA.read_text())
+    return {f["name"]: set(f["type"]["symbols"]) for f in schema["fields"]
+            if isinstance(f["type"], dict) and f["type"].get("type") == "enum"}
+
+
+def test_every_value_a_policy_file_allows_is_in_the_schema() -> None:
+    symbols = schema_symbols()
+    fields = PolicyConfig.model_fields
+    actions = set(get_args(fields["default_action"].annotation))
+    channels = set(get_args(get_args(fields["channel_by_band"].annotation)[1]))
+    priorities = set(get_args(get_args(fields["priority_by_band"].annotation)[1]))
+    assert actions <= symbols["action"]
+    assert channels <= symbols["channel"]
+    assert priorities <= symbols["priority"]
+
+
+@pytest.mark.parametrize("flags", [
+    pytest.param((), id="no-flags"),
+    *(pytest.param((name,), id=name) for name in FLAG_FIELDS),
+])
+def test_every_decision_is_allowed_by_the_intervention_schema(flags: tuple[str, ...]) -> None:
+    symbols = schema_symbols()
+    policy = engine()
+    codes = [*sorted({f.reason_code for f in FEATURES}), "R_UNKNOWN", None]
+    known_rules = {None, "vulnerable", "cooldown", "cap_7d", "cap_30d", *SUPPRESSING_FLAGS}
+    seen_arms = set()
+    for customer in (TREATMENT_ID, CONTROL_ID):
+        for band in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
+            for code in codes:
+                d = must_decide(policy, flagged(*flags), code=code, band=band, customer=customer)
+                assert d.action in symbols["action"]
+                assert d.channel in symbols["channel"]
+                assert d.priority in symbols["priority"]
+                assert d.experiment_arm in symbols["experiment_arm"]
+                assert d.rule in known_rules
+                seen_arms.add(d.experiment_arm)
+    if not set(flags) & set(SUPPRESSING_FLAGS):
+        assert seen_arms == {"TREATMENT", "CONTROL"}
