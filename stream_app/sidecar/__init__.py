@@ -1,5 +1,18 @@
-"""The HTTP sidecar of a worker (aiohttp)."""
+"""The HTTP sidecar of a worker (aiohttp): health, readiness, metrics and the API."""
 
+from ._api import SidecarApi
+from ._audit import AuditReader, DatabaseUnavailable
+from ._backend import PredictBackend, PredictUnavailable
+from ._config import ApiConfig
 from ._server import HealthSource, Sidecar
 
-__all__ = ["HealthSource", "Sidecar"]
+__all__ = [
+    "ApiConfig",
+    "AuditReader",
+    "DatabaseUnavailable",
+    "HealthSource",
+    "PredictBackend",
+    "PredictUnavailable",
+    "Sidecar",
+    "SidecarApi",
+]

@@ -2,7 +2,8 @@
 
 Runs on the worker's event loop. ``/health`` answers while the process is alive;
 ``/ready`` only when the worker can do its job (model loaded, partitions assigned, table
-recovery finished); ``/metrics`` serves the worker's own Prometheus registry.
+recovery finished); ``/metrics`` serves the worker's own Prometheus registry. With ``api``
+(:class:`SidecarApi`), the authenticated API is served under ``api_prefix`` too.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from stream_app.observability import WorkerMetrics
+from ._api import SidecarApi
 
-__all__ = ["HealthSource", "Sidecar"]
+__all__ = ["HealthSource", "MetricsSource", "Sidecar"]
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +32,16 @@ class HealthSource:
     refresh_metrics: Callable[[], None] = lambda: None
 
 
+class MetricsSource(Protocol):
+    """The process's metrics (``WorkerMetrics``, ``SinkMetrics``): ``/metrics`` serves their
+    registry."""
+
+    registry: CollectorRegistry
+
+
 class Sidecar:
-    def __init__(self, *, metrics: WorkerMetrics, health: HealthSource, api_prefix: str,
-                 host: str, port: int) -> None:
+    def __init__(self, *, metrics: MetricsSource, health: HealthSource, api_prefix: str,
+                 host: str, port: int, api: SidecarApi | None = None) -> None:
         self.metrics = metrics
         self.health = health
         self.host = host
@@ -42,6 +51,11 @@ class Sidecar:
         self.app.router.add_get("/ready", self._ready)
         self.app.router.add_get("/metrics", self._metrics)
         self.app.router.add_get(f"{api_prefix}/health", self._api_health)
+        self.api = api
+        if api is not None:  # the authenticated API (predict, audit trail) on the same app
+            if api.config.prefix != api_prefix:
+                raise ValueError("the API's prefix differs from the sidecar's api_prefix")
+            api.install(self.app)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:

@@ -1,0 +1,30 @@
+"""``predelinq sink``: the audit sink (risk scores and interventions into PostgreSQL)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from stream_app.settings import load_settings
+
+from .main import CliError
+
+#: exit status when the database has pending migrations (as ``predelinq migrate --check``)
+PENDING_MIGRATIONS_EXIT = 3
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if settings.database_url is None:
+        raise CliError("DATABASE_URL is not set", code=2)
+    logging.getLogger().setLevel(settings.log_level)
+    from stream_app.sink import PendingMigrationsError, SinkStartupError, run_until_signalled
+
+    try:
+        asyncio.run(run_until_signalled(settings))
+    except PendingMigrationsError as exc:
+        raise CliError(str(exc), code=PENDING_MIGRATIONS_EXIT) from None
+    except SinkStartupError as exc:
+        raise CliError(str(exc)) from None
+    return 0

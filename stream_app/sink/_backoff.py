@@ -1,0 +1,34 @@
+"""Exponential backoff that a shutdown signal interrupts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+__all__ = ["Backoff", "sleep_unless_stopped"]
+
+
+class Backoff:
+    """Delays ``initial``, ``initial * 2``, ... capped at ``cap`` seconds; ``reset`` starts over."""
+
+    def __init__(self, initial: float = 0.5, cap: float = 10.0) -> None:
+        if not 0 < initial <= cap:
+            raise ValueError("backoff needs 0 < initial <= cap")
+        self.initial = initial
+        self.cap = cap
+        self._next = initial
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
+
+
+async def sleep_unless_stopped(seconds: float, stop: asyncio.Event) -> bool:
+    """Sleep ``seconds``, returning early when ``stop`` is set; True when stopped."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()

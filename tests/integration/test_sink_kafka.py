@@ -1,0 +1,275 @@
+"""The audit sink as a real subprocess, between a real Apache Kafka broker and real PostgreSQL.
+
+We produce risk scores and interventions ourselves (Avro and JSON, with re-deliveries of the
+same ids and one undecodable record) to topics private to each test. The outage test owns its
+PostgreSQL cluster, stops it while records keep arriving and starts it again: nothing is lost,
+nothing is stored twice, and offsets never run ahead of the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import GroupCoordinatorNotAvailableError
+from aiokafka.structs import TopicPartition
+
+from stream_app.db import apply_migrations
+from stream_app.events import Intervention, RiskScore
+from tests.support.databases import fetch, fresh_database
+from tests.support.kafka_io import produce
+from tests.support.outputs import encode, intervention, risk_score
+from tests.support.postgres_server import PostgresServer
+from tests.support.sink_process import SinkProcess
+from tests.support.worker_process import unique_topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PARTITIONS = 3
+Output = RiskScore | Intervention
+
+
+# --- Kafka helpers ----------------------------------------------------------------------------
+
+async def _create_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
+    finally:
+        await admin.close()
+
+
+async def _committed(bootstrap: str, group: str) -> int:
+    """Sum of the group's committed offsets (0 before the group exists)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    except GroupCoordinatorNotAvailableError:  # the broker knows no such group yet
+        return 0
+    finally:
+        await admin.close()
+    return sum(meta.offset for meta in offsets.values() if meta.offset > 0)
+
+
+async def _end_offsets(bootstrap: str, topics: list[str]) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    return int(sum(ends.values()))
+
+
+def _messages(topics: dict[str, str], records: list[tuple[Output, str]]
+              ) -> list[tuple[str, bytes | None, bytes | None]]:
+    out: list[tuple[str, bytes | None, bytes | None]] = []
+    for record, wire in records:
+        topic = topics["TOPIC_RISK_SCORES" if isinstance(record, RiskScore)
+                      else "TOPIC_INTERVENTIONS"]
+        out.append((topic, record.customer_id.encode(), encode(record, wire)))
+    return out
+
+
+def _wave(run: str, first: int, count: int, interventions_every: int = 5
+          ) -> list[tuple[Output, str]]:
+    records: list[tuple[Output, str]] = []
+    for i in range(first, first + count):
+        wire = "json" if i % 4 == 0 else "avro"
+        records.append((risk_score(i, run), wire))
+        if i % interventions_every == 0:
+            records.append((intervention(i, run), wire))
+    return records
+
+
+def _ids(records: list[tuple[Output, str]]) -> tuple[set[str], set[str]]:
+    scores = {r.event_id for r, _ in records if isinstance(r, RiskScore)}
+    decisions = {r.intervention_id for r, _ in records if isinstance(r, Intervention)}
+    return scores, decisions
+
+
+# --- database helpers -------------------------------------------------------------------------
+
+def _stored(url: str) -> tuple[list[str], list[str]]:
+    scores = asyncio.run(fetch(url, "SELECT event_id FROM risk_scores"))
+    decisions = asyncio.run(fetch(url, "SELECT intervention_id FROM interventions"))
+    return ([str(r["event_id"]) for r in scores],
+            [str(r["intervention_id"]) for r in decisions])
+
+
+def _holds(url: str, scores: set[str], decisions: set[str]) -> bool:
+    stored_scores, stored_decisions = _stored(url)
+    return scores <= set(stored_scores) and decisions <= set(stored_decisions)
+
+
+def _assert_exactly_once(url: str, scores: set[str], decisions: set[str]) -> None:
+    stored_scores, stored_decisions = _stored(url)
+    assert sorted(stored_scores) == sorted(scores)  # every id, once (0 lost, 0 doubled)
+    assert sorted(stored_decisions) == sorted(decisions)
+
+
+def _sink(topics: dict[str, str], bootstrap: str, database_url: str, workdir: Path,
+          batch_size: int) -> SinkProcess:
+    return SinkProcess({**topics, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                        "DATABASE_URL": database_url, "SINK_BATCH_SIZE": str(batch_size)},
+                       workdir)
+
+
+@pytest.fixture
+def database(postgres_url: str) -> Iterator[str]:
+    with fresh_database(postgres_url) as url:
+        yield url
+
+
+def test_every_record_lands_once_and_offsets_follow_the_database(
+        kafka_broker: Any, database: str, tmp_path: Path) -> None:
+    bootstrap: str = kafka_broker.bootstrap_servers
+    run = tmp_path.name
+    topics = unique_topics("sink")
+    outputs = [topics["TOPIC_RISK_SCORES"], topics["TOPIC_INTERVENTIONS"]]
+    asyncio.run(_create_topics(bootstrap, outputs))
+    first = _wave(run, 0, 300)
+    second = _wave(run, 300, 100)
+    # re-deliveries: the same records again, and the same ids in the other wire format
+    again = first[:40] + [(r, "json" if w == "avro" else "avro") for r, w in first[40:60]]
+    scores, decisions = _ids(first + second)
+    junk = [(outputs[0], b"k", b"\xff not a record")]
+    produced = asyncio.run(produce(bootstrap, [*_messages(topics, first + again), *junk]))
+
+    with _sink(topics, bootstrap, database, tmp_path, batch_size=64) as sink:
+        ready = sink.wait_ready(timeout=60)
+        assert ready["checks"] == {"database": True, "partitions_assigned": True}
+        produced += asyncio.run(produce(bootstrap, _messages(topics, second)))
+        sink.wait_for("every id in the database", lambda: _holds(database, scores, decisions),
+                      timeout=60)
+        group = f"{topics['APP_NAME']}-audit-sink"
+        sink.wait_for("offsets committed to the end",
+                      lambda: asyncio.run(_committed(bootstrap, group)) == produced, timeout=30)
+        assert asyncio.run(_end_offsets(bootstrap, outputs)) == produced
+        metrics = sink.metrics()
+        _assert_exactly_once(database, scores, decisions)
+        assert metrics['predelinq_sink_rows_total{table="risk_scores"}'] == len(scores)
+        assert metrics['predelinq_sink_rows_total{table="interventions"}'] == len(decisions)
+        assert sink.metric("predelinq_sink_duplicates_total") == len(again)
+        assert metrics['predelinq_sink_undecodable_total{reason="malformed_frame",'
+                       'table="risk_scores"}'] == 1
+        assert metrics["predelinq_sink_database_up"] == 1
+        assert metrics["predelinq_sink_last_commit_timestamp_seconds"] > time.time() - 120
+        assert sink.stop() == 0
+
+    log = sink.log_path.read_text()
+    assert "skipping undecodable record" in log
+    assert f"cust-{run}-" not in log  # no customer id in the logs
+
+
+def test_pending_migrations_stop_the_sink_before_it_consumes(postgres_url: str,
+                                                             tmp_path: Path) -> None:
+    with fresh_database(postgres_url, migrate=False) as url:
+        sink = _sink(unique_topics("sink"), "127.0.0.1:1", url, tmp_path, batch_size=10)
+        sink.start()
+        assert sink.process is not None
+        assert sink.process.wait(60) == 3
+    assert "run `predelinq migrate` first" in sink.log_tail()
+    assert "Traceback" not in sink.log_tail()
+
+
+def test_a_database_outage_loses_nothing(kafka_broker: Any, tmp_path: Path) -> None:
+    bootstrap: str = kafka_broker.bootstrap_servers
+    run = tmp_path.name
+    topics = unique_topics("outage")
+    outputs = [topics["TOPIC_RISK_SCORES"], topics["TOPIC_INTERVENTIONS"]]
+    group = f"{topics['APP_NAME']}-audit-sink"
+    asyncio.run(_create_topics(bootstrap, outputs))
+    before, during = _wave(run, 0, 150), _wave(run, 150, 150)
+    scores, decisions = _ids(before + during)
+
+    with PostgresServer() as pg:
+        asyncio.run(apply_migrations(pg.url))
+        with _sink(topics, bootstrap, pg.url, tmp_path, batch_size=50) as sink:
+            sink.wait_ready(timeout=60)
+            written = asyncio.run(produce(bootstrap, _messages(topics, before)))
+            sink.wait_for("the first wave committed",
+                          lambda: asyncio.run(_committed(bootstrap, group)) == written,
+                          timeout=30)
+
+            pg.stop("fast")  # the outage: records keep arriving
+            produced = written + asyncio.run(produce(
+                bootstrap, _messages(topics, during + before[:20])))
+            sink.wait_for("/ready to report the database down",
+                          lambda: sink.readiness() == (503, {"database": False,
+                                                              "partitions_assigned": True}),
+                          timeout=20)
+            retries = sink.metric("predelinq_sink_retries_total")
+            assert retries >= 1
+            sink.wait_for("another retry",
+                          lambda: sink.metric("predelinq_sink_retries_total") > retries,
+                          timeout=15)
+            assert sink.metric("predelinq_sink_database_up") == 0
+            # nothing consumed during the outage is committed
+            assert asyncio.run(_committed(bootstrap, group)) == written
+
+            pg.start()  # the backlog drains
+            sink.wait_for("every id in the database", lambda: _holds(pg.url, scores, decisions),
+                          timeout=30)
+            sink.wait_for("offsets committed to the end",
+                          lambda: asyncio.run(_committed(bootstrap, group)) == produced,
+                          timeout=30)
+            assert sink.readiness() == (200, {"database": True, "partitions_assigned": True})
+            _assert_exactly_once(pg.url, scores, decisions)
+            assert sink.stop() == 0
+    assert f"cust-{run}-" not in sink.log_path.read_text()
+
+
+def test_a_sink_stopped_during_an_outage_commits_nothing_and_its_successor_catches_up(
+        kafka_broker: Any, tmp_path: Path) -> None:
+    bootstrap: str = kafka_broker.bootstrap_servers
+    run = tmp_path.name
+    topics = unique_topics("restart")
+    outputs = [topics["TOPIC_RISK_SCORES"], topics["TOPIC_INTERVENTIONS"]]
+    group = f"{topics['APP_NAME']}-audit-sink"
+    asyncio.run(_create_topics(bootstrap, outputs))
+    before, during = _wave(run, 0, 60), _wave(run, 60, 60)
+    scores, decisions = _ids(before + during)
+
+    with PostgresServer() as pg:
+        asyncio.run(apply_migrations(pg.url))
+        pg.stop("fast")  # down before the sink starts: it waits for the database
+        written = asyncio.run(produce(bootstrap, _messages(topics, before)))
+        first = _sink(topics, bootstrap, pg.url, tmp_path / "first", batch_size=40).start()
+        try:
+            first.wait_for("the sink to serve /ready", lambda: first.readiness()[0] == 503,
+                           timeout=30)
+            pg.start()
+            first.wait_for("the first wave committed",
+                           lambda: asyncio.run(_committed(bootstrap, group)) == written,
+                           timeout=30)
+            pg.stop("fast")
+            produced = written + asyncio.run(produce(bootstrap, _messages(topics, during)))
+            first.wait_for("a failed attempt",
+                           lambda: first.metric("predelinq_sink_retries_total") > 0, timeout=20)
+            started = time.monotonic()
+            assert first.stop() == 0  # SIGTERM while a batch waits for the database
+            assert time.monotonic() - started < 10
+        finally:
+            first.stop()
+        assert asyncio.run(_committed(bootstrap, group)) == written
+
+        pg.start()
+        with _sink(topics, bootstrap, pg.url, tmp_path / "second", batch_size=40) as second:
+            second.wait_for("every id in the database",
+                            lambda: _holds(pg.url, scores, decisions), timeout=60)
+            second.wait_for("offsets committed to the end",
+                            lambda: asyncio.run(_committed(bootstrap, group)) == produced,
+                            timeout=30)
+            _assert_exactly_once(pg.url, scores, decisions)
+            assert second.stop() == 0
+    assert "stopping: the unwritten batch's offsets are not committed" in first.log_tail()

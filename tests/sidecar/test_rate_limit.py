@@ -1,0 +1,77 @@
+"""RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW per client: 429 with Retry-After, then
+recovery."""
+
+from __future__ import annotations
+
+from stream_app.sidecar._ratelimit import RateLimiter
+
+from .conftest import KEY, KNOWN, PREFIX, FakeClock, StartApi
+
+PREDICT = f"{PREFIX}/predict"
+
+
+async def test_over_the_limit_is_429_with_retry_after_then_recovers(
+        start_api: StartApi) -> None:
+    h = await start_api(rate_limit_max=3, rate_limit_window=60)
+    for _ in range(3):
+        response = await h.client.post(PREDICT, json={"customer_id": KNOWN}, headers=h.auth)
+        assert response.status == 200
+    h.clock.advance(20.5)
+    response = await h.client.post(PREDICT, json={"customer_id": KNOWN}, headers=h.auth)
+    assert response.status == 429
+    assert response.headers["Retry-After"] == "40"  # whole seconds, rounded up
+    body = await response.json()
+    assert body["error"]["code"] == "rate_limited"
+    assert body["error"]["request_id"] == response.headers["X-Request-ID"]
+    h.clock.advance(39)
+    assert (await h.client.post(PREDICT, json={"customer_id": KNOWN},
+                                headers=h.auth)).headers["Retry-After"] == "1"
+    h.clock.advance(1)  # the window has closed
+    response = await h.client.post(PREDICT, json={"customer_id": KNOWN}, headers=h.auth)
+    assert response.status == 200
+
+
+async def test_wrong_keys_are_limited_by_address_and_do_not_use_the_keys_budget(
+        start_api: StartApi) -> None:
+    h = await start_api(rate_limit_max=2)
+    for n in range(2):  # guessing keys from one address
+        response = await h.client.get(f"{PREFIX}/customers/{KNOWN}/risk",
+                                      headers={"X-API-Key": f"guess-{n}"})
+        assert response.status == 401
+    response = await h.client.get(f"{PREFIX}/customers/{KNOWN}/risk",
+                                  headers={"X-API-Key": "guess-3"})
+    assert response.status == 429
+    assert (await h.client.get(f"{PREFIX}/openapi.json")).status == 429  # same address
+    # the valid key is its own client
+    response = await h.client.post(PREDICT, json={"customer_id": KNOWN}, headers=h.auth)
+    assert response.status == 200
+
+
+async def test_health_is_never_limited(start_api: StartApi) -> None:
+    h = await start_api(rate_limit_max=1)
+    for _ in range(5):
+        assert (await h.client.get(f"{PREFIX}/health")).status == 200
+        assert (await h.client.get("/health")).status == 200
+
+
+async def test_in_development_clients_are_their_addresses(start_api: StartApi) -> None:
+    h = await start_api(require_key=False, api_key=None, rate_limit_max=1)
+    assert (await h.client.post(PREDICT, json={"customer_id": KNOWN})).status == 200
+    response = await h.client.post(PREDICT, json={"customer_id": KNOWN},
+                                   headers={"X-API-Key": KEY})
+    assert response.status == 429
+
+
+def test_limiter_windows_and_memory_bound() -> None:
+    clock = FakeClock(0.0)
+    limiter = RateLimiter(2, 10.0, clock=clock, max_clients=3)
+    assert [limiter.hit("a"), limiter.hit("a"), limiter.hit("a")] == [None, None, 10]
+    clock.advance(9.2)
+    assert limiter.hit("a") == 1
+    clock.advance(0.8)
+    assert limiter.hit("a") is None
+    for client in ("b", "c", "d", "e"):
+        limiter.hit(client)
+    assert len(limiter) == 3  # "a" and "b", least recently seen, were forgotten
+    assert limiter.hit("e") is None
+    assert limiter.hit("e") == 10

@@ -1,0 +1,120 @@
+"""The audit writer on the real (throwaway) PostgreSQL: columns, idempotency, atomicity."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from stream_app.sink import AuditWriter, RowDecoder
+from tests.support.databases import fetch, fresh_database
+from tests.support.outputs import (
+    NAMES_SHA256,
+    encode,
+    encode_with_schema,
+    intervention,
+    risk_score,
+)
+
+pytestmark = pytest.mark.integration
+
+DECODER = RowDecoder()
+
+
+@pytest.fixture
+def database(postgres_url: str) -> Iterator[str]:
+    with fresh_database(postgres_url) as url:
+        yield url
+
+
+async def _write_twice(url: str, scores: list[bytes], interventions: list[bytes]) -> list[object]:
+    score_rows = [DECODER.score_row(v) for v in scores]
+    intervention_rows = [DECODER.intervention_row(v) for v in interventions]
+    writer = await AuditWriter.connect(url)
+    try:
+        first = await writer.write(score_rows, intervention_rows)
+        second = await writer.write(score_rows, intervention_rows)
+    finally:
+        await writer.close()
+    return [first, second]
+
+
+def test_rows_land_with_every_column(database: str) -> None:
+    score, old_score = risk_score(1), risk_score(2)
+    decision, json_decision, old_decision = intervention(3), intervention(4), intervention(5)
+    asyncio.run(_write_twice(
+        database,
+        [encode(score), encode_with_schema(old_score, 4)],
+        [encode(decision), encode(json_decision, "json"), encode_with_schema(old_decision, 5)]))
+
+    scores = {str(r["event_id"]): r for r in asyncio.run(fetch(database, "TABLE risk_scores"))}
+    row = scores[score.event_id]
+    assert row["customer_id"] == score.customer_id
+    assert row["scored_at"] == datetime.fromtimestamp(score.scored_at / 1000, UTC)
+    assert row["as_of"] == datetime.fromtimestamp(score.as_of / 1000, UTC)
+    assert (row["probability"], row["score"], row["band"]) == (0.01, 1, "MEDIUM")
+    assert (row["trigger_event_id"], row["trigger_topic"]) == ("tx-1", "bank.transactions.v1")
+    assert json.loads(row["top_reasons"]) == [r.to_record() for r in score.top_reasons]
+    assert (row["features_sha256"], row["schema_id"]) == (score.features_sha256, 7)
+    assert (row["challenger_model_version"], row["challenger_score"]) == ("m-challenger", 4)
+    old = scores[old_score.event_id]
+    assert (old["schema_id"], old["challenger_model_version"], old["challenger_score"]) == (
+        4, None, None)
+
+    decisions = {str(r["intervention_id"]): r
+                 for r in asyncio.run(fetch(database, "TABLE interventions"))}
+    row = decisions[decision.intervention_id]
+    assert row["features"] == list(decision.features)  # double precision[], exact
+    assert (row["actionable"], row["rule"], row["experiment_arm"]) == (
+        False, "cooldown", "TREATMENT")
+    assert (row["feature_names_sha256"], row["schema_id"]) == (NAMES_SHA256, 8)
+    assert (row["action"], row["channel"], row["priority"]) == ("PAYMENT_REMINDER", "SMS", "HIGH")
+    assert (row["model_version"], row["policy_version"]) == ("m-test", "policy-test")
+    assert row["expires_at"] == datetime.fromtimestamp(decision.expires_at / 1000, UTC)
+    assert json.loads(row["reasons"]) == [r.to_record() for r in decision.reasons]
+    assert decisions[json_decision.intervention_id]["schema_id"] is None
+    assert decisions[json_decision.intervention_id]["actionable"] is True
+    old = decisions[old_decision.intervention_id]
+    assert (old["schema_id"], old["actionable"], old["rule"], old["features"],
+            old["feature_names_sha256"]) == (5, True, None, [], None)
+    assert old["experiment_arm"] == "CONTROL"
+
+
+def test_writing_a_batch_twice_keeps_one_row_per_id_and_counts_duplicates(database: str) -> None:
+    scores = [encode(risk_score(i)) for i in range(20)]
+    scores += scores[:5]  # the same record twice in one batch (a re-delivery)
+    interventions = [encode(intervention(i), "json" if i % 2 else "avro") for i in range(7)]
+    first, second = asyncio.run(_write_twice(database, scores, interventions))
+    assert first == ({"risk_scores": 20, "interventions": 7},
+                     {"risk_scores": 5, "interventions": 0})
+    assert second == ({"risk_scores": 0, "interventions": 0},
+                      {"risk_scores": 25, "interventions": 7})
+    counts = asyncio.run(fetch(database, "SELECT (SELECT count(*) FROM risk_scores) AS s, "
+                                         "(SELECT count(DISTINCT event_id) FROM risk_scores) AS d, "
+                                         "(SELECT count(*) FROM interventions) AS i"))
+    assert (counts[0]["s"], counts[0]["d"], counts[0]["i"]) == (20, 20, 7)
+
+
+def test_both_tables_are_written_in_one_transaction(database: str) -> None:
+    good = DECODER.score_row(encode(risk_score(1)))
+    bad = DECODER.intervention_row(encode(intervention(2)))._replace(score=150)  # CHECK fails
+
+    async def scenario() -> None:
+        writer = await AuditWriter.connect(database)
+        try:
+            with pytest.raises(asyncpg.CheckViolationError):
+                await writer.write([good], [bad])
+            # the same connection writes the next batch (its staging tables were emptied)
+            result = await writer.write([good], [bad._replace(score=90)])
+            assert result.inserted == {"risk_scores": 1, "interventions": 1}
+        finally:
+            await writer.close()
+
+    asyncio.run(scenario())
+    rows = asyncio.run(fetch(database, "SELECT event_id FROM risk_scores"))
+    assert [r["event_id"] for r in rows] == [uuid.UUID(risk_score(1).event_id)]
