@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     state_dir: str = Field("var/state", description="Directory for RocksDB and Faust data.")
     sidecar_host: str = "127.0.0.1"
     sidecar_port: int = Field(8080, ge=0, le=65535)
+    sidecar_advertised_url: str | None = Field(
+        None, description="URL other workers use to reach this worker's sidecar (forwarded "
+                          "/predict calls); default http://<host>:<SIDECAR_PORT>.")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

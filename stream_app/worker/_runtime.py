@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -34,9 +35,10 @@ from stream_app.processing import BatchProcessor, InputRecord, OutputTopics
 from stream_app.scoring import DriftMonitor, ScoredBatch, ScoringModel
 from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
 from stream_app.settings import Settings
-from stream_app.sidecar import HealthSource, Sidecar
+from stream_app.sidecar import HealthSource, Sidecar, SidecarApi
 
 from ._models import ModelSlot, ModelWatcher
+from ._predict import WorkerPredictBackend
 
 __all__ = ["TABLE_NAME", "WorkerRuntime"]
 
@@ -152,6 +154,9 @@ class WorkerRuntime:
         self._model_changed(self.champion)
         self._model_changed(self.challenger)
         self._drift: DriftMonitor | None = None
+        self.policy = InterventionPolicy(load_policy(settings.policy_path),
+                                         enabled=settings.enable_interventions,
+                                         threshold=settings.auto_trigger_threshold)
         catalog = SchemaCatalog.default()
         topic_types = {
             settings.topic_transactions: RecordType.TRANSACTION,
@@ -164,9 +169,7 @@ class WorkerRuntime:
             model=self.current_model,
             challenger=self.challenger,
             observer=self._observe_scores,
-            policy=InterventionPolicy(load_policy(settings.policy_path),
-                                      enabled=settings.enable_interventions,
-                                      threshold=settings.auto_trigger_threshold),
+            policy=self.policy,
             topics=OutputTopics(settings.topic_risk_scores, settings.topic_interventions,
                                 settings.topic_deadletter),
             metrics=self.metrics,
@@ -196,6 +199,18 @@ class WorkerRuntime:
         self.app.agent(self.input_topic, name="score-customers")(self._agent)
         # faust's signal typing rejects bound async methods that mypy should accept
         self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
+        self.predict_backend = WorkerPredictBackend(
+            app=self.app,
+            table=self.table,
+            partitions=settings.topic_partitions,
+            own_url=self.advertised_url,
+            api_prefix=settings.api_prefix,
+            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+            model=self.current_model,
+            bands=self.policy.bands,
+            stream_time=self.processor.deadlines.stream_time,
+            is_ready=lambda: all(self.readiness().values()),
+        )
         self.sidecar = Sidecar(
             metrics=self.metrics,
             health=HealthSource(
@@ -206,7 +221,19 @@ class WorkerRuntime:
             api_prefix=settings.api_prefix,
             host=settings.sidecar_host,
             port=settings.sidecar_port,
+            api=SidecarApi.from_settings(settings, backend=self.predict_backend,
+                                         registry=self.metrics.registry),
         )
+
+    @property
+    def advertised_url(self) -> str:
+        """The sidecar URL other workers forward /predict calls to (faust's canonical_url)."""
+        s = self.settings
+        if s.sidecar_advertised_url:
+            return s.sidecar_advertised_url.rstrip("/")
+        wildcard = s.sidecar_host in ("0.0.0.0", "::")  # noqa: S104 - compared, not bound
+        host = socket.gethostname() if wildcard else s.sidecar_host
+        return f"http://{host}:{s.sidecar_port}"
 
     def _create_app(self) -> faust.App:
         s = self.settings
@@ -221,6 +248,7 @@ class WorkerRuntime:
             key_serializer="raw",
             value_serializer="raw",
             web_enabled=False,
+            canonical_url=self.advertised_url,
             autodiscover=False,
             broker_session_timeout=s.kafka_session_timeout_seconds,
             broker_heartbeat_interval=s.kafka_heartbeat_interval_seconds,
