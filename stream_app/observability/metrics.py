@@ -88,7 +88,9 @@ class WorkerMetrics:
             "predelinq_ready", "1 when the worker is ready (model, partitions, recovery).",
             registry=r)
         self.assigned_partitions = Gauge(
-            "predelinq_assigned_partitions", "Input topic partitions assigned to this worker.",
+            "predelinq_assigned_partitions",
+            "Input partitions (one per partition number of the co-partitioned input topics) "
+            "this worker owns.",
             registry=r)
         self.recovery_remaining = Gauge(
             "predelinq_recovery_remaining_records",

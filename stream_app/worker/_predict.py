@@ -35,6 +35,7 @@ class WorkerPredictBackend:
         *,
         app: Any,  # faust.App
         table: Any,  # the customer-state table
+        input_topic: str,  # one of the co-partitioned input topics
         partitions: int,
         own_url: str,
         api_prefix: str,
@@ -46,6 +47,7 @@ class WorkerPredictBackend:
     ) -> None:
         self._app = app
         self._table = table
+        self._input_topic = input_topic
         self._partitions = partitions
         self._own_url = own_url.rstrip("/")
         self._api_prefix = api_prefix
@@ -65,9 +67,12 @@ class WorkerPredictBackend:
         return url.rstrip("/")
 
     def _owns(self, partition: int) -> bool:
+        """True when this worker is assigned the partition of the input topics (not merely a
+        changelog or faust's internal leader topic, which share partition numbers)."""
         consumer = self._app.consumer
         assigned = consumer.assignment() if consumer is not None else set()
-        return any(tp.partition == partition for tp in assigned)
+        return any(tp.partition == partition and tp.topic == self._input_topic
+                   for tp in assigned)
 
     async def predict(self, customer_id: str) -> Mapping[str, Any] | None:
         if not self._is_ready():

@@ -202,6 +202,7 @@ class WorkerRuntime:
         self.predict_backend = WorkerPredictBackend(
             app=self.app,
             table=self.table,
+            input_topic=settings.topic_transactions,
             partitions=settings.topic_partitions,
             own_url=self.advertised_url,
             api_prefix=settings.api_prefix,
@@ -349,8 +350,9 @@ class WorkerRuntime:
         checks = self.readiness()
         self.metrics.ready.set(1 if all(checks.values()) else 0)
         try:
-            self.metrics.assigned_partitions.set(
-                len(self.app.consumer.assignment()) if self.app.consumer else 0)
+            assignment = self.app.consumer.assignment() if self.app.consumer else set()
+            self.metrics.assigned_partitions.set(  # input partitions, not changelogs
+                sum(1 for tp in assignment if tp.topic == self.settings.topic_transactions))
             self.metrics.recovery_remaining.set(self._recovery().active_remaining_total())
         except Exception:  # not started yet
             self.metrics.assigned_partitions.set(0)
