@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from stream_app.events import InputEvent
 from stream_app.features import (
     Applied,
     CustomerState,
@@ -60,6 +61,17 @@ class ReplayStats:
 P = TypeVar("P", bound=AsOf)
 
 
+def _valid_event(record: dict[str, Any], stats: ReplayStats) -> InputEvent | None:
+    """The record as a validated event, or None (counted by reason) when it is not one."""
+    try:
+        return to_event(record)
+    except (InputError, KeyError) as exc:
+        stats.invalid += 1
+        reason = getattr(exc, "reason", "unknown_type")
+        stats.invalid_reasons[reason] = stats.invalid_reasons.get(reason, 0) + 1
+        return None
+
+
 def replay_points(
     records: Iterable[dict[str, Any]],
     points: Sequence[P],
@@ -85,12 +97,8 @@ def replay_points(
         queue = pending.get(customer) if isinstance(customer, str) else None
         if not queue:
             continue
-        try:
-            event = to_event(record)
-        except (InputError, KeyError) as exc:
-            stats.invalid += 1
-            reason = getattr(exc, "reason", "unknown_type")
-            stats.invalid_reasons[reason] = stats.invalid_reasons.get(reason, 0) + 1
+        event = _valid_event(record, stats)
+        if event is None:
             continue
         seen.add(event.customer_id)
         state = states.get(event.customer_id)
@@ -146,12 +154,8 @@ def replay_events(
 
     for record in records:
         stats.events += 1
-        try:
-            event = to_event(record)
-        except (InputError, KeyError) as exc:
-            stats.invalid += 1
-            reason = getattr(exc, "reason", "unknown_type")
-            stats.invalid_reasons[reason] = stats.invalid_reasons.get(reason, 0) + 1
+        event = _valid_event(record, stats)
+        if event is None:
             continue
         customer = event.customer_id
         state = states.get(customer)

@@ -15,28 +15,16 @@ import pytest
 
 from stream_app.db import MigrationError, apply_migrations, available_migrations, pending_migrations
 from stream_app.db._migrations import _check_history
+from tests.support.databases import fresh_database
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def database(postgres_url: str) -> Iterator[str]:
-    """A fresh database per test, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(postgres_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base, _, _ = postgres_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    """A fresh, empty database per test, dropped afterwards."""
+    with fresh_database(postgres_url, migrate=False) as url:
+        yield url
 
 
 def test_connects_and_applies_the_first_migration(database: str) -> None:

@@ -14,27 +14,13 @@ import pytest
 from model_registry import promote
 from stream_app.events import RecordType
 from stream_app.processing import TIMER_TOPIC
-from stream_app.serializers import AvroCodec, OutputDecoder, SchemaCatalog
+from stream_app.serializers import OutputDecoder, SchemaCatalog
 from stream_app.simulate import BankSimulator, SimulationConfig
-from tests.support.kafka_io import consume_until, produce
+from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _encode(records: list[dict[str, Any]], topics: dict[str, str]) -> list[tuple[str, bytes,
-                                                                               bytes]]:
-    codec = AvroCodec(SchemaCatalog.default())
-    out = []
-    for record in records:
-        body = {k: v for k, v in record.items() if k != "type"}
-        if record["type"] == "transaction":
-            topic, kind = topics["TOPIC_TRANSACTIONS"], RecordType.TRANSACTION
-        else:
-            topic, kind = topics["TOPIC_PAYMENTS"], RecordType.PAYMENT
-        out.append((topic, record["customer_id"].encode(), codec.encode(kind, body)))
-    return out
 
 
 def test_champion_swaps_without_restart_and_challenger_scores_in_shadow(
@@ -53,7 +39,7 @@ def test_champion_swaps_without_restart_and_challenger_scores_in_shadow(
            "ENABLE_INTERVENTIONS": "false"}
     records = list(BankSimulator(SimulationConfig(customers=60, days=90, seed=44)).events())
     half = len(records) // 2
-    inputs = _encode(records, topics)
+    inputs = encode_inputs(records, topics)
     scores_topic = topics["TOPIC_RISK_SCORES"]
 
     def event_scores(got: dict[str, list[Any]]) -> int:

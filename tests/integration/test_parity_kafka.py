@@ -22,9 +22,9 @@ from stream_app.events import RecordType
 from stream_app.features import Deadline
 from stream_app.offline import replay_events
 from stream_app.processing import TIMER_TOPIC
-from stream_app.serializers import AvroCodec, OutputDecoder, SchemaCatalog
+from stream_app.serializers import OutputDecoder, SchemaCatalog
 from stream_app.simulate import BankSimulator, SimulationConfig
-from tests.support.kafka_io import consume_until, produce
+from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
 from tests.support.worker_process import WorkerProcess, unique_topics
 
@@ -39,20 +39,6 @@ def _sha(vector: list[float]) -> str:
     return hashlib.sha256(np.asarray(vector, dtype=np.float64).tobytes()).hexdigest()
 
 
-def _encode(records: list[dict[str, Any]], topics: dict[str, str]) -> list[tuple[str, bytes,
-                                                                               bytes]]:
-    codec = AvroCodec(SchemaCatalog.default())
-    out = []
-    for record in records:
-        body = {k: v for k, v in record.items() if k != "type"}
-        if record["type"] == "transaction":
-            topic, kind = topics["TOPIC_TRANSACTIONS"], RecordType.TRANSACTION
-        else:
-            topic, kind = topics["TOPIC_PAYMENTS"], RecordType.PAYMENT
-        out.append((topic, record["customer_id"].encode(), codec.encode(kind, body)))
-    return out
-
-
 def _run(kafka: Any, trained: TrainedFixture, tmp_path: Path,
          records: list[dict[str, Any]], expected_scores: int) -> list[dict[str, Any]]:
     topics = unique_topics("parity")
@@ -61,7 +47,7 @@ def _run(kafka: Any, trained: TrainedFixture, tmp_path: Path,
            "ENABLE_INTERVENTIONS": "false"}
     with WorkerProcess(env, tmp_path) as worker:
         worker.wait_ready()
-        asyncio.run(produce(kafka.bootstrap_servers, _encode(records, topics)))
+        asyncio.run(produce(kafka.bootstrap_servers, encode_inputs(records, topics)))
         scores_topic = topics["TOPIC_RISK_SCORES"]
         got = asyncio.run(consume_until(
             kafka.bootstrap_servers, [scores_topic],

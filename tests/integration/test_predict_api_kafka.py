@@ -13,10 +13,8 @@ from typing import Any
 
 import pytest
 
-from stream_app.events import RecordType
-from stream_app.serializers import AvroCodec, SchemaCatalog
 from stream_app.simulate import BankSimulator, SimulationConfig
-from tests.support.kafka_io import consume_until, produce
+from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
 from tests.support.worker_process import WorkerProcess, unique_topics
 
@@ -41,14 +39,7 @@ def test_any_worker_answers_predict_for_any_customer(
         kafka_broker: Any, trained: TrainedFixture, tmp_path: Path) -> None:
     topics = unique_topics("predict")
     records = list(BankSimulator(SimulationConfig(customers=40, days=60, seed=51)).events())
-    codec = AvroCodec(SchemaCatalog.default())
-    inputs = []
-    for record in records:
-        body = {k: v for k, v in record.items() if k != "type"}
-        topic, kind = ((topics["TOPIC_TRANSACTIONS"], RecordType.TRANSACTION)
-                       if record["type"] == "transaction"
-                       else (topics["TOPIC_PAYMENTS"], RecordType.PAYMENT))
-        inputs.append((topic, record["customer_id"].encode(), codec.encode(kind, body)))
+    inputs = encode_inputs(records, topics)
     env = {**topics, "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
            "MODEL_PATH": str(trained.path), "TOPIC_PARTITIONS": "4", "API_KEY": KEY,
            "CACHE_TTL": "0"}

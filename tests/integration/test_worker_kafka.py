@@ -20,9 +20,9 @@ from stream_app.events import RecordType
 from stream_app.features import FEATURES
 from stream_app.offline import replay_events
 from stream_app.processing import TIMER_TOPIC
-from stream_app.serializers import AvroCodec, OutputDecoder, SchemaCatalog, encode_json
+from stream_app.serializers import AvroCodec, OutputDecoder, SchemaCatalog
 from stream_app.simulate import BankSimulator, SimulationConfig
-from tests.support.kafka_io import consume_until, produce
+from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
 from tests.support.worker_process import WorkerProcess, unique_topics
 
@@ -46,22 +46,6 @@ REASON_CODES = {f.reason_code: f.name for f in FEATURES}
 def _simulated(customers: int, days: int, seed: int) -> list[dict[str, Any]]:
     return list(BankSimulator(SimulationConfig(customers=customers, days=days, seed=seed))
                 .events())
-
-
-def _encode(records: list[dict[str, Any]], topics: dict[str, str],
-            json_share: float) -> list[tuple[str, bytes, bytes]]:
-    codec = AvroCodec(SchemaCatalog.default())
-    rng = random.Random(5)
-    out = []
-    for record in records:
-        body = {k: v for k, v in record.items() if k != "type"}
-        if record["type"] == "transaction":
-            topic, record_type = topics["TOPIC_TRANSACTIONS"], RecordType.TRANSACTION
-        else:
-            topic, record_type = topics["TOPIC_PAYMENTS"], RecordType.PAYMENT
-        value = encode_json(body) if rng.random() < json_share else codec.encode(record_type, body)
-        out.append((topic, record["customer_id"].encode(), value))
-    return out
 
 
 def _malformed(topics: dict[str, str], sample: dict[str, Any]) -> list[tuple[str, bytes | None,
@@ -102,7 +86,7 @@ def _run_worker_scenario(
 ) -> dict[str, Any]:
     topics = unique_topics()
     records = _simulated(customers, days, seed=21)
-    valid = _encode(records, topics, json_share=0.1)
+    valid = encode_inputs(records, topics, json_share=0.1)
     # re-deliveries of recent events (inside the lateness bound, where duplicates are detected;
     # an older re-delivery is a late event and is dead-lettered as such)
     redelivered = random.Random(9).sample(valid[-len(valid) // 10:], 25)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+
+from stream_app.events import RecordType
+from stream_app.serializers import AvroCodec, SchemaCatalog, encode_json
 
 
 async def produce(bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes | None]]) -> int:
@@ -52,3 +57,23 @@ async def consume_until(
     finally:
         await consumer.stop()
     return records
+
+
+def encode_inputs(records: list[dict[str, Any]], topics: dict[str, str], *,
+                  json_share: float = 0.0, seed: int = 5) -> list[tuple[str, bytes, bytes]]:
+    """(topic, key, value) for simulated log records, as upstream producers publish them:
+    keyed by customer_id, Avro-framed, or JSON for a random ``json_share`` of them.
+    ``topics`` holds the TOPIC_* settings of the test."""
+    codec = AvroCodec(SchemaCatalog.default())
+    rng = random.Random(seed)
+    out = []
+    for record in records:
+        body = {k: v for k, v in record.items() if k != "type"}
+        if record["type"] == "transaction":
+            topic, record_type = topics["TOPIC_TRANSACTIONS"], RecordType.TRANSACTION
+        else:
+            topic, record_type = topics["TOPIC_PAYMENTS"], RecordType.PAYMENT
+        value = (encode_json(body) if json_share and rng.random() < json_share
+                 else codec.encode(record_type, body))
+        out.append((topic, record["customer_id"].encode(), value))
+    return out
