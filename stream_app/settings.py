@@ -19,6 +19,7 @@ __all__ = [
     "ConfigurationError",
     "Environment",
     "KafkaSecurityProtocol",
+    "LogFormat",
     "OutputFormat",
     "SaslMechanism",
     "Settings",
@@ -71,6 +72,11 @@ class SaslMechanism(enum.StrEnum):
     PLAIN = "PLAIN"
     SCRAM_SHA_256 = "SCRAM-SHA-256"
     SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class LogFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
 
 
 class OutputFormat(enum.StrEnum):
@@ -131,6 +137,9 @@ class Settings(BaseSettings):
     rate_limit_max: int = Field(100, ge=1)
     rate_limit_window: int = Field(60, ge=1, description="Seconds.")
     log_level: str = "INFO"
+    log_format: LogFormat = Field(
+        LogFormat.TEXT, description="text (one line per record) or json (one JSON object per "
+                                    "line); personal data is redacted at INFO and above.")
 
     # --- Kafka ---------------------------------------------------------------------------------
     kafka_bootstrap_servers: str = "127.0.0.1:9092"

@@ -185,12 +185,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setup_logging() -> None:
+    """WARNING and above on stderr, in the LOG_FORMAT (text when the settings do not load: the
+    command reports why). The worker's logging is set up by Faust; the sink sets its level."""
+    from stream_app.observability import configure_logging
+    from stream_app.settings import ConfigurationError, LogFormat, load_settings
+
+    try:
+        log_format = load_settings().log_format
+    except ConfigurationError:
+        log_format = LogFormat.TEXT
+    configure_logging(log_format, logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from stream_app.settings import ConfigurationError
 
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers and args.command not in ("worker",):
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        _setup_logging()
     try:
         code: int = args.handler(args)
     except ConfigurationError as exc:
