@@ -2,32 +2,144 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from stream_app.settings import Settings
 
+PREDELINQ_SERVICES = {"migrate", "model-init", "worker-1", "worker-2", "sink"}
 
-def test_compose_environment_names_exist_in_settings(repo_root: Path) -> None:
-    compose = yaml.safe_load((repo_root / "docker-compose.kafka.yml").read_text())
+
+@pytest.fixture
+def compose(repo_root: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((repo_root / "docker-compose.kafka.yml").read_text())
+    return loaded
+
+
+def _ours(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: service for name, service in compose["services"].items()
+            if str(service.get("image", "")).startswith("predelinq:")}
+
+
+def test_the_stack_has_every_service(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(_ours(compose)) == PREDELINQ_SERVICES
+    assert {"kafka", "postgres", "prometheus", "grafana"} <= set(services)
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    kafka = services["kafka"]["environment"]
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
+    assert "zookeeper" not in " ".join(services)
+    assert services["migrate"]["command"] == ["migrate"]
+    assert [services[w]["command"] for w in ("worker-1", "worker-2")] == [["worker"]] * 2
+    assert services["sink"]["command"] == ["sink"]
+
+
+def test_compose_environment_names_exist_in_settings(compose: dict[str, Any]) -> None:
     known = {name.upper() for name in Settings.model_fields}
-    ours = {"migrate", "worker"}
     checked = 0
-    for name, service in compose["services"].items():
-        if name not in ours:
-            continue
+    for name, service in _ours(compose).items():
         for variable in service.get("environment", {}):
             assert variable in known, f"{name}: {variable} is not a predelinq setting"
             checked += 1
-    assert checked >= 5
+    assert checked >= 40
 
 
-def test_compose_worker_runs_in_production_mode_with_required_secrets(repo_root: Path) -> None:
-    compose = yaml.safe_load((repo_root / "docker-compose.kafka.yml").read_text())
-    env = compose["services"]["worker"]["environment"]
-    assert env["ENVIRONMENT"] == "production"
-    assert env["STATE_STORE_URL"].startswith("rocksdb://")
-    assert "API_KEY" in env
-    assert "DATABASE_URL" in env
+def test_compose_services_run_in_production_mode_with_required_secrets(
+        compose: dict[str, Any], repo_root: Path) -> None:
+    for name in ("migrate", "worker-1", "worker-2", "sink"):
+        env = _ours(compose)[name]["environment"]
+        assert env["ENVIRONMENT"] == "production", name
+        assert env["STATE_STORE_URL"].startswith("rocksdb://"), name
+        assert "${API_KEY" in env["API_KEY"], name
+        assert "${POSTGRES_PASSWORD" in env["DATABASE_URL"], name
+        assert env["LOG_FORMAT"] == "json", name
     assert ".env" in (repo_root / ".gitignore").read_text().split()
+
+
+def test_the_two_workers_have_their_own_state_and_address(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    states, urls, host_ports = set(), set(), set()
+    for name in ("worker-1", "worker-2"):
+        worker = services[name]
+        env = worker["environment"]
+        assert env["SIDECAR_ADVERTISED_URL"] == f"http://{name}:{env['SIDECAR_PORT']}"
+        urls.add(env["SIDECAR_ADVERTISED_URL"])
+        mounts = {v.split(":")[0]: v.split(":")[1] for v in worker["volumes"]}
+        states.add(next(source for source, target in mounts.items()
+                        if target == "/var/lib/predelinq/state"))
+        registry = next(s for s, t in mounts.items() if t.startswith("/var/lib/predelinq/registry"))
+        assert registry == "registry"
+        assert env["MODEL_PATH"].startswith("/var/lib/predelinq/registry/")
+        host_ports.update(p.split(":")[0] for p in worker["ports"])
+        assert {"kafka", "migrate", "model-init"} <= set(worker["depends_on"])
+    assert len(states) == 2
+    assert len(urls) == 2
+    assert len(host_ports) == 2
+
+
+def test_every_secret_is_substituted_from_env_example(repo_root: Path) -> None:
+    text = (repo_root / "docker-compose.kafka.yml").read_text()
+    used = set(re.findall(r"\$\{([A-Z_]+)", text))
+    example = (repo_root / ".env.example").read_text()
+    defined = dict(line.split("=", 1) for line in example.splitlines()
+                   if line and not line.startswith("#"))
+    assert used == set(defined)
+    assert {"API_KEY", "POSTGRES_PASSWORD"} <= used
+    tracked = subprocess.run(["git", "ls-files", ".env"], cwd=repo_root, capture_output=True,
+                             text=True, check=True).stdout
+    assert tracked == ""
+
+
+def test_references_between_services_volumes_and_files_resolve(
+        compose: dict[str, Any], repo_root: Path) -> None:
+    services = compose["services"]
+    volumes = set(compose["volumes"])
+    for name, service in services.items():
+        for dependency in service.get("depends_on", []):
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+        for mount in service.get("volumes", []):
+            source = mount.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (repo_root / source).exists(), f"{name}: {source} missing"
+            else:
+                assert source in volumes, f"{name}: volume {source} not declared"
+
+
+def test_prometheus_scrapes_every_worker_and_the_sink_on_their_ports(
+        compose: dict[str, Any], repo_root: Path) -> None:
+    config = yaml.safe_load((repo_root / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: [t for c in job["static_configs"] for t in c["targets"]]
+            for job in config["scrape_configs"]}
+    ours = _ours(compose)
+    expected = {f"{name}:{ours[name]['environment']['SIDECAR_PORT']}"
+                for name in ("worker-1", "worker-2")}
+    assert set(jobs["predelinq-worker"]) == expected
+    assert jobs["predelinq-sink"] == [f"sink:{ours['sink']['environment']['SIDECAR_PORT']}"]
+    mounts = dict(m.split(":")[:2] for m in compose["services"]["prometheus"]["volumes"])
+    assert mounts["./deploy/prometheus/rules"] == "/etc/prometheus/rules"
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+
+
+def test_grafana_is_provisioned_with_the_datasource_the_dashboard_uses(
+        compose: dict[str, Any], repo_root: Path) -> None:
+    import json
+
+    grafana = compose["services"]["grafana"]
+    mounts = dict(m.split(":")[:2] for m in grafana["volumes"])
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    datasources = yaml.safe_load(
+        (repo_root / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    (source,) = datasources["datasources"]
+    assert source["url"] == "http://prometheus:9090"
+    provider = yaml.safe_load(
+        (repo_root / "deploy/grafana/provisioning/dashboards/predelinq.yml").read_text())
+    path = provider["providers"][0]["options"]["path"]
+    assert mounts["./deploy/grafana/dashboards"] == path
+    dashboard = json.loads((repo_root / "deploy/grafana/dashboards/predelinq.json").read_text())
+    uids = {p["datasource"]["uid"] for p in dashboard["panels"] if "datasource" in p}
+    assert uids == {source["uid"]}
