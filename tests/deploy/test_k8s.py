@@ -1,0 +1,154 @@
+"""deploy/k8s: parsed (no cluster here) and checked against the settings and the sidecar."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stream_app.settings import Settings, load_settings
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+Manifest = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def manifests() -> list[Manifest]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yml").read_text())
+    loaded: list[Manifest] = []
+    for name in kustomization["resources"]:
+        loaded.extend(d for d in yaml.safe_load_all((K8S / name).read_text()) if d)
+    return loaded
+
+
+def _one(manifests: list[Manifest], kind: str, name: str) -> Manifest:
+    (found,) = [m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name]
+    return found
+
+
+def _containers(manifest: Manifest) -> list[dict[str, Any]]:
+    spec = manifest["spec"]["template"]["spec"]
+    containers: list[dict[str, Any]] = spec["containers"]
+    return containers
+
+
+def _workloads(manifests: list[Manifest]) -> list[Manifest]:
+    return [m for m in manifests if m["kind"] in {"StatefulSet", "Deployment", "Job"}]
+
+
+def test_every_file_is_listed_and_every_manifest_is_well_formed(
+        manifests: list[Manifest]) -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yml").read_text())
+    files = {p.name for p in K8S.glob("*.yml")} - {"kustomization.yml"}
+    assert set(kustomization["resources"]) == files
+    for manifest in manifests:
+        assert {"apiVersion", "kind", "metadata"} <= set(manifest), manifest
+        if manifest["kind"] != "Namespace":
+            assert manifest["metadata"]["namespace"] == kustomization["namespace"]
+
+
+def test_the_worker_is_a_statefulset_with_probes_resources_and_state_volumes(
+        manifests: list[Manifest]) -> None:
+    worker = _one(manifests, "StatefulSet", "predelinq-worker")
+    (container,) = _containers(worker)
+    assert container["args"] == ["worker"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind])
+    (template,) = worker["spec"]["volumeClaimTemplates"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
+    assert mounts[template["metadata"]["name"]]["mountPath"] == config["STATE_DIR"]
+    assert config["STATE_STORE_URL"].startswith("rocksdb://")
+    assert mounts["registry"]["readOnly"] is True
+    assert config["MODEL_PATH"].startswith(mounts["registry"]["mountPath"] + "/")
+    # the headless service gives each pod the DNS name its advertised URL uses
+    service = _one(manifests, "Service", worker["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"
+    env = {e["name"]: e for e in container.get("env", [])}
+    assert f".{service['metadata']['name']}:" in env["SIDECAR_ADVERTISED_URL"]["value"]
+    assert worker["spec"]["replicas"] <= int(config["TOPIC_PARTITIONS"])
+
+
+def test_probes_use_the_port_the_sidecar_listens_on(manifests: list[Manifest]) -> None:
+    config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
+    for workload in (_one(manifests, "StatefulSet", "predelinq-worker"),
+                     _one(manifests, "Deployment", "predelinq-sink")):
+        (container,) = _containers(workload)
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert ports[container[probe]["httpGet"]["port"]] == int(config["SIDECAR_PORT"])
+        annotations = workload["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == config["SIDECAR_PORT"]
+
+
+def test_disruption_budgets_select_their_pods(manifests: list[Manifest]) -> None:
+    for kind, name in (("StatefulSet", "predelinq-worker"), ("Deployment", "predelinq-sink")):
+        workload = _one(manifests, kind, name)
+        budget = _one(manifests, "PodDisruptionBudget", name)
+        assert budget["spec"]["maxUnavailable"] == 1
+        selector = budget["spec"]["selector"]["matchLabels"]
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items()
+
+
+def test_the_sink_is_a_deployment(manifests: list[Manifest]) -> None:
+    sink = _one(manifests, "Deployment", "predelinq-sink")
+    (container,) = _containers(sink)
+    assert container["args"] == ["sink"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert {"requests", "limits"} <= set(container["resources"])
+
+
+def test_pods_run_as_the_images_non_root_user(manifests: list[Manifest]) -> None:
+    dockerfile = (K8S.parent / "Dockerfile").read_text()
+    uid = int(re.findall(r"^USER (\d+)", dockerfile, flags=re.MULTILINE)[-1])
+    for workload in _workloads(manifests):
+        security = workload["spec"]["template"]["spec"]["securityContext"]
+        assert security["runAsNonRoot"] is True
+        assert security["runAsUser"] == uid
+        for container in _containers(workload):
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_config_and_secret_names_are_settings(manifests: list[Manifest]) -> None:
+    known = {name.upper() for name in Settings.model_fields}
+    config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
+    secret = _one(manifests, "Secret", "predelinq-secrets")["stringData"]
+    assert set(config) <= known, set(config) - known
+    assert set(secret) <= known, set(secret) - known
+    assert not set(config) & set(secret)
+    assert {"API_KEY", "DATABASE_URL", "KAFKA_SASL_PASSWORD"} <= set(secret)
+    for workload in _workloads(manifests):
+        for container in _containers(workload):
+            sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
+            assert sources == {"predelinq-config", "predelinq-secrets"}
+            env = container.get("env", [])
+            values = " ".join(str(e.get("value", "")) for e in env)
+            for item in env:  # settings, or helpers other values substitute: $(POD_NAME)
+                assert item["name"] in known or f"$({item['name']})" in values, item["name"]
+
+
+def test_the_config_loads_and_the_placeholder_secret_is_refused(
+        manifests: list[Manifest], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ConfigMap is a valid production configuration; with the committed placeholders
+    every process refuses to start (so a forgotten secret never reaches production)."""
+    from stream_app.settings import ConfigurationError
+
+    config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
+    secret = _one(manifests, "Secret", "predelinq-secrets")["stringData"]
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in {**config, **secret}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    assert refused.value.problems == ["API_KEY must be at least 16 characters in production"]
+    monkeypatch.setenv("API_KEY", "a-real-key-of-32-characters-xxxx")
+    settings = load_settings()
+    assert settings.topic_replication_factor == 3
