@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
 # Install the system packages predelinq's tests need when they are missing:
-# PostgreSQL server binaries (Debian's `postgresql`). Java 17+ and Maven must already be
-# present (they are on the build machines); they fetch Apache Kafka's jars on first use.
+# PostgreSQL server binaries (Debian's `postgresql`) and promtool (Debian's `prometheus`, for
+# the alert-rule checks in tests/deploy). Java 17+ and Maven must already be present (they are
+# on the build machines); they fetch Apache Kafka's jars on first use.
 set -euo pipefail
 
 have_pg() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
+have_promtool() { command -v promtool >/dev/null 2>&1; }
 
-if ! have_pg; then
+missing=()
+have_pg || missing+=(postgresql)
+have_promtool || missing+=(prometheus)
+
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "PostgreSQL server binaries are missing; run as root or: sudo apt-get install -y postgresql" >&2
+    echo "missing system packages; run as root or: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
     exit 1
   fi
-  echo "installing PostgreSQL (apt-get install -y postgresql) ..."
+  echo "installing ${missing[*]} (apt-get install -y --no-install-recommends) ..."
   export DEBIAN_FRONTEND=noninteractive
+  # Only the binaries are wanted: keep the packages' services (a prometheus daemon, a
+  # postgresql cluster) from being started by their install scripts, then restore the policy.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
-  apt-get install -y -qq postgresql >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 for tool in java mvn; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is required (Apache Kafka for the tests)" >&2; exit 1; }
