@@ -1,0 +1,450 @@
+"""Soak (issue 6, item 8): a bounded run at a steady rate; worker RSS against the state's
+growth, and consumer lag over time.
+
+A real worker subprocess (``STATE_STORE_URL=rocksdb://`` by default, fresh ``STATE_DIR``)
+consumes simulated traffic of a fixed population of ``--customers`` customers
+(``stream_app.simulate.BankSimulator``, Avro-framed, keyed by customer id) published at
+``--rate`` events/s for ``--minutes`` minutes, paced by the wall clock
+(``stream_app.kafka.publish_events``). Every ``--interval`` seconds the bench records:
+
+* the worker's RSS (VmRSS; and VmHWM) from ``/proc/<pid>/status``;
+* the consumer group's lag: end offsets minus committed offsets of the input topics
+  (aiokafka admin); faust commits every ~3 s, so a healthy worker shows a lag of up to a few
+  seconds of traffic;
+* events produced, input records and scores counted by the worker (``/metrics``);
+* the size of ``STATE_DIR`` on disk, and the state's size: the bench applies every event it
+  publishes to its own copy of the customers' states (the feature engine's ``apply_event``)
+  and estimates the table's encoded size as customers seen x mean encoded size of a fixed
+  sample of them.
+
+At the end: a table of the samples, least-squares slopes after the warm-up
+(``--warmup-minutes``) of RSS and of the state's encoded size (MiB/min) and of the lag
+(records/min), and a verdict: RSS grows no faster than the state (plus ``--rss-tolerance``
+MiB/min), and the lag does not grow (its trend over the window adds at most 6 s of traffic,
+it never exceeds 10 s of traffic, and it drains to 0 within ``--drain-seconds`` after the
+traffic stops). A JSON summary is printed (``--json PATH`` also writes it). Without
+``--bootstrap`` it starts its own Apache Kafka.
+
+Run: ``.venv/bin/python bench/soak.py [--minutes 10] [--rate 1000] [--customers 20000]
+[--bootstrap HOST:PORT]`` (``--minutes 1 --rate 300`` for a quick look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` and ``stream_app`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._worker import (
+    BenchWorker,
+    bench_settings,
+    consumer_lag,
+    dir_usage,
+    ensure_model,
+    kafka_bootstrap,
+    markdown_table,
+    metric_total,
+    mib,
+    slope,
+    worker_source,
+)
+from stream_app.features import CustomerState, apply_event
+from stream_app.kafka import ensure_topics, publish_events
+from stream_app.offline import to_event
+from stream_app.settings import Settings
+from stream_app.simulate import BankSimulator, SimulationConfig
+
+EVENTS_PER_CUSTOMER_DAY = 1.52  # the simulator's default mix (docs/performance.md)
+
+
+@dataclass
+class Sample:
+    t: float  # seconds since the traffic started
+    produced: int
+    input_records: int  # counted by the worker
+    scored: int  # risk scores published by the worker
+    rss: int
+    hwm: int
+    lag: int
+    state_bytes: int  # estimated encoded size of all customers' states
+    customers_seen: int
+    state_dir_bytes: int
+    written_bytes: int = 0  # estimated bytes of states written to the table so far
+
+
+class ShadowStates:
+    """The customers' states as the worker should hold them, for the state's size."""
+
+    def __init__(self, sample_size: int) -> None:
+        self.states: dict[str, CustomerState] = {}
+        self.sample_size = sample_size
+        self.sample: list[str] = []
+        self.events = 0
+        self.written = 0.0  # estimated bytes of states written (one write per event)
+        self._events_counted = 0
+        self._mean = 0.0
+
+    def apply(self, record: dict[str, Any]) -> None:
+        cid = record["customer_id"]
+        state = self.states.get(cid)
+        if state is None:
+            state = self.states[cid] = CustomerState()
+            if len(self.sample) < self.sample_size:
+                self.sample.append(cid)
+        apply_event(state, to_event(record))
+        self.events += 1
+
+    def estimated_bytes(self) -> int:
+        """Customers seen x mean encoded size (``to_bytes``) of the fixed sample. Also
+        advances :attr:`written`: the events since the last call x the mean key + state
+        size between the two calls (the worker writes a customer's state once per batch, so
+        this is an upper bound)."""
+        if not self.sample:
+            return 0
+        mean = statistics.fmean(len(self.states[c].to_bytes()) for c in self.sample)
+        new_events = self.events - self._events_counted
+        self.written += new_events * ((mean + self._mean) / 2 + len(self.sample[0]))
+        self._events_counted, self._mean = self.events, mean
+        return round(mean * len(self.states))
+
+
+def traffic(customers: int, days: int, seed: int,
+            shadow: ShadowStates) -> Iterator[dict[str, Any]]:
+    simulator = BankSimulator(SimulationConfig(customers=customers, days=days, seed=seed))
+    for record in simulator.events():
+        shadow.apply(record)
+        yield record
+
+
+@dataclass
+class Assessment:
+    warmup_s: float
+    samples_after_warmup: int
+    rss_slope_mib_per_min: float
+    state_slope_mib_per_min: float
+    state_dir_slope_mib_per_min: float
+    lag_slope_per_min: float
+    lag_max_after_warmup: int
+    lag_mean_after_warmup: float
+    rss_ok: bool
+    lag_ok: bool
+    write_slope_mib_per_min: float = 0.0  # states written to the table (estimate)
+    rss_growth_mib: float = 0.0  # last sample - first sample after the warm-up
+    write_buffer_bound_mib: float = 0.0  # RocksDB memtables: partitions x size x number
+    write_buffer_fill_minutes: float | None = None  # partitions x size / write rate
+    rss_within_write_buffers: bool = False  # growth explained by memtables still filling
+
+
+def assess(samples: Sequence[Sample], *, warmup_s: float, rate: float,
+           rss_tolerance: float, final_lag: int | None,
+           write_buffers: tuple[int, int, int] | None = None) -> Assessment:
+    """Slopes after the warm-up and the verdict (pure): RSS may grow by the state's slope
+    plus ``rss_tolerance`` MiB/min; the lag must not trend up by more than 6 s of traffic
+    over the window nor exceed 10 s of traffic, and must be 0 after draining.
+
+    ``write_buffers`` = (partitions, write_buffer_size, max_write_buffer_number) of a
+    RocksDB table: each partition's memtable takes every write (a new version of a state is
+    a new entry) until it reaches write_buffer_size and is flushed to disk, so RSS grows with
+    the *write volume*, not the state, until then. When RSS grows faster than the state but
+    no faster than the writes and stays under the memtables' bound, and the run was too
+    short to fill them, ``rss_within_write_buffers`` says so (the plateau was not seen)."""
+    after = [s for s in samples if s.t >= warmup_s]
+    minutes = [s.t / 60 for s in after]
+    rss = slope(minutes, [mib(s.rss) for s in after])
+    state = slope(minutes, [mib(s.state_bytes) for s in after])
+    disk = slope(minutes, [mib(s.state_dir_bytes) for s in after])
+    lag = slope(minutes, [float(s.lag) for s in after])
+    lags = [s.lag for s in after]
+    # the memtables' write volume: the bench's estimate of the states written, or the growth
+    # of STATE_DIR if larger (RocksDB logs every memtable write to its WAL until the flush)
+    writes = max(slope(minutes, [mib(s.written_bytes) for s in after]), disk)
+    growth = mib(after[-1].rss - after[0].rss) if after else 0.0
+    enough = len(after) >= 3
+    bound = 0.0
+    fill: float | None = None
+    within = False
+    if write_buffers is not None:
+        partitions, size, number = write_buffers
+        bound = mib(partitions * size * number)
+        fill = mib(partitions * size) / writes if writes > 0 else None
+        run = minutes[-1] if minutes else 0.0
+        within = (enough and rss <= writes + rss_tolerance and mib(after[-1].rss - samples[0].rss)
+                  <= bound and fill is not None and run < fill)
+    return Assessment(
+        warmup_s=warmup_s,
+        samples_after_warmup=len(after),
+        rss_slope_mib_per_min=round(rss, 3),
+        state_slope_mib_per_min=round(state, 3),
+        state_dir_slope_mib_per_min=round(disk, 3),
+        lag_slope_per_min=round(lag, 1),
+        lag_max_after_warmup=max(lags, default=0),
+        lag_mean_after_warmup=round(statistics.fmean(lags), 1) if lags else 0.0,
+        rss_ok=enough and rss <= max(state, 0.0) + rss_tolerance,
+        # faust commits every ~3 s, so single samples jump by up to a few seconds of
+        # traffic: over the window the lag may move by at most 6 s of traffic, never exceed
+        # 10 s of it, and must drain to 0 once the traffic stops
+        lag_ok=(enough and final_lag == 0 and max(lags, default=0) <= rate * 10
+                and lag * (minutes[-1] - minutes[0] if minutes else 0) <= rate * 6),
+        write_slope_mib_per_min=round(writes, 3),
+        rss_growth_mib=round(growth, 1),
+        write_buffer_bound_mib=round(bound),
+        write_buffer_fill_minutes=None if fill is None else round(fill, 1),
+        rss_within_write_buffers=within,
+    )
+
+
+def verdict(result: Assessment, final_lag: int | None) -> str:
+    """One line: PASS / FAIL / INCONCLUSIVE with the numbers behind it."""
+    if result.rss_ok:
+        rss = "ok"
+    elif result.rss_within_write_buffers:
+        rss = (f"faster than the state, but no faster than the table's writes "
+               f"({result.write_slope_mib_per_min:+.1f} MiB/min) into RocksDB memtables, "
+               f"which are flushed at {result.write_buffer_bound_mib:,.0f} MiB at most; "
+               f"filling them takes ~{result.write_buffer_fill_minutes} min, longer than "
+               "this run, so the plateau was not observed")
+    else:
+        rss = "grows faster than the state"
+    lag = "not growing" if result.lag_ok else "GROWING or not drained"
+    label = ("PASS" if result.rss_ok and result.lag_ok else
+             "INCONCLUSIVE" if result.lag_ok and result.rss_within_write_buffers else "FAIL")
+    return (f"{label}: RSS {result.rss_slope_mib_per_min:+.2f} MiB/min after warm-up vs state "
+            f"{result.state_slope_mib_per_min:+.2f} MiB/min ({rss}); lag "
+            f"{result.lag_slope_per_min:+.0f} records/min, max "
+            f"{result.lag_max_after_warmup:,}, {final_lag} after draining ({lag})")
+
+
+async def _run(args: argparse.Namespace, settings: Settings, worker: BenchWorker,
+               state_dir: Path) -> tuple[list[Sample], int | None, float]:
+    shadow = ShadowStates(args.state_sample)
+    days = int(args.rate * args.minutes * 60 / (EVENTS_PER_CUSTOMER_DAY * args.customers)) + 10
+    stop = asyncio.Event()
+    produced = 0
+
+    def progress(count: int) -> None:
+        nonlocal produced
+        produced = count
+
+    publisher = asyncio.ensure_future(publish_events(
+        settings, traffic(args.customers, days, args.seed, shadow), rate=args.rate,
+        on_progress=progress, stop=stop))
+    started = time.monotonic()
+    samples: list[Sample] = []
+    group = settings.app_name
+    inputs = list(settings.input_topics)
+
+    async def sample() -> Sample:
+        elapsed = time.monotonic() - started
+        metrics = await asyncio.to_thread(worker.metrics) or {}
+        memory = worker.memory()
+        lag, _, _ = await consumer_lag(settings, group, inputs)
+        allocated, _ = await asyncio.to_thread(dir_usage, state_dir)
+        return Sample(
+            t=round(elapsed, 1), produced=produced,
+            input_records=int(metric_total(metrics, "predelinq_input_records_total")),
+            scored=int(metric_total(metrics, "predelinq_scores_total")),
+            rss=memory.rss if memory else 0, hwm=memory.hwm if memory else 0, lag=lag,
+            state_bytes=shadow.estimated_bytes(), customers_seen=len(shadow.states),
+            state_dir_bytes=allocated, written_bytes=round(shadow.written))
+
+    def show(s: Sample) -> None:
+        print(f"  [{s.t / 60:5.2f} min] produced {s.produced:,} scored {s.scored:,} "
+              f"lag {s.lag:,} RSS {mib(s.rss):,.1f} MiB state ~{mib(s.state_bytes):,.1f} MiB "
+              f"({s.customers_seen:,} customers) STATE_DIR {mib(s.state_dir_bytes):,.0f} MiB",
+              flush=True)
+
+    duration = args.minutes * 60
+    next_at = started
+    while True:
+        next_at += args.interval
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        if publisher.done():
+            publisher.result()  # raises what stopped the traffic
+            print("the simulated traffic ran out before the end of the run", flush=True)
+        if not worker.alive():
+            raise RuntimeError(f"the worker exited:\n{worker.log_tail()}")
+        samples.append(await sample())
+        show(samples[-1])
+        if time.monotonic() - started >= duration or publisher.done():
+            break
+    stop.set()
+    await publisher
+    traffic_seconds = time.monotonic() - started
+    # drain: the worker should catch up with everything published
+    final_lag: int | None = None
+    deadline = time.monotonic() + args.drain_seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(2)
+        final_lag, _, _ = await consumer_lag(settings, group, inputs)
+        if final_lag == 0:
+            break
+    print(f"  lag {final_lag:,} after the traffic stopped "
+          f"({time.monotonic() - started - traffic_seconds:.0f}s later)", flush=True)
+    return samples, final_lag, traffic_seconds
+
+
+def _table(samples: Sequence[Sample]) -> str:
+    rows = []
+    previous: Sample | None = None
+    for s in samples:
+        span = s.t - previous.t if previous else s.t
+        rate = (s.produced - (previous.produced if previous else 0)) / span if span else 0
+        scored_rate = (s.scored - (previous.scored if previous else 0)) / span if span else 0
+        rows.append([f"{s.t / 60:.2f}", f"{s.produced:,}", f"{rate:,.0f}", f"{s.scored:,}",
+                     f"{scored_rate:,.0f}", f"{s.lag:,}", f"{mib(s.rss):,.1f}",
+                     f"{mib(s.state_bytes):,.1f}", f"{mib(s.state_dir_bytes):,.0f}"])
+        previous = s
+    return markdown_table(["min", "produced", "events/s", "scored", "scores/s", "lag",
+                           "RSS MiB", "state MiB (est.)", "STATE_DIR MiB"], rows)
+
+
+def _summary(args: argparse.Namespace, settings: Settings, samples: Sequence[Sample], *,
+             final_lag: int | None, traffic_s: float, warmup: float, ready_s: float,
+             rss_ready: int, hwm: int, rebalances: int, code: int | None,
+             workdir: Path) -> dict[str, Any]:
+    buffers = None
+    if args.store.startswith("rocksdb"):
+        # the worker's table uses faust's default RocksDB options (one DB per partition)
+        from faust.stores.rocksdb import (
+            DEFAULT_MAX_WRITE_BUFFER_NUMBER,
+            DEFAULT_WRITE_BUFFER_SIZE,
+        )
+
+        buffers = (args.partitions, DEFAULT_WRITE_BUFFER_SIZE, DEFAULT_MAX_WRITE_BUFFER_NUMBER)
+    result = assess(samples, warmup_s=warmup, rate=args.rate, rss_tolerance=args.rss_tolerance,
+                    final_lag=final_lag, write_buffers=buffers)
+    last = samples[-1]
+    summary: dict[str, Any] = {
+        "benchmark": "soak",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
+        "broker": "given" if args.bootstrap else "Apache Kafka started by the bench",
+        "app_name": settings.app_name,
+        "store": args.store,
+        "partitions": args.partitions,
+        "customers": args.customers,
+        "rate_target": args.rate,
+        "minutes": args.minutes,
+        "traffic_seconds": round(traffic_s, 1),
+        "produced": last.produced,
+        "rate_achieved": round(last.produced / traffic_s, 1),
+        "scored": last.scored,
+        "input_records": last.input_records,
+        "final_lag": final_lag,
+        "worker_ready_seconds": round(ready_s, 1),
+        "rss_at_ready_mib": round(mib(rss_ready), 1),
+        "rss_final_mib": round(mib(last.rss), 1),
+        "rss_peak_mib": round(mib(hwm), 1),
+        "state_estimate_final_mib": round(mib(last.state_bytes), 1),
+        "state_dir_final_mib": round(mib(last.state_dir_bytes), 1),
+        "group_joins_in_log": rebalances,
+        "worker_exit_code": code,
+        "assessment": asdict(result),
+        "verdict": verdict(result, final_lag),
+        "samples": [asdict(s) for s in samples],
+        "workdir": str(workdir),
+    }
+    return summary
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join((__doc__ or "").split("\n\n")[1:]))
+    parser.add_argument("--minutes", type=float, default=10.0, help="traffic duration (10)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="events/s (1000)")
+    parser.add_argument("--customers", type=int, default=20_000,
+                        help="fixed population of simulated customers (20,000)")
+    parser.add_argument("--bootstrap", help="use this Kafka (HOST:PORT) instead of starting "
+                                            "Apache Kafka here")
+    parser.add_argument("--partitions", type=int, default=8, help="TOPIC_PARTITIONS (8)")
+    parser.add_argument("--store", default="rocksdb://", choices=["rocksdb://", "memory://"])
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--warmup-minutes", type=float,
+                        help="left out of the slopes (default: 2, or a third of short runs)")
+    parser.add_argument("--rss-tolerance", type=float, default=0.5,
+                        help="MiB/min RSS may grow beyond the state's growth (0.5)")
+    parser.add_argument("--drain-seconds", type=float, default=60.0,
+                        help="wait this long for the lag to reach 0 at the end (60)")
+    parser.add_argument("--state-sample", type=int, default=1000,
+                        help="customers whose encoded state size is sampled (1000)")
+    parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--model", help="model version directory (default: var/bench model)")
+    parser.add_argument("--workdir", type=Path, help="state dir and worker log "
+                                                     "(default: a new temporary directory)")
+    parser.add_argument("--json", type=Path, help="also write the JSON summary here")
+    parser.add_argument("--worker-commit", help="run the worker from this git commit "
+                                                "(git archive), not the working tree")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    warmup = (args.warmup_minutes if args.warmup_minutes is not None
+              else min(2.0, args.minutes / 3)) * 60
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="predelinq-soak-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    state_dir = workdir / "state"
+    source, source_text = worker_source(args.worker_commit, workdir)
+    model = ensure_model(args.model)
+    with kafka_bootstrap(args.bootstrap) as bootstrap:
+        env, settings = bench_settings("soak", bootstrap, TOPIC_PARTITIONS=str(args.partitions))
+        asyncio.run(ensure_topics(settings))
+        worker = BenchWorker(env, state_dir=state_dir, model_path=model,
+                             log_path=workdir / "worker.log", store=args.store,
+                             source=source)
+        worker.start()
+        try:
+            ready_s = worker.wait_ready()
+            memory = worker.memory()
+            rss_ready = memory.rss if memory else 0
+            print(f"worker ready in {ready_s:.1f}s (RSS {mib(rss_ready):.0f} MiB); "
+                  f"{args.rate:,.0f} events/s of {args.customers:,} customers for "
+                  f"{args.minutes:g} min", flush=True)
+            samples, final_lag, traffic_s = asyncio.run(_run(args, settings, worker,
+                                                             state_dir))
+            memory = worker.memory()
+            hwm = memory.hwm if memory else 0
+            rebalances = worker.log_text().count("Joined group")
+        finally:
+            code, stop_s = worker.stop()
+            print(f"worker: SIGTERM -> exit {code} in {stop_s:.1f}s", flush=True)
+    summary = _summary(args, settings, samples, final_lag=final_lag, traffic_s=traffic_s,
+                       warmup=warmup, ready_s=ready_s, rss_ready=rss_ready, hwm=hwm,
+                       rebalances=rebalances, code=code, workdir=workdir)
+    summary["worker_code"] = source_text
+    text = json.dumps(summary, indent=1)
+    print(text)
+    print()
+    print(_table(samples))
+    print()
+    print(summary["verdict"])
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
