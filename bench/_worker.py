@@ -46,6 +46,7 @@ __all__ = [
     "ensure_model",
     "kafka_bootstrap",
     "markdown_table",
+    "max_timer_drift",
     "metric_total",
     "mib",
     "parse_metrics",
@@ -121,6 +122,16 @@ def records_to_recover(offsets: dict[str, dict[int, int]]) -> int:
     """Sum of highwater - start over the partitions of :func:`parse_recovery_offsets`."""
     start = offsets["start"]
     return sum(max(0, high - start.get(p, -1)) for p, high in offsets["highwater"].items())
+
+
+_DRIFT = re.compile(r"woke up too late, with a drift of \+?(-?[0-9.]+)")
+
+
+def max_timer_drift(log_text: str) -> float:
+    """The largest lateness (seconds) of faust's periodic timers the log reports ("Timer
+    commit woke up too late, with a drift of +9.5"): how long the event loop was blocked at
+    worst (0.0 when no timer was late)."""
+    return max((float(m.group(1)) for m in _DRIFT.finditer(log_text)), default=0.0)
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float:

@@ -56,6 +56,7 @@ from bench._worker import (
     ensure_model,
     kafka_bootstrap,
     markdown_table,
+    max_timer_drift,
     metric_total,
     mib,
     slope,
@@ -419,7 +420,9 @@ def main(argv: list[str] | None = None) -> int:
                                                              state_dir))
             memory = worker.memory()
             hwm = memory.hwm if memory else 0
-            rebalances = worker.log_text().count("Joined group")
+            log = worker.log_text()
+            rebalances = log.count("Joined group")
+            drift = max_timer_drift(log)
         finally:
             code, stop_s = worker.stop()
             print(f"worker: SIGTERM -> exit {code} in {stop_s:.1f}s", flush=True)
@@ -427,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                        warmup=warmup, ready_s=ready_s, rss_ready=rss_ready, hwm=hwm,
                        rebalances=rebalances, code=code, workdir=workdir)
     summary["worker_code"] = source_text
+    summary["max_timer_drift_s"] = round(drift, 1)  # how long the event loop was blocked
     text = json.dumps(summary, indent=1)
     print(text)
     print()

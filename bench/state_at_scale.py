@@ -71,6 +71,7 @@ from bench._worker import (
     ensure_model,
     kafka_bootstrap,
     markdown_table,
+    max_timer_drift,
     metric_total,
     mib,
     parse_recovery_offsets,
@@ -455,7 +456,9 @@ def run_main(args: argparse.Namespace, bootstrap: str, model: Path, workdir: Pat
         feed["rss_after_feed"] = memory.rss if memory else None
         feed["rss_peak_after_feed"] = memory.hwm if memory else None
         # a rebalance while feeding (e.g. a blocked event loop missing heartbeats) shows here
-        feed["group_joins_in_log"] = second.log_text().count("Joined group")
+        log = second.log_text()
+        feed["group_joins_in_log"] = log.count("Joined group")
+        feed["max_timer_drift_s"] = round(max_timer_drift(log), 1)  # event loop blocked
     finally:
         out["second_stop"] = _stop(second, "restarted worker")
     out["recovery"] = recovery.summary()
@@ -542,7 +545,9 @@ def _table(summary: dict[str, Any]) -> str:
          f"recognised as duplicates; dead letters {feed['dead_letters']}"],
         ["first score after feeding began", f"{feed['seconds_to_first_score']} s (worst "
                                             f"/health answer {feed['worst_health_response_s']}"
-                                            " s)"],
+                                            f" s, faust timers late by up to "
+                                            f"{feed['max_timer_drift_s']} s, "
+                                            f"{feed['group_joins_in_log']} group joins)"],
         ["RSS after feeding (peak)", f"{mib(feed['rss_after_feed'] or 0):,.0f} "
                                      f"({mib(feed['rss_peak_after_feed'] or 0):,.0f}) MiB"],
     ]

@@ -9,6 +9,7 @@ import pytest
 
 from bench._worker import (
     markdown_table,
+    max_timer_drift,
     metric_total,
     parse_metrics,
     parse_recovery_offsets,
@@ -152,3 +153,10 @@ def test_rss_growing_with_the_writes_into_unfilled_memtables_is_inconclusive() -
     without = assess(samples, warmup_s=0, rate=1000, rss_tolerance=0.5, final_lag=0)
     assert not without.rss_within_write_buffers
     assert verdict(without, 0).startswith("FAIL")
+
+
+def test_timer_drift_is_the_worst_lateness_logged() -> None:
+    log = ("[..] [INFO] Timer commit woke up too late, with a drift of +9.52 runtime=4e-05\n"
+           "[..] [INFO] Timer livelock woke up too late, with a drift of +3.93 runtime=0.005\n")
+    assert max_timer_drift(log) == pytest.approx(9.52)
+    assert max_timer_drift("all quiet") == 0.0
