@@ -1,10 +1,18 @@
-"""Broker launchers: real Apache Kafka from Maven Central (tests, bench) and Tansu (demo)."""
+"""Broker launchers: real Apache Kafka from Maven Central (one node, a three-node cluster, SASL;
+tests, bench) and Tansu (demo)."""
 
-from ._metadata import answers_metadata, wait_for_metadata
+from ._cluster import KafkaCluster
+from ._metadata import (
+    alive_broker_ids,
+    answers_metadata,
+    wait_for_brokers,
+    wait_for_metadata,
+)
 from ._ports import free_port, wait_for_port
 from ._process import ManagedProcess, terminate
 from .apache_kafka import (
     DEFAULT_KAFKA_VERSION,
+    SASL_MECHANISMS,
     BrokerStartError,
     KafkaBroker,
     resolve_kafka_jars,
@@ -13,15 +21,19 @@ from .tansu import TansuBroker, TansuStartError
 
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
+    "SASL_MECHANISMS",
     "BrokerStartError",
     "KafkaBroker",
+    "KafkaCluster",
     "ManagedProcess",
     "TansuBroker",
     "TansuStartError",
+    "alive_broker_ids",
     "answers_metadata",
     "free_port",
     "resolve_kafka_jars",
     "terminate",
+    "wait_for_brokers",
     "wait_for_metadata",
     "wait_for_port",
 ]

@@ -1,4 +1,4 @@
-"""``python -m stream_app.brokers``: run a single-node Apache Kafka broker (see apache_kafka)."""
+"""``python -m stream_app.brokers``: run Apache Kafka on loopback (see apache_kafka)."""
 
 import sys
 

@@ -2,12 +2,15 @@
 
 from ._admin import TopicLayoutError, TopicSpec, ensure_topics, topic_specs
 from ._clients import aiokafka_options, faust_broker_urls, faust_credentials, ssl_context
+from ._errors import KafkaAuthenticationError, authentication_failure
 from ._publish import publish_events
 
 __all__ = [
+    "KafkaAuthenticationError",
     "TopicLayoutError",
     "TopicSpec",
     "aiokafka_options",
+    "authentication_failure",
     "ensure_topics",
     "faust_broker_urls",
     "faust_credentials",

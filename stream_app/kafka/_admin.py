@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
 
 from stream_app.settings import Settings
 
 from ._clients import aiokafka_options
+from ._errors import authentication_failure
 
 __all__ = ["TopicLayoutError", "TopicSpec", "ensure_topics", "topic_specs"]
 
@@ -44,9 +46,16 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 
 async def ensure_topics(settings: Settings, *, create_missing: bool = True) -> list[str]:
     """Create missing topics; fail when an input topic's partition count breaks
-    co-partitioning. Returns the names of the topics created."""
+    co-partitioning. Returns the names of the topics created. Raises
+    :class:`KafkaAuthenticationError` when the broker refuses the SASL login."""
     admin = AIOKafkaAdminClient(**aiokafka_options(settings), request_timeout_ms=30_000)
-    await admin.start()
+    try:
+        await admin.start()
+    except KafkaConnectionError:
+        refused = await authentication_failure(settings)  # say so when it is the login
+        if refused is not None:
+            raise refused from None
+        raise
     try:
         specs = topic_specs(settings)
         existing = set(await admin.list_topics())
