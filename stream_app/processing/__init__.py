@@ -1,6 +1,7 @@
 """Micro-batch processing shared by the Faust worker and tools (no Kafka here)."""
 
 from ._processor import (
+    MAX_DEAD_LETTER_BYTES,
     TIMER_TOPIC,
     BatchProcessor,
     BatchResult,
@@ -13,6 +14,7 @@ from ._processor import (
 )
 
 __all__ = [
+    "MAX_DEAD_LETTER_BYTES",
     "TIMER_TOPIC",
     "BatchProcessor",
     "BatchResult",

@@ -12,6 +12,7 @@ batch's partitions, and sends the outputs this returns. Order of work, chosen fo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -57,6 +58,7 @@ from stream_app.serializers import (
 )
 
 __all__ = [
+    "MAX_DEAD_LETTER_BYTES",
     "BatchProcessor",
     "BatchResult",
     "InputRecord",
@@ -71,6 +73,12 @@ log = logging.getLogger(__name__)
 # identifies the column order of the feature vectors carried in decision bundles
 FEATURE_NAMES_SHA256 = hashlib.sha256(",".join(FEATURE_NAMES).encode()).hexdigest()
 _ID_NAMESPACE = uuid.UUID("0b7f3c52-6f0e-4c4e-9d6e-3a5f1c2b9e11")
+# Largest dead-letter record (key + encoded value) the worker sends. A dead letter repeats the
+# input's key and value, so the one of an input near the broker's size limit (1 MiB by default)
+# would be refused by the producer (faust's max_request_size, 1,000,000 bytes by default), and
+# that failed send would crash the agent and lose the whole batch's outputs. Larger dead letters
+# leave out the raw value (then the key field too): the record stays at its source offset.
+MAX_DEAD_LETTER_BYTES = 900_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,7 @@ class OutputRecord:
     topic: str
     key: bytes | None
     value: bytes
+    source_partition: int  # input partition it derives from (its transaction with exactly_once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +218,7 @@ class BatchProcessor:
         clock: Callable[[], float] = time.time,
         challenger: Callable[[], ScoringModel | None] = lambda: None,
         observer: Callable[[ScoringModel, ScoredBatch, np.ndarray], None] | None = None,
+        max_dead_letter_bytes: int = MAX_DEAD_LETTER_BYTES,
     ) -> None:
         self._decoder = decoder
         self._encoder = encoder
@@ -219,6 +229,7 @@ class BatchProcessor:
         self._clock = clock
         self._challenger = challenger
         self._observer = observer  # sees every scored batch (drift monitoring)
+        self._max_dead_letter_bytes = max_dead_letter_bytes
         self.deadlines = DeadlineIndex()
         self._indexed: set[int] = set()  # partitions whose stored customers are in the index
 
@@ -255,10 +266,27 @@ class BatchProcessor:
             error_message=error.message,
             failed_at=self._now_ms(),
         )
+        key: bytes | None = record.key
+        value = self._encoder.encode(RecordType.DEADLETTER, letter.to_record())
+        limit = self._max_dead_letter_bytes
+        if len(key or b"") + len(value) > limit:
+            # too large to send whole: leave out the raw value, and the key too if need be
+            left_out = f"raw value ({len(record.value or b'')} bytes)"
+            for drop_key in (False, True):
+                if drop_key:
+                    key = None
+                    left_out += f" and key ({len(record.key or b'')} bytes)"
+                letter = dataclasses.replace(letter, key=key, raw=None, error_message=(
+                    f"{error.message}; {left_out} left out: the dead letter would exceed "
+                    f"{limit} bytes (the record stays at its source offset)"))
+                value = self._encoder.encode(RecordType.DEADLETTER, letter.to_record())
+                if len(key or b"") + len(value) <= limit:
+                    break
+            log.warning("dead letter of %s[%d]@%d: %s left out (over %d bytes)",
+                        record.topic, record.partition, record.offset, left_out, limit)
         result.dead_letters.append(letter)
-        result.outputs.append(OutputRecord(
-            self._topics.deadletter, record.key,
-            self._encoder.encode(RecordType.DEADLETTER, letter.to_record())))
+        result.outputs.append(OutputRecord(self._topics.deadletter, key, value,
+                                           record.partition))
         self._metrics.dead_letters.labels(record.topic, error.reason).inc()
 
     def process(self, records: Sequence[InputRecord], store: StateStore) -> BatchResult:
@@ -405,7 +433,8 @@ class BatchProcessor:
             )
             result.scores.append(risk)
             result.outputs.append(OutputRecord(
-                topics.risk_scores, key, encode(RecordType.RISK_SCORE, risk.to_record())))
+                topics.risk_scores, key, encode(RecordType.RISK_SCORE, risk.to_record()),
+                item.partition))
             self._metrics.scores.labels(band).inc()
             if not policy.considers(score):
                 continue
@@ -441,7 +470,7 @@ class BatchProcessor:
             result.interventions.append(intervention)
             result.outputs.append(OutputRecord(
                 topics.interventions, key,
-                encode(RecordType.INTERVENTION, intervention.to_record())))
+                encode(RecordType.INTERVENTION, intervention.to_record()), item.partition))
             self._metrics.interventions.labels(decision.action, decision.experiment_arm).inc()
             if not decision.actionable and decision.rule not in (None, "vulnerable"):
                 self._metrics.suppressed.labels(decision.rule).inc()

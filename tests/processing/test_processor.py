@@ -6,6 +6,7 @@ state store and a fixed clock; no Kafka.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections import Counter
 from typing import Any
@@ -25,6 +26,7 @@ from stream_app.observability import WorkerMetrics
 from stream_app.offline import to_event
 from stream_app.policy import ContactState, InterventionPolicy, load_policy
 from stream_app.processing import (
+    MAX_DEAD_LETTER_BYTES,
     TIMER_TOPIC,
     BatchProcessor,
     BatchResult,
@@ -347,6 +349,64 @@ def test_customer_flags_give_neither_score_nor_dead_letter(
     assert not result.dead_letters
     assert not result.outputs
     assert store.puts == []
+
+
+@pytest.mark.parametrize("wire", ["avro", "json"])
+def test_dead_letters_too_large_to_send_leave_out_the_raw_value_then_the_key(
+        trained: TrainedFixture, catalog: SchemaCatalog, simulated: list[dict[str, Any]],
+        wire: str) -> None:
+    """A dead letter repeats the input's key and value: one near the broker's size limit would
+    be refused by the producer (crashing the agent, losing the batch). It keeps its reason and
+    source offset, and leaves out what does not fit."""
+    limit = MAX_DEAD_LETTER_BYTES
+    valid = encode(simulated[:30], catalog)
+    avro = valid[1].value
+    assert avro is not None
+    assert avro[0] == 0  # Avro (every 5th encoded record is JSON)
+    kept = b"\xff" + b"k" * (limit // 2)  # JSON output: base64 makes it ~2/3 of the limit
+    near_limit = b"\xff" + b"v" * 1_040_000  # what a broker with default limits accepts
+    big_key = b"K" * 300_000
+    huge_key = b"K" * 600_000
+    bad = [  # record, (key field kept, raw kept)
+        (InputRecord(TX_TOPIC, 0, 9001, b"CUST-0000001", kept), (True, True)),
+        (InputRecord(TX_TOPIC, 0, 9002, b"CUST-0000001", near_limit), (True, False)),
+        (InputRecord(TX_TOPIC, 1, 9003, big_key, b"\xff" + b"v" * 350_000), (True, False)),
+        (InputRecord(TX_TOPIC, 2, 9004, huge_key, avro), (False, False)),
+    ]
+    batch = [valid[0], *(record for record, _ in bad), *valid[1:]]
+    metrics = WorkerMetrics()
+    processor = BatchProcessor(
+        decoder=InputDecoder(catalog, TOPIC_TYPES), encoder=OutputEncoder(catalog, wire),
+        model=lambda: trained.model, policy=policy_of(enabled=False, threshold=80), topics=OUT,
+        metrics=metrics, clock=lambda: NOW_S)
+    result = processor.process(batch, DictStore())
+
+    assert len(_event_scores(result)) == len(valid)  # the batch's good events are unharmed
+    dead_outputs = [o for o in result.outputs if o.topic == OUT.deadletter]
+    assert len(dead_outputs) == len(result.dead_letters) == len(bad)
+    for output in dead_outputs:
+        assert len(output.key or b"") + len(output.value) <= limit
+    def as_bytes(field: bytes | str | None) -> bytes | None:  # JSON carries bytes as base64
+        return base64.b64decode(field) if isinstance(field, str) else field
+
+    decoder = OutputDecoder(catalog)
+    decoded = {d["source_offset"]: (d, o) for d, o in
+               ((decoder.decode(RecordType.DEADLETTER, o.value), o) for o in dead_outputs)}
+    for record, (key_kept, raw_kept) in bad:
+        letter, output = decoded[record.offset]
+        assert letter["reason"] == ("key_mismatch" if record.value is avro
+                                    else "malformed_frame")
+        assert (letter["source_topic"], letter["source_partition"]) == (TX_TOPIC,
+                                                                        record.partition)
+        assert as_bytes(letter["raw"]) == (record.value if raw_kept else None)
+        assert as_bytes(letter["key"]) == (record.key if key_kept else None)
+        assert output.key == (record.key if key_kept else None)
+        left_out = "left out" in letter["error_message"]
+        assert left_out is not raw_kept
+        if left_out:
+            assert f"raw value ({len(record.value or b'')} bytes)" in letter["error_message"]
+    assert metric(metrics, "predelinq_dead_letters_total", topic=TX_TOPIC,
+                  reason="malformed_frame") == 3
 
 
 # --- interventions -----------------------------------------------------------------------------
