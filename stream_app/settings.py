@@ -21,6 +21,7 @@ __all__ = [
     "KafkaSecurityProtocol",
     "LogFormat",
     "OutputFormat",
+    "ProcessingGuarantee",
     "SaslMechanism",
     "Settings",
     "load_settings",
@@ -72,6 +73,11 @@ class SaslMechanism(enum.StrEnum):
     PLAIN = "PLAIN"
     SCRAM_SHA_256 = "SCRAM-SHA-256"
     SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class ProcessingGuarantee(enum.StrEnum):
+    AT_LEAST_ONCE = "at_least_once"
+    EXACTLY_ONCE = "exactly_once"
 
 
 class LogFormat(enum.StrEnum):
@@ -143,6 +149,10 @@ class Settings(BaseSettings):
 
     # --- Kafka ---------------------------------------------------------------------------------
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    processing_guarantee: ProcessingGuarantee = Field(
+        ProcessingGuarantee.AT_LEAST_ONCE,
+        description="at_least_once (deterministic output ids, idempotent state) or "
+                    "exactly_once (Kafka transactions; consumers read_committed).")
     kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
     kafka_sasl_mechanism: SaslMechanism = SaslMechanism.PLAIN
     kafka_sasl_username: str | None = None

@@ -285,6 +285,7 @@ def run(args: argparse.Namespace) -> int:
             "APP_NAME": f"predelinq-demo-{run_id}",
             "ENVIRONMENT": "development",
             "STATE_STORE_URL": "memory://",
+            "PROCESSING_GUARANTEE": "at_least_once",  # Tansu has no transactions
             "STATE_DIR": str(workdir / "state" / run_id),
             "SIDECAR_HOST": "127.0.0.1",
             "SIDECAR_PORT": str(port),

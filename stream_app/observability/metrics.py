@@ -95,6 +95,11 @@ class WorkerMetrics:
         self.recovery_remaining = Gauge(
             "predelinq_recovery_remaining_records",
             "Changelog records still to read before table recovery completes.", registry=r)
+        self.consumer_lag = Gauge(
+            "predelinq_consumer_lag_records",
+            "Records of an owned input partition not committed yet (end offset minus "
+            "committed offset, as this worker last saw them).",
+            ["topic", "partition"], registry=r)
         self.last_batch_timestamp = Gauge(
             "predelinq_last_batch_timestamp_seconds",
             "Wall-clock time the last micro-batch finished (liveness of the agent).",

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import socket
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -28,15 +29,21 @@ import numpy as np
 from aiokafka.partitioner import murmur2
 
 from stream_app.events import RecordType
-from stream_app.kafka import ensure_topics, faust_broker_urls, faust_credentials
-from stream_app.observability import WorkerMetrics
+from stream_app.kafka import (
+    KafkaAuthenticationError,
+    ensure_topics,
+    faust_broker_urls,
+    faust_credentials,
+)
+from stream_app.observability import WorkerMetrics, logging_config
 from stream_app.policy import InterventionPolicy, load_policy
-from stream_app.processing import BatchProcessor, InputRecord, OutputTopics
+from stream_app.processing import BatchProcessor, InputRecord, OutputRecord, OutputTopics
 from stream_app.scoring import DriftMonitor, ScoredBatch, ScoringModel
 from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
-from stream_app.settings import Settings
+from stream_app.settings import ProcessingGuarantee, Settings
 from stream_app.sidecar import HealthSource, Sidecar, SidecarApi
 
+from ._faust_fixes import CommitPolicy, apply_faust_fixes, set_commit_policy
 from ._models import ModelSlot, ModelWatcher
 from ._predict import WorkerPredictBackend
 
@@ -46,10 +53,23 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "customer-state"
 CONTACTS_TABLE_NAME = "customer-contacts"
 _TOPIC_RETRY_MAX_SECONDS = 30.0
+_FINISH_BATCH_ON_STOP_SECONDS = 30.0
 
 
 class _FaustTableStore:
-    """StateStore over a faust Table, entering the right partition's event context."""
+    """StateStore over faust Tables, entering the right partition's event context.
+
+    A write goes to the table's store at once; its changelog record is sent by
+    ``send_changelog()`` *after the batch's outputs are delivered* and awaited before the
+    batch is acknowledged. The order matters with at-least-once: if a worker dies after
+    writing a customer's state to the changelog but before its risk events are delivered,
+    the new owner restores a state that already holds those events' ids, treats their
+    re-delivery as duplicates and never publishes their risk events. Outputs first, then
+    state: a crash in between only re-publishes identical outputs. (Faust's own
+    ``table[key] = value`` leaves the record in a buffer drained in the background, which
+    gives neither order nor, with exactly_once, the guarantee that it joins the transaction
+    of the batch's offsets.)
+    """
 
     def __init__(self, table: Any, contacts: Any, stream: Any,
                  events_by_partition: Mapping[int, Any], partitions: int) -> None:
@@ -59,6 +79,7 @@ class _FaustTableStore:
         self._stream = stream
         self._events = events_by_partition
         self._entered: int | None = None
+        self._changelog: list[tuple[Any, int, bytes, bytes]] = []  # (table, partition, k, v)
 
     def _enter(self, partition: int) -> None:
         if self._entered != partition:
@@ -72,8 +93,19 @@ class _FaustTableStore:
         return value
 
     def put(self, partition: int, key: bytes, value: bytes) -> None:
-        self._enter(partition)
-        self._table[key] = value
+        self._write(self._table, partition, key, value)
+
+    def _write(self, table: Any, partition: int, key: bytes, value: bytes) -> None:
+        self._enter(partition)  # the store (RocksDB) files the key under this partition
+        table.data[key] = value
+        self._changelog.append((table, partition, key, value))
+
+    def send_changelog(self) -> list[Any]:
+        """Send this batch's changelog records; returns their delivery futures."""
+        sends = [table.send_changelog(partition, key, value)
+                 for table, partition, key, value in self._changelog]
+        self._changelog.clear()
+        return sends
 
     def get_contact(self, partition: int, key: bytes) -> bytes | None:
         self._enter(partition)
@@ -81,8 +113,7 @@ class _FaustTableStore:
         return value
 
     def put_contact(self, partition: int, key: bytes, value: bytes) -> None:
-        self._enter(partition)
-        self._contacts[key] = value
+        self._write(self._contacts, partition, key, value)
 
     def items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
         """Stored customers of one input partition. Keys map to partitions with Kafka's
@@ -110,8 +141,11 @@ class _TopicsService(mode.Service):
             except Exception as exc:
                 if type(exc).__name__ == "TopicLayoutError":
                     raise
-                log.warning("Kafka not reachable yet (%s); retrying in %.1fs",
-                            type(exc).__name__, delay)
+                if isinstance(exc, KafkaAuthenticationError):  # the message has no password
+                    log.error("Kafka refused the login, %s; retrying in %.1fs", exc, delay)
+                else:
+                    log.warning("Kafka not reachable yet (%s); retrying in %.1fs",
+                                type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _TOPIC_RETRY_MAX_SECONDS)
                 continue
@@ -144,6 +178,7 @@ class WorkerRuntime:
         metrics: WorkerMetrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        apply_faust_fixes()
         self.settings = settings
         self.metrics = metrics or WorkerMetrics()
         self.champion = ModelSlot("champion", settings.model_path, model=model,
@@ -176,6 +211,10 @@ class WorkerRuntime:
             clock=clock,
         )
         self.app = self._create_app()
+        self._input_topics = frozenset(settings.input_topics)
+        # input records whose batch delivered outputs and state: only these are committable
+        self._processed: weakref.WeakSet[Any] = weakref.WeakSet()
+        set_commit_policy(self.app, CommitPolicy(self._input_topics, self._committable))
         self.input_topic = self.app.topic(
             *settings.input_topics,
             key_serializer="raw",
@@ -256,6 +295,7 @@ class WorkerRuntime:
             broker_rebalance_timeout=s.kafka_rebalance_timeout_seconds,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
+            processing_guarantee=s.processing_guarantee.value,
             table_standby_replicas=0,
         )
 
@@ -271,11 +311,53 @@ class WorkerRuntime:
     # --- the agent ---------------------------------------------------------------------------
     async def _agent(self, stream: Any) -> None:
         within = self.settings.batch_window_ms / 1000.0
+        # Only take_events acknowledges our events (after each batch). With the stream's own
+        # acks enabled, take_events switches them back on when it closes at shutdown while
+        # the stream still drains buffered events in the background: those were acknowledged
+        # (and committed) without ever being processed.
+        stream.enable_acks = False
         async for events in stream.take_events(self.settings.batch_size, within=within):
-            await self.handle_batch(stream, events)
+            # take_events acknowledges the batch in a ``finally`` even when the agent is
+            # cancelled (a graceful shutdown), and faust then commits those offsets: a batch
+            # cut off before its outputs were delivered would be lost. So a started batch is
+            # finished before the cancellation goes on.
+            batch = asyncio.ensure_future(self.handle_batch(stream, events))
+            try:
+                await asyncio.shield(batch)
+            except asyncio.CancelledError:
+                try:
+                    await asyncio.wait_for(batch, _FINISH_BATCH_ON_STOP_SECONDS)
+                except Exception:
+                    log.error("the batch in progress could not finish during shutdown; its "
+                              "records may be acknowledged without outputs")
+                raise
+
+    def _committable(self, message: Any) -> bool:
+        """The commit policy (see _faust_fixes): an input record's offset may be committed
+        only once a batch has delivered its outputs and state."""
+        return message in self._processed
+
+    def _current(self, events: Sequence[Any]) -> list[Any]:
+        """The events this worker may process now: fetched in the current consumer generation
+        from a partition it still owns. Events buffered before a rebalance are left alone:
+        their partition may belong to another worker now (processing them here would race
+        its changelog writes), and if it is still ours faust seeks back to the committed
+        offset, so they come again. Left alone, they are not committable either."""
+        app = self.app
+        generation = app.consumer_generation_id
+        assigned = app.consumer.assignment()
+        current = [e for e in events
+                   if e.message.generation_id == generation and e.message.tp in assigned]
+        if len(current) != len(events):
+            log.info("left %d events fetched before a rebalance for their next delivery",
+                     len(events) - len(current))
+        return current
 
     async def handle_batch(self, stream: Any, events: Sequence[Any]) -> None:
         started = time.perf_counter()
+        events = self._current(events)
+        if not events:
+            return
         records = []
         last_by_partition: dict[int, Any] = {}
         for event in events:
@@ -285,19 +367,43 @@ class WorkerRuntime:
             last_by_partition[message.partition] = event
         store = _FaustTableStore(self.table, self.contacts, stream, last_by_partition,
                                  self.settings.topic_partitions)
+        # Restore the stream's current event as found, not as the batch's last one: take_events
+        # files each buffered value under the stream's current event when it resumes, and a
+        # value waiting while this batch runs (which it does since the batch is its own task)
+        # would be filed under this batch's last event: processed twice, its own record lost.
+        before = stream.current_event
         try:
             result = self.processor.process(records, store)
         finally:
-            stream._set_current_event(events[-1])
-        producer = self.app.producer
-        deliveries = [
-            await producer.send(out.topic, out.key, out.value, None, None, None)
-            for out in result.outputs
-        ]
+            stream._set_current_event(before)
+        deliveries = [await self._send(out) for out in result.outputs]
         if deliveries:
             await asyncio.gather(*deliveries)
+        changelog = store.send_changelog()  # after the outputs: see _FaustTableStore
+        if changelog:
+            await asyncio.gather(*changelog)
+        self._processed.update(event.message for event in events)  # now committable
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         self.metrics.last_batch_timestamp.set(time.time())
+
+    async def _send(self, out: OutputRecord) -> Any:
+        """Hand one output to the producer; returns its delivery future.
+
+        With exactly_once the output joins the transaction of its input partition (faust's
+        transactional id ``<app>-<topic group>-<partition>``), committed together with that
+        partition's consumed offsets and table changelog records. Faust's own routing of a
+        send to a transaction only knows the topics it consumes, so for our output topics it
+        would fall back to the non-transactional producer (outputs would then repeat after a
+        crash); hence the explicit transactional id and partition.
+        """
+        producer = self.app.producer
+        if self.settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE:
+            group = self.app.assignor.group_for_topic(self.settings.topic_transactions)
+            partition = out.source_partition
+            return await producer.send(
+                out.topic, out.key, out.value, partition, None, None,
+                transactional_id=f"{self.app.conf.id}-{group}-{partition}")
+        return await producer.send(out.topic, out.key, out.value, None, None, None)
 
     # --- models ------------------------------------------------------------------------------
     def current_model(self) -> ScoringModel:
@@ -354,8 +460,21 @@ class WorkerRuntime:
             self.metrics.assigned_partitions.set(  # input partitions, not changelogs
                 sum(1 for tp in assignment if tp.topic == self.settings.topic_transactions))
             self.metrics.recovery_remaining.set(self._recovery().active_remaining_total())
+            self._refresh_lag(assignment)
         except Exception:  # not started yet
             self.metrics.assigned_partitions.set(0)
+
+    def _refresh_lag(self, assignment: set[Any]) -> None:
+        """Consumer lag of the owned input partitions, from faust's monitor (end offsets
+        seen by the fetcher, offsets this worker committed); unknown until the first
+        commit. A stall in committing shows as lag that grows while records are scored."""
+        monitor = self.app.monitor
+        ends, committed = monitor.tp_end_offsets, monitor.tp_committed_offsets
+        self.metrics.consumer_lag.clear()
+        for tp in assignment:
+            if tp.topic in self._input_topics and tp in ends and tp in committed:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, ends[tp] - committed[tp]))
 
     # --- running -----------------------------------------------------------------------------
     def services(self) -> list[mode.Service]:
@@ -372,6 +491,7 @@ class WorkerRuntime:
             self.app,
             *self.services(),
             loglevel=self.settings.log_level.lower(),
+            logging_config=logging_config(self.settings),  # LOG_FORMAT, redaction at INFO+
             redirect_stdouts=False,
         )
         worker.spinner = None  # the spinner resets the root logger to DEBUG (design notes)

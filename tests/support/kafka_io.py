@@ -15,8 +15,12 @@ from stream_app.events import RecordType
 from stream_app.serializers import AvroCodec, SchemaCatalog, encode_json
 
 
-async def produce(bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes | None]]) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+async def produce(bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes | None]],
+                  **client_options: Any) -> int:
+    """Send and await every record (acks=all); ``client_options`` go to AIOKafkaProducer
+    (e.g. the SASL settings of ``stream_app.kafka.aiokafka_options``)."""
+    producer = AIOKafkaProducer(**{"bootstrap_servers": bootstrap, "acks": "all",
+                                   "linger_ms": 5, **client_options})
     await producer.start()
     count = 0
     try:
@@ -35,12 +39,17 @@ async def consume_until(
     topics: list[str],
     done: Callable[[dict[str, list[ConsumerRecord[bytes, bytes]]]], bool],
     timeout: float,
+    *,
     settle: float = 2.0,
+    isolation_level: str = "read_uncommitted",
+    **client_options: Any,
 ) -> dict[str, list[ConsumerRecord[bytes, bytes]]]:
     """Read all topics from the start until ``done(records)`` holds, then ``settle`` seconds
-    more (to catch anything extra that should not be there), or until ``timeout``."""
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest")
+    more (to catch anything extra that should not be there), or until ``timeout``.
+    ``client_options`` go to AIOKafkaConsumer (e.g. SASL settings)."""
+    consumer = AIOKafkaConsumer(*topics, **{
+        "bootstrap_servers": bootstrap, "group_id": None, "auto_offset_reset": "earliest",
+        "isolation_level": isolation_level, **client_options})
     await consumer.start()
     records: dict[str, list[ConsumerRecord[bytes, bytes]]] = {t: [] for t in topics}
     deadline = time.monotonic() + timeout
@@ -77,3 +86,52 @@ def encode_inputs(records: list[dict[str, Any]], topics: dict[str, str], *,
                  else codec.encode(record_type, body))
         out.append((topic, record["customer_id"].encode(), value))
     return out
+
+
+async def produce_tracked(bootstrap: str,
+                          records: Iterable[tuple[str, bytes | None, bytes | None]],
+                          **client_options: Any) -> list[tuple[str, int, int]]:
+    """Like :func:`produce`, but returns where each record landed: (topic, partition, offset)
+    in input order."""
+    producer = AIOKafkaProducer(**{"bootstrap_servers": bootstrap, "acks": "all",
+                                   "linger_ms": 5, **client_options})
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for topic, key, value in records]
+        sent = await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return [(m.topic, m.partition, m.offset) for m in sent]
+
+
+async def uncommitted(bootstrap: str, group: str, topics: list[str]) -> dict[str, int]:
+    """Records of ``topics`` the consumer group has not committed yet, per ``topic[partition]``
+    (its lag; 0 everywhere once every record is processed and committed)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        tps = [TopicPartition(topic, partition) for topic in topics
+               for partition in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    return {f"{tp.topic}[{tp.partition}]": ends[tp] - (committed[tp].offset if tp in committed
+                                                       else 0) for tp in tps}
+
+
+def wait_committed(bootstrap: str, group: str, topics: list[str],
+                   timeout: float = 30.0) -> dict[str, int]:
+    """Waits until the group's lag on ``topics`` is 0; returns the last lag seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lag = asyncio.run(uncommitted(bootstrap, group, topics))
+        if not any(lag.values()) or time.monotonic() > deadline:
+            return lag
+        time.sleep(0.5)

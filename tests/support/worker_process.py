@@ -52,7 +52,7 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:  # a restarted worker appends
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "stream_app", "worker"],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -102,6 +102,12 @@ class WorkerProcess:
         if not self.log_path.exists():
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no graceful shutdown, no leaving the consumer group."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
 
     def stop(self, timeout: float = 30.0) -> int | None:
         return terminate(self.process, timeout)
