@@ -35,6 +35,9 @@ def _create(settings: Settings) -> AIOKafkaConsumer:
         client_id=consumer_group(settings),
         enable_auto_commit=False,  # offsets are committed after the database commit only
         auto_offset_reset="earliest",
+        # with PROCESSING_GUARANTEE=exactly_once, outputs of aborted transactions (a worker
+        # that died mid-batch) are never stored; without transactions this changes nothing
+        isolation_level="read_committed",
         max_poll_records=settings.sink_batch_size,
         session_timeout_ms=int(settings.kafka_session_timeout_seconds * 1000),
         heartbeat_interval_ms=int(settings.kafka_heartbeat_interval_seconds * 1000),

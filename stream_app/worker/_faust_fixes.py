@@ -24,22 +24,16 @@ checked against the installed faust version and refused on any other (re-verify 
    guard refuses still releases it (nothing waits for it) but does not make its offset
    committable, so it is consumed again after the seek to the committed offset that follows
    every rebalance, or by the next owner.
-3. **Holes in the committed offsets: false gaps, repeats, skipped records.** faust fills
-   offsets it never saw into the committable set when the fetcher's read offset jumps (meant
-   for compacted topics and transaction markers), and it passes over one missing offset at
-   the head of the acknowledged ones. Around the seeks of a rebalance (see fix 4) the read
-   offset jumps back and forth: the "gaps" then span records never processed, repeat offsets
-   already acknowledged (a repeat ends the run of consecutive offsets a commit may take, so
-   commits crawled at one offset per commit interval), and a single record skipped by a
-   stream was passed over for good (found by the consumer-lag and replay checks of
-   ``tests/integration/test_crash_recovery.py``; upstream: robinhood/faust#559, #625, #681).
-   The fix, for the topics of a commit policy: no gap filling, acknowledged offsets
-   de-duplicated, and a commit never passes over a missing offset. A missing offset at the
-   head that stays missing for ``HOLE_PATIENCE_SECONDS`` outside a rebalance makes the
-   worker read the partition again from it (records after it are processed again: idempotent
-   state, the same output ids); if it is still missing after that re-read, the offsets up to
-   the next record hold no record for this consumer (a transaction marker, an aborted or
-   compacted record) and the commit moves past them, logged.
+3. **False gaps and repeated offsets.** faust fills offsets it never saw into the
+   committable set when the fetcher's read offset jumps (meant for compacted topics and
+   transaction markers). Around the seeks of a rebalance (see fix 4) the read offset jumps
+   back and forth: the "gaps" then spanned records never processed and repeated offsets
+   already acknowledged, and a repeat ends the run of consecutive offsets a commit may take,
+   so commits crawled at one offset per commit interval (found by the consumer-lag check of
+   ``tests/integration/test_crash_recovery.py``; upstream: robinhood/faust#559, #625). The
+   fix, for the topics of a commit policy: no gap filling, and acknowledged offsets are
+   de-duplicated before each commit. (faust still passes over a single missing offset at the
+   head of the acknowledged ones, which transaction markers need.)
 4. **Stream partitions resume before the seek to their committed offsets.** At the end of a
    recovery faust resumes fetching the input partitions and only then seeks them to the
    committed offsets; records fetched in between are processed, then read again after the
@@ -50,15 +44,13 @@ checked against the installed faust version and refused on any other (re-verify 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HOLE_PATIENCE_SECONDS", "CommitPolicy", "apply_faust_fixes", "set_commit_policy"]
+__all__ = ["CommitPolicy", "apply_faust_fixes", "set_commit_policy"]
 
 log = logging.getLogger(__name__)
 _VERIFIED_FAUST = "0.15.3"
@@ -82,27 +74,6 @@ class CommitPolicy:
 
 _policies: weakref.WeakKeyDictionary[Any, CommitPolicy] = weakref.WeakKeyDictionary()
 _originals: dict[str, Callable[..., Any]] = {}  # the faust methods we wrap
-# seconds a missing offset may stay at the head of a partition's acknowledged offsets, outside
-# a rebalance, before the partition is read again from it (holes are normal for a moment
-# during a rebalance, before faust's seek; a re-read processes the records after the hole
-# again, which the state absorbs only within its de-duplication window)
-HOLE_PATIENCE_SECONDS = 20.0
-_clock: Callable[[], float] = time.monotonic  # replaced by tests
-
-
-@dataclass(slots=True)
-class _Head:
-    """The head of a policy partition's acknowledged offsets, while it has a hole."""
-
-    offset: int  # the committed offset the hole starts at
-    since: float  # when it was first seen there
-    reread: bool = False  # the partition was read again from the hole
-    seek: asyncio.Future[Any] | None = None  # that seek, kept until done
-
-
-_heads: weakref.WeakKeyDictionary[Any, dict[Any, _Head]] = weakref.WeakKeyDictionary()
-
-
 def set_commit_policy(app: Any, policy: CommitPolicy) -> None:
     """Applies fixes 2 and 3 to ``app``'s consumer for the policy's topics."""
     _policies[app] = policy
@@ -135,42 +106,13 @@ async def _add_gap_unless_policy(self: Any, tp: Any, offset_from: int, offset_to
     await _originals["Consumer._add_gap"](self, tp, offset_from, offset_to)
 
 
-def _new_offset_without_holes(self: Any, tp: Any) -> int | None:
-    acked = self._acked[tp]
+def _new_offset_deduplicated(self: Any, tp: Any) -> int | None:
     policy = _policies.get(self.app)
-    if policy is None or tp.topic not in policy.topics:
-        result: int | None = _originals["Consumer._new_offset"](self, tp)
-        return result
-    if len(acked) > 1:
-        acked[:] = sorted(set(acked))
-    committed = self._committed_offset.get(tp)
-    heads = _heads.setdefault(self, {})
-    if committed is None or not acked or acked[0] <= committed:
-        heads.pop(tp, None)
-        result = _originals["Consumer._new_offset"](self, tp)
-        return result
-    now = _clock()
-    head = heads.get(tp)
-    if head is None or head.offset != committed:
-        head = heads[tp] = _Head(committed, now)  # offsets committed .. acked[0]-1 missing
-    if self.app.rebalancing:
-        head.since = now
-    if now - head.since < HOLE_PATIENCE_SECONDS:
-        return None
-    head.since = now
-    if not head.reread:
-        head.reread = True
-        log.info("reading %s[%d] again from offset %d: no record there was processed",
-                 tp.topic, tp.partition, committed)
-        head.seek = asyncio.ensure_future(self.seek(tp, committed))
-        return None
-    log.info("offsets %d-%d of %s[%d] hold no record (read again, none came): committing "
-             "past them", committed, acked[0] - 1, tp.topic, tp.partition)
-    missing = range(committed, acked[0])
-    acked[:0] = missing
-    self._acked_index[tp].update(missing)
-    heads.pop(tp, None)
-    result = _originals["Consumer._new_offset"](self, tp)
+    if policy is not None and tp.topic in policy.topics:
+        acked = self._acked[tp]
+        if len(acked) > 1:
+            acked[:] = sorted(set(acked))
+    result: int | None = _originals["Consumer._new_offset"](self, tp)
     return result
 
 
@@ -215,7 +157,7 @@ def apply_faust_fixes() -> None:
 
     replacements = {"ack": _guarded_ack,  # fix 2
                     "_add_gap": _add_gap_unless_policy,  # fix 3
-                    "_new_offset": _new_offset_without_holes}  # fix 3
+                    "_new_offset": _new_offset_deduplicated}  # fix 3
     for name, replacement in replacements.items():
         if f"Consumer.{name}" not in _originals:
             _originals[f"Consumer.{name}"] = getattr(Consumer, name)

@@ -285,3 +285,43 @@ def test_a_sink_stopped_during_an_outage_commits_nothing_and_its_successor_catch
             _assert_exactly_once(pg.url, scores, decisions)
             assert second.stop() == 0
     assert "stopping: the unwritten batch's offsets are not committed" in first.log_tail()
+
+
+async def _produce_transactions(bootstrap: str, aborted: list[tuple[str, bytes | None, bytes]],
+                                committed: list[tuple[str, bytes | None, bytes]]) -> None:
+    """What an exactly_once worker leaves behind after a crash: one transaction aborted,
+    one committed."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"tx-{id(aborted)}")
+    await producer.start()
+    try:
+        for records, commit in ((aborted, False), (committed, True)):
+            await producer.begin_transaction()
+            for topic, key, value in records:
+                await producer.send(topic, value, key=key)
+            if commit:
+                await producer.commit_transaction()
+            else:
+                await producer.abort_transaction()
+    finally:
+        await producer.stop()
+
+
+def test_outputs_of_aborted_transactions_are_never_stored(
+        kafka_broker: Any, database: str, tmp_path: Path) -> None:
+    bootstrap: str = kafka_broker.bootstrap_servers
+    run = tmp_path.name
+    topics = unique_topics("sink-tx")
+    asyncio.run(_create_topics(bootstrap, [topics["TOPIC_RISK_SCORES"],
+                                           topics["TOPIC_INTERVENTIONS"]]))
+    aborted, committed = _wave(run, 0, 40), _wave(run, 40, 40)
+    asyncio.run(_produce_transactions(bootstrap, _messages(topics, aborted),
+                                      _messages(topics, committed)))
+    scores, decisions = _ids(committed)
+    with _sink(topics, bootstrap, database, tmp_path, batch_size=16) as sink:
+        sink.wait_ready(timeout=60)
+        sink.wait_for("the committed transaction's ids in the database",
+                      lambda: _holds(database, scores, decisions), timeout=60)
+        _assert_exactly_once(database, scores, decisions)  # nothing of the aborted one
+        assert sink.stop() == 0

@@ -15,13 +15,7 @@ import pytest
 from faust.types import TP
 from faust.types.tuples import Message
 
-from stream_app.worker import _faust_fixes
-from stream_app.worker._faust_fixes import (
-    HOLE_PATIENCE_SECONDS,
-    CommitPolicy,
-    apply_faust_fixes,
-    set_commit_policy,
-)
+from stream_app.worker._faust_fixes import CommitPolicy, apply_faust_fixes, set_commit_policy
 
 INPUT = "bank.transactions.v1"
 CHANGELOG = "app-customer-state-changelog"
@@ -95,86 +89,3 @@ def test_repeated_offsets_do_not_cut_a_commit_short(consumer: Any,
     consumer._acked[tp].extend([5, 6, 6, 7, 8, 8, 9])
     assert consumer._new_offset(tp) == 10  # faust alone: 7, then one offset per commit
     assert consumer._acked[tp] == []
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(_faust_fixes, "_clock", fake)
-    return fake
-
-
-def _recording_seeks(consumer: Any) -> list[tuple[TP, int]]:
-    seeks: list[tuple[TP, int]] = []
-
-    async def seek(tp: TP, offset: int) -> None:  # the broker call, recorded
-        seeks.append((tp, offset))
-
-    consumer.seek = seek
-    return seeks
-
-
-async def test_a_hole_at_the_head_is_never_passed_over_but_read_again(
-        consumer: Any, processed: weakref.WeakSet[Message], clock: FakeClock) -> None:
-    seeks = _recording_seeks(consumer)
-    tp = TP(INPUT, 0)
-    consumer._committed_offset[tp] = 7
-    skipped, later = _message(7), _message(8)
-    consumer.track_message(skipped)
-    consumer.ack(skipped)  # released during a rebalance, never processed
-    processed.add(later)
-    consumer.ack(later)
-    # faust alone passes over one missing offset at the head (meant for transaction markers)
-    assert consumer._new_offset(tp) is None
-    clock.now += HOLE_PATIENCE_SECONDS - 1
-    assert consumer._new_offset(tp) is None
-    await asyncio.sleep(0)
-    assert seeks == []  # a hole is normal for a moment
-    clock.now += 1
-    assert consumer._new_offset(tp) is None
-    await asyncio.sleep(0)
-    assert seeks == [(tp, 7)]  # after HOLE_PATIENCE_SECONDS, the partition is read again
-    again = _message(7)  # delivered again after the seek, processed this time
-    processed.add(again)
-    consumer.ack(again)
-    assert consumer._new_offset(tp) == 9
-
-
-async def test_offsets_still_missing_after_a_re_read_are_committed_past(
-        consumer: Any, processed: weakref.WeakSet[Message], clock: FakeClock) -> None:
-    seeks = _recording_seeks(consumer)
-    tp = TP(INPUT, 0)
-    consumer._committed_offset[tp] = 7  # 7 and 8: a transaction marker, an aborted record
-    consumer._acked[tp].extend([9, 10])
-    assert consumer._new_offset(tp) is None
-    clock.now += HOLE_PATIENCE_SECONDS
-    assert consumer._new_offset(tp) is None
-    await asyncio.sleep(0)
-    assert seeks == [(tp, 7)]  # read again once
-    clock.now += HOLE_PATIENCE_SECONDS - 1
-    assert consumer._new_offset(tp) is None
-    clock.now += 1
-    assert consumer._new_offset(tp) == 11  # nothing came at 7 and 8: not records
-    assert consumer._acked_index[tp] == set()
-
-
-async def test_no_re_read_while_rebalancing(
-        consumer: Any, processed: weakref.WeakSet[Message], clock: FakeClock) -> None:
-    seeks = _recording_seeks(consumer)
-    tp = TP(INPUT, 0)
-    consumer._committed_offset[tp] = 7
-    consumer._acked[tp].extend([9, 10])
-    consumer.app.rebalancing = True
-    assert consumer._new_offset(tp) is None
-    clock.now += 10 * HOLE_PATIENCE_SECONDS
-    assert consumer._new_offset(tp) is None
-    await asyncio.sleep(0)
-    assert seeks == []
