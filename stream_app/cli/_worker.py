@@ -13,6 +13,11 @@ from .main import CliError
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
+    from stream_app.observability import configure_logging
+
+    # the same handler faust installs when the worker starts (logging_config), so that what
+    # is logged while the worker is built is in LOG_FORMAT too
+    configure_logging(settings.log_format, settings.log_level)
     from stream_app.scoring import ScoringModel
     from stream_app.worker import WorkerRuntime
 
