@@ -104,7 +104,7 @@ def parse_recovery_offsets(log_text: str, topic: str) -> dict[str, dict[int, int
             continue
         if section is None:
             continue
-        if line.startswith("["):  # the next log record ends the table
+        if not line.startswith(("|", "+")):  # the table ends with the next log record
             section = None
             continue
         match = _ROW.match(line)

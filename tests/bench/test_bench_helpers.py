@@ -160,3 +160,22 @@ def test_timer_drift_is_the_worst_lateness_logged() -> None:
            "[..] [INFO] Timer livelock woke up too late, with a drift of +3.93 runtime=0.005\n")
     assert max_timer_drift(log) == pytest.approx(9.52)
     assert max_timer_drift("all quiet") == 0.0
+
+
+def test_other_tables_and_log_formats_do_not_count() -> None:
+    """Log records may start with a date instead of "["; the "Remaining for active recovery"
+    tables logged later have the same first columns and must not be read as start offsets."""
+    dated = _LOG.replace("[2026-11-25 18:54:50,005] [8073] [INFO]",
+                         "2026-11-25 18:54:50,005 INFO faust.tables.recovery:")
+    dated = dated.replace("[2026-11-25 18:54:50,007] [8073] [INFO]",
+                          "2026-11-25 18:54:50,007 INFO faust.tables.recovery:")
+    later = """\
+2026-11-25 18:54:59,670 INFO faust.tables.recovery: [^---Recovery]: Still fetching changelog
++Remaining for active recovery-----------------+-----------+-------------+-------------+-----+
+| topic                                        | partition | need offset | have offset | rem |
++----------------------------------------------+-----------+-------------+-------------+-----+
+| app-customer-state-changelog                 | 0         | 499         | 100         | 399 |
++----------------------------------------------+-----------+-------------+-------------+-----+
+"""
+    offsets = parse_recovery_offsets(dated + later, "app-customer-state-changelog")
+    assert records_to_recover(offsets) == 500
