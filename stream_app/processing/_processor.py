@@ -283,7 +283,9 @@ class BatchProcessor:
                 if len(key or b"") + len(value) <= limit:
                     break
             log.warning("dead letter of %s[%d]@%d: %s left out (over %d bytes)",
-                        record.topic, record.partition, record.offset, left_out, limit)
+                        record.topic, record.partition, record.offset, left_out, limit,
+                        extra={"topic": record.topic, "partition": record.partition,
+                               "offset": record.offset})
         result.dead_letters.append(letter)
         result.outputs.append(OutputRecord(self._topics.deadletter, key, value,
                                            record.partition))

@@ -84,7 +84,8 @@ class ApiMiddleware:
         self._metrics.observe(route, request.method, response.status, elapsed)
         level = logging.DEBUG if route in self._unlimited else logging.INFO
         log.log(level, "request_id=%s method=%s route=%s status=%d duration_ms=%.1f",
-                rid, request.method, route, response.status, elapsed * 1000.0)
+                rid, request.method, route, response.status, elapsed * 1000.0,
+                extra={"request_id": rid})  # a field of its own in JSON logs
         return response
 
     async def _guarded(self, request: web.Request, handler: Handler, route: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -109,3 +110,14 @@ async def test_request_id_is_generated_when_absent_or_unusable(start_api: StartA
 ])
 def test_request_id_sanitising(header: str, expected: str) -> None:
     assert request_id(header) == expected
+
+
+async def test_the_access_log_carries_the_request_id_as_a_field(
+        start_api: StartApi, caplog: pytest.LogCaptureFixture) -> None:
+    h = await start_api()
+    with caplog.at_level(logging.INFO, logger="stream_app.sidecar.api"):
+        await h.client.post(PREDICT, json={"customer_id": KNOWN},
+                            headers={**h.auth, "X-Request-ID": "trace-42"})
+    records = [r for r in caplog.records if r.name == "stream_app.sidecar.api"
+               and r.getMessage().startswith("request_id=")]
+    assert [getattr(r, "request_id", None) for r in records] == ["trace-42"]
