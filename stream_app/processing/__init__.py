@@ -11,6 +11,7 @@ from ._processor import (
     StateStore,
     intervention_id,
     score_event_id,
+    vector_sha256,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "StateStore",
     "intervention_id",
     "score_event_id",
+    "vector_sha256",
 ]

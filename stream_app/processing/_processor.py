@@ -67,6 +67,7 @@ __all__ = [
     "StateStore",
     "intervention_id",
     "score_event_id",
+    "vector_sha256",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,11 @@ class InputRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+
+
+def vector_sha256(vector: Sequence[float] | np.ndarray) -> str:
+    """A risk event's ``features_sha256``: SHA-256 of the feature vector's float64 bytes."""
+    return hashlib.sha256(np.asarray(vector, dtype=np.float64).tobytes()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +435,7 @@ class BatchProcessor:
                 model_version=model.version,
                 top_reasons=reasons[i],
                 trigger_topic=item.topic,
-                features_sha256=hashlib.sha256(matrix[i].tobytes()).hexdigest(),
+                features_sha256=vector_sha256(matrix[i]),
                 challenger_model_version=challenger.version if challenger is not None else None,
                 challenger_score=shadow_score,
             )

@@ -50,6 +50,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
+
 __all__ = ["CommitPolicy", "apply_faust_fixes", "set_commit_policy"]
 
 log = logging.getLogger(__name__)
@@ -80,9 +83,6 @@ def set_commit_policy(app: Any, policy: CommitPolicy) -> None:
 
 
 def _guarded_ack(self: Any, message: Any) -> bool:
-    from faust.types.tuples import ack_lock
-    from mode.utils.futures import notify
-
     policy = _policies.get(self.app)
     if policy is None or message.topic not in policy.topics:
         result: bool = _originals["Consumer.ack"](self, message)

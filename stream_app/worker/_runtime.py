@@ -212,6 +212,7 @@ class WorkerRuntime:
         )
         self.app = self._create_app()
         self._input_topics = frozenset(settings.input_topics)
+        self._transactional_prefix: str | None = None  # "<app>-<topic group>-" (exactly_once)
         # input records whose batch delivered outputs and state: only these are committable
         self._processed: weakref.WeakSet[Any] = weakref.WeakSet()
         set_commit_policy(self.app, CommitPolicy(self._input_topics, self._committable))
@@ -398,11 +399,13 @@ class WorkerRuntime:
         """
         producer = self.app.producer
         if self.settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE:
-            group = self.app.assignor.group_for_topic(self.settings.topic_transactions)
+            if self._transactional_prefix is None:  # the topic group is fixed once assigned
+                group = self.app.assignor.group_for_topic(self.settings.topic_transactions)
+                self._transactional_prefix = f"{self.app.conf.id}-{group}-"
             partition = out.source_partition
             return await producer.send(
                 out.topic, out.key, out.value, partition, None, None,
-                transactional_id=f"{self.app.conf.id}-{group}-{partition}")
+                transactional_id=f"{self._transactional_prefix}{partition}")
         return await producer.send(out.topic, out.key, out.value, None, None, None)
 
     # --- models ------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import hashlib
 import itertools
 import os
 import subprocess
@@ -25,7 +24,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -33,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from stream_app.brokers import KafkaBroker, KafkaCluster, answers_metadata, free_port
 from stream_app.events import RecordType
 from stream_app.offline import replay_events
-from stream_app.processing import TIMER_TOPIC
+from stream_app.processing import TIMER_TOPIC, vector_sha256
 from stream_app.serializers import OutputDecoder, SchemaCatalog
 from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce
@@ -68,9 +66,6 @@ def _event_triggers(scores: list[dict[str, Any]]) -> collections.Counter[tuple[s
 def _input_ids(records: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(r["customer_id"], r["event_id"]) for r in records}
 
-
-def _sha(vector: list[float]) -> str:
-    return hashlib.sha256(np.asarray(vector, dtype=np.float64).tobytes()).hexdigest()
 
 
 def _worker_env(topics: dict[str, str], bootstrap: str, trained: TrainedFixture,
@@ -287,7 +282,7 @@ def test_three_brokers_one_killed_mid_stream_loses_nothing(
     assert set(last_stream) == set(last_replay)
     for customer, score in last_stream.items():
         assert score["as_of"] == last_replay[customer].as_of, customer
-        assert score["features_sha256"] == _sha(last_replay[customer].vector), customer
+        assert score["features_sha256"] == vector_sha256(last_replay[customer].vector), customer
 
     restarted_at = time.monotonic()
     cluster.start(victim)  # same storage; waits until the metadata lists it again

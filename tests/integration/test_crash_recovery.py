@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from stream_app.events import RecordType
 from stream_app.offline import replay_events
-from stream_app.processing import TIMER_TOPIC
+from stream_app.processing import TIMER_TOPIC, vector_sha256
 from stream_app.serializers import OutputDecoder, SchemaCatalog
 from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce, wait_committed
@@ -39,9 +37,6 @@ from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-
-def _sha(vector: list[float]) -> str:
-    return hashlib.sha256(np.asarray(vector, dtype=np.float64).tobytes()).hexdigest()
 
 
 def _wait_assigned(workers: list[WorkerProcess], partitions: int, timeout: float = 90) -> float:
@@ -142,7 +137,7 @@ class Scenario:
             final[row.customer_id] = row
         for customer, row in final.items():
             assert last[customer]["as_of"] == row.as_of, customer
-            assert last[customer]["features_sha256"] == _sha(row.vector), customer
+            assert last[customer]["features_sha256"] == vector_sha256(row.vector), customer
         return repeats
 
 

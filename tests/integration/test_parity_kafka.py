@@ -10,18 +10,16 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from aiokafka.partitioner import murmur2
 
 from stream_app.events import RecordType
 from stream_app.features import Deadline
 from stream_app.offline import replay_events
-from stream_app.processing import TIMER_TOPIC
+from stream_app.processing import TIMER_TOPIC, vector_sha256
 from stream_app.serializers import OutputDecoder, SchemaCatalog
 from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce
@@ -34,9 +32,6 @@ PARTITIONS = 4
 T0 = 1_767_225_600_000
 DAY = 86_400_000
 
-
-def _sha(vector: list[float]) -> str:
-    return hashlib.sha256(np.asarray(vector, dtype=np.float64).tobytes()).hexdigest()
 
 
 def _run(kafka: Any, trained: TrainedFixture, tmp_path: Path,
@@ -72,7 +67,7 @@ def test_worker_and_replay_compute_identical_final_features(
     for customer, score in last_stream.items():
         row = last_replay[customer]
         assert score["as_of"] == row.as_of, customer
-        assert score["features_sha256"] == _sha(row.vector), customer
+        assert score["features_sha256"] == vector_sha256(row.vector), customer
 
 
 def _same_partition_as(customer: str, candidates: int = 500) -> str:
@@ -113,4 +108,4 @@ def test_worker_rescores_a_missed_salary_like_replay(
     assert [(s["customer_id"], s["trigger_event_id"]) for s in timers] == [
         (quiet, replay_timers[0].trigger)]
     assert timers[0]["as_of"] == replay_timers[0].as_of
-    assert timers[0]["features_sha256"] == _sha(replay_timers[0].vector)
+    assert timers[0]["features_sha256"] == vector_sha256(replay_timers[0].vector)
