@@ -1,16 +1,27 @@
 """Kafka plumbing: client options (PLAINTEXT/SSL/SASL) and topic administration."""
 
-from ._admin import TopicLayoutError, TopicSpec, ensure_topics, topic_specs
+from ._admin import (
+    CONTACTS_TABLE,
+    STATE_TABLE,
+    TopicLayoutError,
+    TopicSpec,
+    changelog_topic,
+    ensure_topics,
+    topic_specs,
+)
 from ._clients import aiokafka_options, faust_broker_urls, faust_credentials, ssl_context
 from ._errors import KafkaAuthenticationError, authentication_failure
 from ._publish import publish_events
 
 __all__ = [
+    "CONTACTS_TABLE",
+    "STATE_TABLE",
     "KafkaAuthenticationError",
     "TopicLayoutError",
     "TopicSpec",
     "aiokafka_options",
     "authentication_failure",
+    "changelog_topic",
     "ensure_topics",
     "faust_broker_urls",
     "faust_credentials",

@@ -12,7 +12,18 @@ from stream_app.settings import Settings
 from ._clients import aiokafka_options
 from ._errors import authentication_failure
 
-__all__ = ["TopicLayoutError", "TopicSpec", "ensure_topics", "topic_specs"]
+__all__ = [
+    "CONTACTS_TABLE",
+    "STATE_TABLE",
+    "TopicLayoutError",
+    "TopicSpec",
+    "changelog_topic",
+    "ensure_topics",
+    "topic_specs",
+]
+
+STATE_TABLE = "customer-state"  # the worker's faust tables, named here for their changelogs
+CONTACTS_TABLE = "customer-contacts"
 
 
 class TopicLayoutError(RuntimeError):
@@ -28,7 +39,17 @@ class TopicSpec:
     copartitioned: bool  # must have exactly ``partitions`` partitions
 
 
+def changelog_topic(settings: Settings, table: str) -> str:
+    """The changelog topic faust keeps for a table of this app (``<app>-<table>-changelog``)."""
+    return f"{settings.app_name}-{table}-changelog"
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic the worker needs. The tables' changelog topics are among them (compacted,
+    co-partitioned with the inputs): created before the worker joins its consumer group,
+    they are in the consumer's metadata when the group forms. Left to faust, a changelog
+    created while the group forms can stay unassigned until the next metadata refresh
+    (5 minutes), and with it the recovery of that table."""
     p, r = settings.topic_partitions, settings.topic_replication_factor
     week_ms = str(7 * 86_400_000)
     month_ms = str(35 * 86_400_000)
@@ -41,6 +62,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_risk_scores, p, r, outputs, False),
         TopicSpec(settings.topic_interventions, p, r, {"retention.ms": month_ms}, False),
         TopicSpec(settings.topic_deadletter, p, r, {"retention.ms": month_ms}, False),
+        *(TopicSpec(changelog_topic(settings, table), p, r, {"cleanup.policy": "compact"}, True)
+          for table in (STATE_TABLE, CONTACTS_TABLE)),
     ]
 
 
@@ -73,7 +96,7 @@ async def ensure_topics(settings: Settings, *, create_missing: bool = True) -> l
                      for s in present if s.copartitioned and counts.get(s.name) != s.partitions]
             if wrong:
                 raise TopicLayoutError(
-                    "input topics must all have TOPIC_PARTITIONS="
+                    "input and changelog topics must all have TOPIC_PARTITIONS="
                     f"{settings.topic_partitions} partitions (co-partitioning by customer): "
                     + "; ".join(wrong))
         return [s.name for s in missing] if create_missing else []

@@ -30,6 +30,8 @@ from aiokafka.partitioner import murmur2
 
 from stream_app.events import RecordType
 from stream_app.kafka import (
+    CONTACTS_TABLE,
+    STATE_TABLE,
     KafkaAuthenticationError,
     ensure_topics,
     faust_broker_urls,
@@ -50,8 +52,7 @@ from ._predict import WorkerPredictBackend
 __all__ = ["TABLE_NAME", "WorkerRuntime"]
 
 log = logging.getLogger(__name__)
-TABLE_NAME = "customer-state"
-CONTACTS_TABLE_NAME = "customer-contacts"
+TABLE_NAME = STATE_TABLE
 _TOPIC_RETRY_MAX_SECONDS = 30.0
 _FINISH_BATCH_ON_STOP_SECONDS = 30.0
 
@@ -230,7 +231,7 @@ class WorkerRuntime:
             default=None,
         )
         self.contacts = self.app.Table(  # contact history and care flags (rarely written)
-            CONTACTS_TABLE_NAME,
+            CONTACTS_TABLE,
             partitions=settings.topic_partitions,
             key_type=bytes,
             value_type=bytes,
