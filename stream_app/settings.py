@@ -183,6 +183,11 @@ class Settings(BaseSettings):
         "rocksdb://", description="Faust table store: rocksdb:// (production) or memory://."
     )
     state_dir: str = Field("var/state", description="Directory for RocksDB and Faust data.")
+    # RocksDB opens one database per table partition (two tables); faust's defaults (64 MiB x 3
+    # write buffers and a 2 GiB block cache per database) leave its memory unbounded in practice
+    rocksdb_write_buffer_bytes: int = Field(8 * 1024**2, ge=1024**2, le=1024**3)
+    rocksdb_max_write_buffers: int = Field(2, ge=2, le=16)
+    rocksdb_block_cache_bytes: int = Field(8 * 1024**2, ge=0, le=16 * 1024**3)
     sidecar_host: str = "127.0.0.1"
     sidecar_port: int = Field(8080, ge=0, le=65535)
     sidecar_advertised_url: str | None = Field(

@@ -57,6 +57,17 @@ _TOPIC_RETRY_MAX_SECONDS = 30.0
 _FINISH_BATCH_ON_STOP_SECONDS = 30.0
 
 
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """The memory bounds of each RocksDB database faust opens (one per table partition),
+    as faust's ``RocksDBOptions`` takes them; a fresh dict per table (faust pops keys from
+    it). The memory store ignores them."""
+    return {
+        "write_buffer_size": settings.rocksdb_write_buffer_bytes,
+        "max_write_buffer_number": settings.rocksdb_max_write_buffers,
+        "block_cache_size": settings.rocksdb_block_cache_bytes,
+    }
+
+
 class _FaustTableStore:
     """StateStore over faust Tables, entering the right partition's event context.
 
@@ -229,6 +240,7 @@ class WorkerRuntime:
             key_type=bytes,  # bytes -> the "raw" codec for the changelog, no JSON round trip
             value_type=bytes,
             default=None,
+            options=rocksdb_options(settings),
         )
         self.contacts = self.app.Table(  # contact history and care flags (rarely written)
             CONTACTS_TABLE,
@@ -236,6 +248,7 @@ class WorkerRuntime:
             key_type=bytes,
             value_type=bytes,
             default=None,
+            options=rocksdb_options(settings),
         )
         self.app.agent(self.input_topic, name="score-customers")(self._agent)
         # faust's signal typing rejects bound async methods that mypy should accept

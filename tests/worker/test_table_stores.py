@@ -1,0 +1,43 @@
+"""The worker's faust tables on the production store (RocksDB via rocksdict): their memory
+bounds come from the settings, and each table partition is its own database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stream_app.settings import Settings
+from stream_app.worker import WorkerRuntime
+from tests.support.models import TrainedFixture
+
+MiB = 1024**2
+
+
+@pytest.fixture
+def runtime(trained: TrainedFixture, tmp_path: Path) -> WorkerRuntime:
+    settings = Settings(  # type: ignore[call-arg]
+        app_name="tables-test", kafka_bootstrap_servers="127.0.0.1:1",
+        state_store_url="rocksdb://", state_dir=str(tmp_path), topic_partitions=4,
+        model_path=str(trained.path), rocksdb_write_buffer_bytes=4 * MiB,
+        rocksdb_max_write_buffers=3, rocksdb_block_cache_bytes=2 * MiB)
+    return WorkerRuntime(settings, trained.model)
+
+
+def test_rocksdb_memory_bounds_come_from_the_settings(runtime: WorkerRuntime) -> None:
+    for table in (runtime.table, runtime.contacts):
+        options = table.data.rocksdb_options  # faust's RocksDBOptions of the table's store
+        assert (options.write_buffer_size, options.max_write_buffer_number,
+                options.block_cache_size) == (4 * MiB, 3, 2 * MiB)
+
+
+def test_each_table_partition_is_its_own_database(runtime: WorkerRuntime) -> None:
+    store: Any = runtime.table.data
+    store._db_for_partition(0)[b"c-1"] = b"state-1"
+    store._db_for_partition(3)[b"c-2"] = b"state-2"
+    assert list(store._db_for_partition(0).items()) == [(b"c-1", b"state-1")]
+    assert list(store._db_for_partition(3).items()) == [(b"c-2", b"state-2")]
+    paths = sorted(p.name for p in Path(store.partition_path(0)).parent.iterdir()
+                   if p.name.endswith(".db"))
+    assert paths == ["customer-state-0.db", "customer-state-3.db"]
