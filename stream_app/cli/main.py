@@ -158,6 +158,16 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=_lazy("stream_app.cli._demo", "run"))
 
 
+def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # Every argument goes to bench/compare.py as given: no option is parsed here ("+" is no
+    # option prefix of the benchmark's), and --help is the benchmark's own.
+    parser = sub.add_parser("bench", add_help=False, prefix_chars="+",
+                            help="compare the worker with the ceiling and a naive Faust agent "
+                                 "on a local Apache Kafka (from a checkout; --help for options)")
+    parser.add_argument("bench_args", nargs=argparse.REMAINDER)
+    parser.set_defaults(handler=_lazy("stream_app.cli._bench", "run"))
+
+
 def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
     """Import a command's module only when it runs (keeps `predelinq --help` fast)."""
 
@@ -180,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_evaluate,
                 _add_registry, _add_replay, _add_score_log, _add_sink, _add_explain_decision,
-                _add_migrate, _add_topics):
+                _add_migrate, _add_topics, _add_bench):
         add(sub)
     return parser
 
