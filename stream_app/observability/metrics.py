@@ -95,6 +95,11 @@ class WorkerMetrics:
         self.recovery_remaining = Gauge(
             "predelinq_recovery_remaining_records",
             "Changelog records still to read before table recovery completes.", registry=r)
+        self.absence_index_pending = Gauge(
+            "predelinq_absence_index_pending_partitions",
+            "Owned input partitions whose stored customers are still being added to the "
+            "absence-deadline index (after a restart or a rebalance; a slice between batches).",
+            registry=r)
         self.consumer_lag = Gauge(
             "predelinq_consumer_lag_records",
             "Records of an owned input partition not committed yet (end offset minus "

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -124,7 +124,10 @@ class StateStore(Protocol):
     def put_contact(self, partition: int, key: bytes, value: bytes) -> None: ...
 
     def items(self, partition: int) -> Iterable[tuple[bytes, bytes]]:
-        """Every (key, state) stored for the partition (to rebuild absence deadlines)."""
+        """Every (key, state) stored for the partition (to rebuild absence deadlines). It is
+        consumed lazily, a slice at a time between batches, so it must tolerate writes made
+        meanwhile (e.g. iterate a snapshot): customers written since it started may be
+        yielded with either state, or not at all."""
         ...
 
 
@@ -211,6 +214,14 @@ class _Scoring:
         self.vectors.append(vector)
 
 
+@dataclass(slots=True)
+class _Indexing:
+    """A partition whose stored customers are still being added to the deadline index."""
+
+    items: Iterator[tuple[bytes, bytes]]
+    seen: set[str] = field(default_factory=set)  # already in the index: skip when yielded
+
+
 class BatchProcessor:
     def __init__(
         self,
@@ -238,24 +249,54 @@ class BatchProcessor:
         self._max_dead_letter_bytes = max_dead_letter_bytes
         self.deadlines = DeadlineIndex()
         self._indexed: set[int] = set()  # partitions whose stored customers are in the index
+        self._indexing: dict[int, _Indexing] = {}  # partitions being indexed, a slice at a time
 
     def forget_partition(self, partition: int) -> None:
         """The partition was revoked: its deadlines now belong to another worker."""
         self.deadlines.drop_partition(partition)
         self._indexed.discard(partition)
+        self._indexing.pop(partition, None)
 
-    def _index_partition(self, store: StateStore, partition: int) -> None:
-        """Register the absence deadline of every customer stored for a newly owned partition
-        (a quiet customer is exactly the one whose deadline matters)."""
-        for key, raw in store.items(partition):
-            try:
-                state = CustomerState.from_bytes(raw)
-            except StateFormatError:
-                continue
-            self.deadlines.schedule(partition, key.decode(),
-                                    next_deadline(state, state.watermark))
-            self.deadlines.observe(partition, state.watermark)
-        self._indexed.add(partition)
+    @property
+    def indexing_partitions(self) -> int:
+        """Partitions whose stored customers are not all in the deadline index yet."""
+        return len(self._indexing)
+
+    def index_step(self, max_customers: int) -> bool:
+        """Add up to ``max_customers`` stored customers of newly owned partitions to the
+        absence-deadline index (a quiet customer is exactly the one whose deadline matters);
+        True while some remain. The caller runs this between batches: indexing a partition
+        at once would hold the event loop for minutes with a million stored customers.
+
+        Until its partition is indexed, a customer's deadline is taken from its stored state
+        when one of its events arrives (``_apply``), so no deadline is passed unnoticed; a
+        quiet customer's fires at the first batch of its partition after it is indexed, with
+        the same trigger id and features as it would have had."""
+        budget = max_customers
+        for partition, job in list(self._indexing.items()):
+            for key, raw in job.items:
+                customer_id = key.decode()
+                if customer_id in job.seen:
+                    continue
+                job.seen.add(customer_id)
+                self._index_stored(partition, customer_id, raw)
+                budget -= 1
+                if budget <= 0:
+                    return True
+            del self._indexing[partition]
+            self._indexed.add(partition)
+        return False
+
+    def _index_stored(self, partition: int, customer_id: str, raw: bytes) -> None:
+        try:
+            state = CustomerState.from_bytes(raw)
+        except StateFormatError:
+            return
+        self._index_state(partition, customer_id, state)
+
+    def _index_state(self, partition: int, customer_id: str, state: CustomerState) -> None:
+        self.deadlines.schedule(partition, customer_id, next_deadline(state, state.watermark))
+        self.deadlines.observe(partition, state.watermark)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -301,8 +342,8 @@ class BatchProcessor:
         result = BatchResult()
         self._metrics.batch_size.observe(len(records))
         by_customer = self._decode(records, result)
-        for partition in {r.partition for r in records} - self._indexed:
-            self._index_partition(store, partition)
+        for partition in {r.partition for r in records} - self._indexed - self._indexing.keys():
+            self._indexing[partition] = _Indexing(iter(store.items(partition)))
         batch = _Scoring()
         contacts = _Contacts(self._metrics)
         touched = self._apply(by_customer, store, batch, result, contacts)
@@ -340,6 +381,10 @@ class BatchProcessor:
             partition = items[0][0].partition
             key = customer_id.encode()
             state = touched[customer_id] = self._load_state(store, partition, key)
+            indexing = self._indexing.get(partition)
+            if indexing is not None and customer_id not in indexing.seen:
+                indexing.seen.add(customer_id)  # its deadline, before its events pass it
+                self._index_state(partition, customer_id, state)
             changed = False
             for record, event in items:
                 # a deadline this event's time passes fires first, with the state before it

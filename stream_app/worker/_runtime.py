@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 TABLE_NAME = STATE_TABLE
 _TOPIC_RETRY_MAX_SECONDS = 30.0
 _FINISH_BATCH_ON_STOP_SECONDS = 30.0
+_INDEX_SLICE_CUSTOMERS = 500  # one slice of the absence-deadline index: ~25-50 ms of CPU
 
 
 def rocksdb_options(settings: Settings) -> dict[str, int]:
@@ -128,13 +129,27 @@ class _FaustTableStore:
         self._write(self._contacts, partition, key, value)
 
     def items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
-        """Stored customers of one input partition. Keys map to partitions with Kafka's
-        default partitioner, which producers must use (co-partitioning by customer_id)."""
-        self._enter(partition)
-        count = self._partitions
-        for key, value in self._table.items():
-            if (murmur2(key) & 0x7FFFFFFF) % count == partition:
-                yield key, value
+        """Stored customers of one input partition, lazily, from a snapshot (the processor
+        reads it a slice at a time between batches; see BatchProcessor.index_step)."""
+        return partition_items(self._table, partition, self._partitions)
+
+
+def partition_items(table: Any, partition: int, partitions: int) -> Iterator[tuple[bytes, bytes]]:
+    """The (key, value) pairs a faust table stores for one partition.
+
+    RocksDB keeps one database per partition: its iterator reads a consistent snapshot, and
+    the database stays open while iterated even if the partition is revoked meanwhile (faust
+    drops its reference without closing it). The memory store keeps one dict: the keys of the
+    partition are listed first (keys map to partitions with Kafka's default partitioner,
+    which producers must use: co-partitioning by customer_id), values read when reached."""
+    store = table.data
+    if hasattr(store, "_db_for_partition"):  # faust.stores.rocksdb.Store (private API)
+        snapshot = iter(store._db_for_partition(partition).items())  # taken now, not lazily
+        offset_key = store.offset_key  # where faust keeps the changelog offset, not a customer
+        return ((k, v) for k, v in snapshot if k != offset_key)
+    data = store.data  # faust.stores.memory.Store: a dict of every partition's keys
+    keys = [k for k in list(data) if (murmur2(k) & 0x7FFFFFFF) % partitions == partition]
+    return ((k, v) for k in keys if (v := data.get(k)) is not None)
 
 
 class _TopicsService(mode.Service):
@@ -251,6 +266,7 @@ class WorkerRuntime:
             options=rocksdb_options(settings),
         )
         self.app.agent(self.input_topic, name="score-customers")(self._agent)
+        self.app.task(self._index_stored_customers)
         # faust's signal typing rejects bound async methods that mypy should accept
         self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
         self.predict_backend = WorkerPredictBackend(
@@ -322,6 +338,24 @@ class WorkerRuntime:
         for tp in revoked:
             if tp.topic in inputs:
                 self.processor.forget_partition(tp.partition)
+
+    # --- the absence-deadline index ----------------------------------------------------------
+    async def _index_stored_customers(self) -> None:
+        """Adds the stored customers of newly owned partitions to the processor's deadline
+        index, a slice at a time, yielding to the event loop between slices (batches, the
+        sidecar and heartbeats go on meanwhile; a million customers take a minute or so).
+        A faust app task, so it runs as long as the app does."""
+        processor = self.processor
+        while True:
+            if processor.indexing_partitions and not self.app.rebalancing:
+                started = time.perf_counter()
+                processor.index_step(_INDEX_SLICE_CUSTOMERS)
+                if not processor.indexing_partitions:
+                    log.info("absence-deadline index complete")
+                # leave the loop at least as long again to everything else
+                await asyncio.sleep(time.perf_counter() - started)
+            else:
+                await asyncio.sleep(0.2)
 
     # --- the agent ---------------------------------------------------------------------------
     async def _agent(self, stream: Any) -> None:
@@ -477,6 +511,7 @@ class WorkerRuntime:
             self.metrics.assigned_partitions.set(  # input partitions, not changelogs
                 sum(1 for tp in assignment if tp.topic == self.settings.topic_transactions))
             self.metrics.recovery_remaining.set(self._recovery().active_remaining_total())
+            self.metrics.absence_index_pending.set(self.processor.indexing_partitions)
             self._refresh_lag(assignment)
         except Exception:  # not started yet
             self.metrics.assigned_partitions.set(0)

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from stream_app.settings import Settings
 from stream_app.worker import WorkerRuntime
+from stream_app.worker._runtime import partition_items
 from tests.support.models import TrainedFixture
 
 MiB = 1024**2
@@ -41,3 +43,34 @@ def test_each_table_partition_is_its_own_database(runtime: WorkerRuntime) -> Non
     paths = sorted(p.name for p in Path(store.partition_path(0)).parent.iterdir()
                    if p.name.endswith(".db"))
     assert paths == ["customer-state-0.db", "customer-state-3.db"]
+
+
+def test_stored_customers_of_a_partition_come_from_its_database_alone(
+        runtime: WorkerRuntime) -> None:
+    store: Any = runtime.table.data
+    store._db_for_partition(0)[b"c-1"] = b"state-1"
+    store._db_for_partition(2)[b"c-2"] = b"state-2"
+    items = partition_items(runtime.table, 0, 4)
+    store._db_for_partition(0)[b"c-3"] = b"written-after-the-start"  # not in the snapshot
+    assert list(items) == [(b"c-1", b"state-1")]
+    assert list(partition_items(runtime.table, 2, 4)) == [(b"c-2", b"state-2")]
+    assert list(partition_items(runtime.table, 1, 4)) == []
+
+
+def test_the_memory_store_splits_its_keys_as_kafkas_default_partitioner_does(
+        trained: TrainedFixture, tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        app_name="tables-memory", kafka_bootstrap_servers="127.0.0.1:1",
+        state_store_url="memory://", state_dir=str(tmp_path), topic_partitions=4,
+        model_path=str(trained.path))
+    table = WorkerRuntime(settings, trained.model).table
+    keys = [f"C-{i:04d}".encode() for i in range(40)]
+    table.data.data.update({k: b"state-" + k for k in keys})
+    partitioner = DefaultPartitioner()
+    for partition in range(4):
+        expected = [(k, v) for k, v in table.data.data.items()
+                    if partitioner(k, [0, 1, 2, 3], [0, 1, 2, 3]) == partition]
+        assert len(expected) >= 5
+        items = partition_items(table, partition, 4)
+        table.data.data[f"N-{partition}".encode()] = b"new"  # written while iterated: no error
+        assert list(items) == expected
