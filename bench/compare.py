@@ -25,7 +25,8 @@ triggered by one of them, its Kafka CreateTime minus that of the input record th
 it (matched on trigger topic + trigger event id; rescorings fired by absence deadlines have no
 input record and are skipped); and the engine's peak RSS (VmHWM) over the whole run.
 
-Results: ``bench/results/compare.json`` (``compare-short.json`` with ``--short``), a markdown
+Results: ``bench/results/compare.json`` (``var/bench/compare-short.json`` with ``--short``;
+``--commit REV`` runs the engines' code as of a commit instead of the working tree), a markdown
 table on stdout, and with ``--write-doc`` the section between the ``bench:compare`` markers of
 docs/performance.md. Nothing here asserts a timing, and nothing prints a customer id.
 """
@@ -42,6 +43,7 @@ import logging
 import math
 import os
 import platform
+import shlex
 import signal
 import subprocess
 import sys
@@ -95,6 +97,7 @@ DOC_END = "<!-- bench:compare:end -->"
 TIMER_TOPIC = "timer"  # trigger_topic of rescorings fired by absence deadlines
 DOC_PATH = REPO / "docs" / "performance.md"
 RESULTS = REPO / "bench" / "results"
+SHORT_RESULTS = REPO / "var" / "bench" / "compare-short.json"  # not kept in git
 SEED = 11
 POLL_SECONDS = 0.1
 
@@ -241,6 +244,10 @@ def _fmt(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:,.0f} minutes"
+
+
 def assess_targets(worker: Mapping[str, Any], ceiling: Mapping[str, Any] | None
                    ) -> list[dict[str, Any]]:
     """Issue 7's targets for the worker, each with what was measured, met or missed, and by
@@ -316,12 +323,12 @@ def render_section(report: Mapping[str, Any]) -> str:
     lines = [
         "### Side by side: ceiling, naive Faust agent, the worker (issue 7)",
         "",
-        f"`.venv/bin/python -m bench.compare --write-doc` (also `predelinq bench`; "
-        f"`make bench-short` runs the short mode), {report['date']}: {machine['cores']} cores "
+        f"`{report['command']}` (also `predelinq bench`; `make bench-short` runs the short "
+        f"mode), {report['date']}: {machine['cores']} cores "
         f"({machine['cpu_model']}), Python {versions['python']}, faust-streaming "
         f"{versions['faust-streaming']}, aiokafka {versions['aiokafka']}, catboost "
         f"{versions['catboost']}, shap {versions['shap']}, {versions['kafka']}; worker code: "
-        f"{report['worker_source']}. {config['partitions']} partitions, "
+        f"{report['worker_source']}; {report['model']}. {config['partitions']} partitions, "
         f"`BATCH_SIZE={config['batch_size']}` for the ceiling and the worker, worker and naive "
         f"table store `{config['store']}`, {config['customers']:,} simulated customers.",
         "",
@@ -346,19 +353,19 @@ def render_section(report: Mapping[str, Any]) -> str:
     ]
     if naive is not None:
         naive_eps = (naive.get("drain") or {}).get("events_per_second")
-        minutes = (f" (their backlog alone would take it {config['backlog'] / naive_eps / 60:,.0f}"
-                   " minutes)" if naive_eps else "")
+        alone = (f" (their backlog alone would take it "
+                 f"{_duration(config['backlog'] / naive_eps)})" if naive_eps else "")
         notes.append(
             f"* naive: its own backlog of {naive['backlog_events']:,} events measured for at "
             f"most {config['naive_drain_seconds']:.0f} s, and {naive['offered']['rate']:,.0f} "
-            f"events/s offered, far less than the others{minutes}.")
+            f"events/s offered, far less than the others{alone}.")
     overloaded = [e["engine"] for e in engines
                   if (e.get("drain") or {}).get("events_per_second", math.inf)
                   < (e.get("offered") or {}).get("achieved_rate", 0.0)]
     if overloaded:
         notes.append(
             f"* {', '.join(overloaded)}: offered more events per second than drained, so "
-            "their queue grew through the latency phase and the latency measures that queue "
+            "the queue grew through the latency phase and the latency measures that queue "
             "(it rises with the phase's length), not the engine's per-event delay.")
     lines += ["Notes:", "", *notes, ""]
     targets = report.get("targets") or []
@@ -400,15 +407,19 @@ class Engine(Protocol):
 class ScriptEngine:
     """``python -m bench._<engine> --status FILE`` (the ceiling or the naive agent)."""
 
-    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], workdir: Path,
+                 source: Path = REPO) -> None:
         self.name = name
         workdir.mkdir(parents=True, exist_ok=True)
         self.status = workdir / "status.json"
         self.log_path = workdir / f"{name}.log"
+        if source != REPO:  # stream_app from ``source`` (the cwd comes first), bench from here
+            env = {**env, "PYTHONPATH": os.pathsep.join(
+                p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"bench._{name}", "--status", str(self.status)],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=source, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
 
     @property
@@ -463,13 +474,14 @@ class WorkerEngine:
         return self.worker.log_tail()
 
 
-def _start(name: str, env: dict[str, str], *, model: Path, store: str,
-           workdir: Path) -> Engine:
+def _start(name: str, env: dict[str, str], *, model: Path, store: str, workdir: Path,
+           source: Path) -> Engine:
     worker = BenchWorker(env, state_dir=workdir / "state", model_path=model,
-                         log_path=workdir / "worker.log", store=store)
+                         log_path=workdir / "worker.log", store=store, source=source)
     if name == "worker":
         return WorkerEngine(worker)
-    return ScriptEngine(name, worker.env, workdir)  # the worker's environment, to the letter
+    # the worker's environment, to the letter
+    return ScriptEngine(name, worker.env, workdir, source)
 
 
 def _watch(engine: Engine, target: int, *, bound: float, timeout: float) -> list[Sample]:
@@ -583,7 +595,8 @@ class Workload:
 
 
 def run_engine(name: str, bootstrap: str, workload: Workload, *, model: Path, partitions: int,
-               store: str, workdir: Path, timeout: float) -> dict[str, Any]:
+               store: str, workdir: Path, timeout: float, source: Path = REPO
+               ) -> dict[str, Any]:
     from stream_app.kafka import ensure_topics, publish_events
 
     env, settings = bench_settings(f"compare-{name}", bootstrap,
@@ -591,7 +604,8 @@ def run_engine(name: str, bootstrap: str, workload: Workload, *, model: Path, pa
     asyncio.run(ensure_topics(settings))
     sent = asyncio.run(publish_events(settings, workload.backlog))
     print(f"{name}: {sent:,} events published, starting the engine ...", flush=True)
-    engine = _start(name, env, model=model, store=store, workdir=workdir / name)
+    engine = _start(name, env, model=model, store=store, workdir=workdir / name,
+                    source=source)
     inputs = list(settings.input_topics)
     try:
         samples = _watch(engine, sent, bound=workload.drain_bound, timeout=timeout)
@@ -704,8 +718,21 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
-def _report(plan: Plan, engines: list[dict[str, Any]], *, kafka: str,
-            source: str) -> dict[str, Any]:
+def _model_description(path: Path) -> str:
+    from catboost import CatBoostClassifier
+
+    from model_registry import open_version
+
+    version = open_version(path)
+    model = CatBoostClassifier()
+    model.load_model(str(version.model_file))
+    depth = version.metadata.get("params", {}).get("depth")
+    return (f"model {version.version} ({model.tree_count_} trees"
+            + (f" of depth {depth})" if depth else ")"))
+
+
+def _report(plan: Plan, engines: list[dict[str, Any]], *, kafka: str, source: str,
+            command: str, model: str) -> dict[str, Any]:
     from stream_app.settings import load_settings
 
     by_name = {e["engine"]: e for e in engines}
@@ -721,7 +748,9 @@ def _report(plan: Plan, engines: list[dict[str, Any]], *, kafka: str,
                      "faust-streaming": _version("faust-streaming"),
                      "aiokafka": _version("aiokafka"), "catboost": _version("catboost"),
                      "shap": _version("shap"), "kafka": kafka},
+        "command": command,
         "worker_source": source,
+        "model": model,
         "config": {**asdict(plan), "batch_size": load_settings().batch_size},
         "engines": engines,
     }
@@ -750,6 +779,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(full runs with every engine only)")
     parser.add_argument("--bootstrap", help="an existing broker (default: start Apache Kafka)")
     parser.add_argument("--model", help="model version directory (default: trained once)")
+    parser.add_argument("--commit", help="run the engines' stream_app at this commit, "
+                                         "extracted with git archive (default: the working "
+                                         "tree, uncommitted edits included)")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset")
     parser.add_argument("--customers", type=int, help="simulated customers (3000; short 1500)")
     parser.add_argument("--backlog", type=int,
@@ -770,7 +802,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="longest wait for an engine to start, drain or catch up "
                              "(600; short 120)")
     parser.add_argument("--out", type=Path, help="JSON results (default "
-                                                 "bench/results/compare[-short].json)")
+                                                 "bench/results/compare.json; short: "
+                                                 "var/bench/compare-short.json)")
     parser.add_argument("--doc", type=Path, default=DOC_PATH, help="the document --write-doc "
                                                                   "updates")
     return parser
@@ -783,7 +816,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     if args.write_doc and (args.short or plan.engines != ENGINES):
         raise SystemExit("--write-doc documents full runs of every engine only")
-    out: Path = args.out or RESULTS / ("compare-short.json" if args.short else "compare.json")
+    out: Path = args.out or (SHORT_RESULTS if args.short else RESULTS / "compare.json")
     started = time.monotonic()
     workloads = _workloads(plan)
     model = ensure_model(args.model)
@@ -794,12 +827,17 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     with kafka_bootstrap(args.bootstrap) as bootstrap, \
             tempfile.TemporaryDirectory(prefix="predelinq-compare-") as tmp:
-        source = worker_source(None, Path(tmp))[1]
+        source, described = worker_source(args.commit, Path(tmp))
+        print(f"engines' code: {described}", flush=True)
         for name in plan.engines:
             results.append(run_engine(name, bootstrap, workloads[name], model=model,
-                               partitions=plan.partitions, store=plan.store,
-                               workdir=Path(tmp), timeout=plan.timeout))
-    report = _report(plan, results, kafka=kafka, source=source)
+                                      partitions=plan.partitions, store=plan.store,
+                                      workdir=Path(tmp), timeout=plan.timeout,
+                                      source=source))
+    command = shlex.join([".venv/bin/python", "-m", "bench.compare",
+                          *(sys.argv[1:] if argv is None else argv)])
+    report = _report(plan, results, kafka=kafka, source=described, command=command,
+                     model=_model_description(model))
     report["seconds"] = round(time.monotonic() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

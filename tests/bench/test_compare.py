@@ -146,7 +146,9 @@ def test_table_and_section_carry_ratios_machine_and_targets() -> None:
         "machine": {"cores": 2, "cpu_model": "AMD EPYC"},
         "versions": {"python": "3.11.7", "faust-streaming": "0.15.3", "aiokafka": "0.14.0",
                      "catboost": "1.2.10", "shap": "0.51.0", "kafka": "Apache Kafka 4.1.1"},
+        "command": ".venv/bin/python -m bench.compare --write-doc",
         "worker_source": "working tree at abc1234",
+        "model": "model v1 (60 trees of depth 6)",
         "config": {"partitions": 4, "batch_size": 100, "store": "rocksdb://",
                    "customers": 3000, "backlog": 150_000, "naive_drain_seconds": 60.0},
         "engines": engines,
@@ -157,6 +159,8 @@ def test_table_and_section_carry_ratios_machine_and_targets() -> None:
     section = render_section(report)
     assert "2 cores (AMD EPYC)" in section
     assert "faust-streaming 0.15.3" in section
+    assert "`.venv/bin/python -m bench.compare --write-doc`" in section
+    assert "model v1 (60 trees of depth 6)" in section
     assert "0.50x the ceiling" in section
     assert "25 minutes" in section  # the naive agent on the others' backlog
     assert "| ≥ 40% of the ceiling in the same run | 50% (4,000 / 8,000 events/s) | met |" \
