@@ -53,7 +53,7 @@ from typing import Any
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
-__all__ = ["CommitPolicy", "apply_faust_fixes", "set_commit_policy"]
+__all__ = ["CommitPolicy", "apply_faust_fixes", "set_commit_policy", "verify_faust_version"]
 
 log = logging.getLogger(__name__)
 _VERIFIED_FAUST = "0.15.3"
@@ -142,15 +142,21 @@ async def _resume_streams_after_seek(self: Any, generation_id: int = 0) -> None:
     self.log.info("Worker ready")
 
 
-def apply_faust_fixes() -> None:
-    """Idempotent: replacing a method with itself again changes nothing."""
+def verify_faust_version() -> None:
+    """Refuse a faust-streaming other than the one these replacements were checked on."""
     import faust
-    from faust.transport.drivers import aiokafka as driver
 
     if faust.__version__ != _VERIFIED_FAUST:
         raise RuntimeError(
-            f"stream_app.worker._faust_fixes was verified against faust-streaming "
-            f"{_VERIFIED_FAUST}, found {faust.__version__}: re-check the fixes")
+            f"stream_app.worker's faust fixes and hooks were verified against faust-streaming "
+            f"{_VERIFIED_FAUST}, found {faust.__version__}: re-check them")
+
+
+def apply_faust_fixes() -> None:
+    """Idempotent: replacing a method with itself again changes nothing."""
+    from faust.transport.drivers import aiokafka as driver
+
+    verify_faust_version()
     # a documented, version-checked replacement of one private method (see the docstring)
     setattr(driver.AIOKafkaConsumerThread, "_highwaters", _highwaters_from_broker)  # noqa: B010
     from faust.transport.consumer import Consumer

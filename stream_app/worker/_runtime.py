@@ -1,15 +1,16 @@
-"""The Faust worker: topics, the changelog-backed customer-state table, the scoring agent,
+"""The Faust worker: topics, the changelog-backed customer-state tables, the batch loop,
 and the services that run beside it (topic check, sidecar).
 
-The agent consumes raw bytes from all input topics (one Faust topic over several names, all
-co-partitioned by customer_id) in micro-batches with ``take_events``, hands them to the pure
-:class:`~stream_app.processing.BatchProcessor`, and produces its outputs, awaiting delivery
-before the batch is acknowledged (at-least-once; output ids are deterministic).
-
-Table writes are made under the context of an event *of the same partition* as the customer
-(faust routes a table write to the changelog partition of the "current event"; with batches,
-the current event is otherwise the batch's last one, which would put other partitions' keys
-into the wrong changelog partition and lose them on rebalance).
+faust's consumer (its group, co-partitioned assignment, seeks and flow control) fetches the
+input topics (all co-partitioned by customer_id) and the tables' changelogs; the records of
+the input topics go straight into the :class:`~._intake.Intake` as raw bytes (see
+``_faust_hooks``) instead of through a faust agent's stream. The batch loop takes them in
+micro-batches, hands them to the pure :class:`~stream_app.processing.BatchProcessor`,
+delivers the outputs, then the tables' changelog records, and only then counts the records
+as processed (``_offsets``); it commits processed offsets itself, between batches (with
+exactly_once: in the transaction of each input partition, with its outputs and changelog).
+Before a rebalance revokes partitions, and before the worker leaves the group, the batch in
+progress finishes and what was processed is committed.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import asyncio
 import logging
 import socket
 import time
-import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -45,8 +45,11 @@ from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
 from stream_app.settings import ProcessingGuarantee, Settings
 from stream_app.sidecar import HealthSource, Sidecar, SidecarApi
 
-from ._faust_fixes import CommitPolicy, apply_faust_fixes, set_commit_policy
+from ._faust_fixes import apply_faust_fixes
+from ._faust_hooks import install_hooks, set_intake, set_quiesce_hook
+from ._intake import Intake
 from ._models import ModelSlot, ModelWatcher
+from ._offsets import OffsetLedger
 from ._predict import WorkerPredictBackend
 
 __all__ = ["TABLE_NAME", "WorkerRuntime"]
@@ -55,6 +58,7 @@ log = logging.getLogger(__name__)
 TABLE_NAME = STATE_TABLE
 _TOPIC_RETRY_MAX_SECONDS = 30.0
 _FINISH_BATCH_ON_STOP_SECONDS = 30.0
+_MIN_INTAKE_BUFFER = 2_000  # records fetched ahead of the batch loop
 _INDEX_SLICE_CUSTOMERS = 500  # one slice of the absence-deadline index: ~25-50 ms of CPU
 
 
@@ -69,60 +73,52 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
     }
 
 
-class _FaustTableStore:
-    """StateStore over faust Tables, entering the right partition's event context.
+class _TableStore:
+    """StateStore over the worker's two faust tables, read and written per partition.
 
-    A write goes to the table's store at once; its changelog record is sent by
+    A write goes to the partition's store at once; its changelog record is sent by
     ``send_changelog()`` *after the batch's outputs are delivered* and awaited before the
-    batch is acknowledged. The order matters with at-least-once: if a worker dies after
-    writing a customer's state to the changelog but before its risk events are delivered,
-    the new owner restores a state that already holds those events' ids, treats their
-    re-delivery as duplicates and never publishes their risk events. Outputs first, then
-    state: a crash in between only re-publishes identical outputs. (Faust's own
+    batch's records count as processed. The order matters with at-least-once: if a worker
+    dies after writing a customer's state to the changelog but before its risk events are
+    delivered, the new owner restores a state that already holds those events' ids, treats
+    their re-delivery as duplicates and never publishes their risk events. Outputs first,
+    then state: a crash in between only re-publishes identical outputs. (faust's own
     ``table[key] = value`` leaves the record in a buffer drained in the background, which
     gives neither order nor, with exactly_once, the guarantee that it joins the transaction
     of the batch's offsets.)
+
+    The partition's store is addressed directly (RocksDB: the partition's own database;
+    memory: the table's dict), not through faust's table API, which finds the partition from
+    the "current event" of a stream: there is no stream here, and no per-key bookkeeping.
     """
 
-    def __init__(self, table: Any, contacts: Any, stream: Any,
-                 events_by_partition: Mapping[int, Any], partitions: int) -> None:
+    def __init__(self, table: Any, contacts: Any, partitions: int) -> None:
         self._table = table
         self._contacts = contacts
         self._partitions = partitions
-        self._stream = stream
-        self._events = events_by_partition
-        self._entered: int | None = None
         self._changelog: list[tuple[Any, int, bytes, bytes]] = []  # (table, partition, k, v)
 
-    def _enter(self, partition: int) -> None:
-        if self._entered != partition:
-            # faust keeps no public way to choose the event a table write belongs to
-            self._stream._set_current_event(self._events[partition])
-            self._entered = partition
-
     def get(self, partition: int, key: bytes) -> bytes | None:
-        self._enter(partition)
-        value: bytes | None = self._table.get(key)
+        value: bytes | None = partition_data(self._table, partition).get(key)
         return value
 
     def put(self, partition: int, key: bytes, value: bytes) -> None:
         self._write(self._table, partition, key, value)
 
     def _write(self, table: Any, partition: int, key: bytes, value: bytes) -> None:
-        self._enter(partition)  # the store (RocksDB) files the key under this partition
-        table.data[key] = value
+        partition_data(table, partition)[key] = value
         self._changelog.append((table, partition, key, value))
 
     def send_changelog(self) -> list[Any]:
-        """Send this batch's changelog records; returns their delivery futures."""
+        """Send the changelog records written since the last call; returns their delivery
+        futures."""
         sends = [table.send_changelog(partition, key, value)
                  for table, partition, key, value in self._changelog]
         self._changelog.clear()
         return sends
 
     def get_contact(self, partition: int, key: bytes) -> bytes | None:
-        self._enter(partition)
-        value: bytes | None = self._contacts.get(key)
+        value: bytes | None = partition_data(self._contacts, partition).get(key)
         return value
 
     def put_contact(self, partition: int, key: bytes, value: bytes) -> None:
@@ -132,6 +128,16 @@ class _FaustTableStore:
         """Stored customers of one input partition, lazily, from a snapshot (the processor
         reads it a slice at a time between batches; see BatchProcessor.index_step)."""
         return partition_items(self._table, partition, self._partitions)
+
+
+def partition_data(table: Any, partition: int) -> Any:
+    """The mapping of raw keys to raw values where a faust table keeps one partition: a
+    RocksDB store's database of that partition (opened on first use, as faust does), or the
+    memory store's dict of every partition."""
+    store = table.data
+    if hasattr(store, "_db_for_partition"):  # faust.stores.rocksdb.Store (private API)
+        return store._db_for_partition(partition)
+    return store.data  # faust.stores.memory.Store
 
 
 def partition_items(table: Any, partition: int, partitions: int) -> Iterator[tuple[bytes, bytes]]:
@@ -193,6 +199,16 @@ class _SidecarService(mode.Service):
         await self._sidecar.stop()
 
 
+class _BatchLoopService(mode.Service):
+    def __init__(self, runtime: WorkerRuntime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._runtime = runtime
+
+    @mode.Service.task
+    async def _batches(self) -> None:
+        await self._runtime.run_batches()
+
+
 class WorkerRuntime:
     """Everything one worker process owns."""
 
@@ -237,18 +253,25 @@ class WorkerRuntime:
             metrics=self.metrics,
             clock=clock,
         )
+        install_hooks()  # before the app creates its consumer
         self.app = self._create_app()
         self._input_topics = frozenset(settings.input_topics)
         self._transactional_prefix: str | None = None  # "<app>-<topic group>-" (exactly_once)
-        # input records whose batch delivered outputs and state: only these are committable
-        self._processed: weakref.WeakSet[Any] = weakref.WeakSet()
-        set_commit_policy(self.app, CommitPolicy(self._input_topics, self._committable))
+        self.intake = Intake(self._input_topics,
+                             max_buffered=max(4 * settings.batch_size, _MIN_INTAKE_BUFFER))
+        self._ledger = OffsetLedger()  # processed input offsets not committed yet
+        self._batch_lock = asyncio.Lock()  # held by a batch, or a commit, in progress
+        self._stopping = False
+        set_intake(self.app, self.intake)
+        set_quiesce_hook(self.app, self._quiesce)
         self.input_topic = self.app.topic(
             *settings.input_topics,
             key_serializer="raw",
             value_serializer="raw",
             partitions=settings.topic_partitions,
+            acks=False,  # faust never tracks these records: the batch loop commits them
         )
+        self.app.topics.add(self.input_topic)  # subscribe (no agent iterates it)
         self.table = self.app.Table(
             TABLE_NAME,
             partitions=settings.topic_partitions,
@@ -265,7 +288,7 @@ class WorkerRuntime:
             default=None,
             options=rocksdb_options(settings),
         )
-        self.app.agent(self.input_topic, name="score-customers")(self._agent)
+        self._store = _TableStore(self.table, self.contacts, settings.topic_partitions)
         self.app.task(self._index_stored_customers)
         # faust's signal typing rejects bound async methods that mypy should accept
         self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
@@ -357,81 +380,109 @@ class WorkerRuntime:
             else:
                 await asyncio.sleep(0.2)
 
-    # --- the agent ---------------------------------------------------------------------------
-    async def _agent(self, stream: Any) -> None:
-        within = self.settings.batch_window_ms / 1000.0
-        # Only take_events acknowledges our events (after each batch). With the stream's own
-        # acks enabled, take_events switches them back on when it closes at shutdown while
-        # the stream still drains buffered events in the background: those were acknowledged
-        # (and committed) without ever being processed.
-        stream.enable_acks = False
-        async for events in stream.take_events(self.settings.batch_size, within=within):
-            # take_events acknowledges the batch in a ``finally`` even when the agent is
-            # cancelled (a graceful shutdown), and faust then commits those offsets: a batch
-            # cut off before its outputs were delivered would be lost. So a started batch is
-            # finished before the cancellation goes on.
-            batch = asyncio.ensure_future(self.handle_batch(stream, events))
-            try:
-                await asyncio.shield(batch)
-            except asyncio.CancelledError:
-                try:
-                    await asyncio.wait_for(batch, _FINISH_BATCH_ON_STOP_SECONDS)
-                except Exception:
-                    log.error("the batch in progress could not finish during shutdown; its "
-                              "records may be acknowledged without outputs")
-                raise
+    # --- the batch loop ----------------------------------------------------------------------
+    async def run_batches(self) -> None:
+        """Take micro-batches from the intake and process them, one at a time; commit the
+        processed offsets every commit interval (faust's ``broker_commit_interval``), between
+        batches. Runs until the worker stops; a batch that fails stops the worker (its
+        records were not committed: the next owner reads them again)."""
+        settings = self.settings
+        within = settings.batch_window_ms / 1000.0
+        interval = float(self.app.conf.broker_commit_interval)
+        last_commit = time.monotonic()
+        while not self._stopping:
+            if self.app.rebalancing:
+                await asyncio.sleep(0.05)
+                continue
+            batch = await self.intake.take(settings.batch_size, within=within,
+                                           idle=min(interval, 1.0))
+            async with self._batch_lock:
+                if self._stopping:
+                    break  # not processed, not committed: read again after the restart
+                if batch and not self.app.rebalancing:  # else fetched again after the seek
+                    try:
+                        await self.handle_batch(batch)
+                    except Exception as exc:
+                        log.exception("a batch failed; stopping the worker (its records "
+                                      "are not committed)")
+                        await self.app.crash(exc)
+                        return
+                if self._ledger and time.monotonic() - last_commit >= interval:
+                    await self._commit()
+                    last_commit = time.monotonic()
 
-    def _committable(self, message: Any) -> bool:
-        """The commit policy (see _faust_fixes): an input record's offset may be committed
-        only once a batch has delivered its outputs and state."""
-        return message in self._processed
+    async def _quiesce(self, reason: str) -> None:
+        """Before a rebalance revokes partitions ("revoke") or the worker leaves the group
+        ("stop"): let the batch in progress finish, commit what was processed, and drop the
+        records fetched but not processed (faust seeks back to the committed offsets after
+        the rebalance; after a stop the next owner reads them)."""
+        if reason == "stop":
+            self._stopping = True
+        try:
+            await asyncio.wait_for(self._batch_lock.acquire(), _FINISH_BATCH_ON_STOP_SECONDS)
+        except TimeoutError:
+            log.error("the batch in progress did not finish within %.0fs before the %s; "
+                      "committing what was processed before it", _FINISH_BATCH_ON_STOP_SECONDS,
+                      reason)
+            await self._commit()
+            return
+        try:
+            await self._commit()
+            dropped = self.intake.clear()
+            self._ledger = OffsetLedger()  # anything not committed is read again
+            if dropped:
+                log.info("left %d fetched records for their next delivery (%s)", dropped,
+                         reason)
+        finally:
+            self._batch_lock.release()
 
-    def _current(self, events: Sequence[Any]) -> list[Any]:
-        """The events this worker may process now: fetched in the current consumer generation
-        from a partition it still owns. Events buffered before a rebalance are left alone:
-        their partition may belong to another worker now (processing them here would race
-        its changelog writes), and if it is still ours faust seeks back to the committed
-        offset, so they come again. Left alone, they are not committable either."""
+    async def _commit(self) -> None:
+        """Commit the processed offsets (exactly_once: commits each input partition's
+        transaction with them). A failed commit leaves the records to be read again."""
+        offsets = self._ledger.pending()
+        if not offsets:
+            return
+        self._ledger.committed(offsets)
+        try:
+            # faust's commit of explicit offsets: assignment check, the consumer's commit or
+            # the transactions' commit, then the tables' and monitor's bookkeeping
+            await cast(Any, self.app.consumer)._commit_offsets(offsets)
+        except Exception as exc:
+            log.warning("committing input offsets failed (%s); the records will be read "
+                        "again", type(exc).__name__)
+
+    def _current(self, messages: Sequence[Any]) -> list[Any]:
+        """The records this worker may process now: fetched in the current consumer
+        generation from a partition it still owns. Records fetched before a rebalance are
+        left alone: their partition may belong to another worker now (processing them here
+        would race its changelog writes), and if it is still ours faust seeks back to the
+        committed offset, so they come again."""
         app = self.app
         generation = app.consumer_generation_id
         assigned = app.consumer.assignment()
-        current = [e for e in events
-                   if e.message.generation_id == generation and e.message.tp in assigned]
-        if len(current) != len(events):
-            log.info("left %d events fetched before a rebalance for their next delivery",
-                     len(events) - len(current))
+        current = [m for m in messages if m.generation_id == generation and m.tp in assigned]
+        if len(current) != len(messages):
+            log.info("left %d records fetched before a rebalance for their next delivery",
+                     len(messages) - len(current))
         return current
 
-    async def handle_batch(self, stream: Any, events: Sequence[Any]) -> None:
+    async def handle_batch(self, messages: Sequence[Any]) -> None:
         started = time.perf_counter()
-        events = self._current(events)
-        if not events:
+        messages = self._current(messages)
+        if not messages:
             return
-        records = []
-        last_by_partition: dict[int, Any] = {}
-        for event in events:
-            message = event.message
-            records.append(InputRecord(message.topic, message.partition, message.offset,
-                                       message.key, message.value))
-            last_by_partition[message.partition] = event
-        store = _FaustTableStore(self.table, self.contacts, stream, last_by_partition,
-                                 self.settings.topic_partitions)
-        # Restore the stream's current event as found, not as the batch's last one: take_events
-        # files each buffered value under the stream's current event when it resumes, and a
-        # value waiting while this batch runs (which it does since the batch is its own task)
-        # would be filed under this batch's last event: processed twice, its own record lost.
-        before = stream.current_event
-        try:
-            result = self.processor.process(records, store)
-        finally:
-            stream._set_current_event(before)
+        records = [InputRecord(m.topic, m.partition, m.offset, m.key, m.value)
+                   for m in messages]
+        result = self.processor.process(records, self._store)
         deliveries = [await self._send(out) for out in result.outputs]
         if deliveries:
             await asyncio.gather(*deliveries)
-        changelog = store.send_changelog()  # after the outputs: see _FaustTableStore
+        changelog = self._store.send_changelog()  # after the outputs: see _TableStore
         if changelog:
             await asyncio.gather(*changelog)
-        self._processed.update(event.message for event in events)  # now committable
+        processed = self._ledger.processed
+        for message in messages:  # committable from now on
+            processed(message.tp, message.offset)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         self.metrics.last_batch_timestamp.set(time.time())
 
@@ -534,7 +585,8 @@ class WorkerRuntime:
         if self.settings.challenger_model_path:
             slots.append(self.challenger)
         return [_SidecarService(self.sidecar), _TopicsService(self.settings),
-                ModelWatcher(slots, self.settings.model_watch_interval_seconds, self.metrics)]
+                ModelWatcher(slots, self.settings.model_watch_interval_seconds, self.metrics),
+                _BatchLoopService(self)]
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""

@@ -1,0 +1,47 @@
+"""The input offsets this worker may commit: those of records whose batch has delivered its
+outputs and its state (pure bookkeeping; the batch loop commits them).
+
+The worker commits its input offsets itself instead of leaving it to faust's acknowledgement
+tracking, whose gap filling and per-offset sets lost or stalled offsets across rebalances
+(see docs/reliability.md). The rule is Kafka's own: a partition's committable offset is the
+offset after the last record processed, and records are processed in partition order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["OffsetLedger"]
+
+
+class OffsetLedger:
+    """Processed-but-uncommitted offsets, per topic-partition."""
+
+    def __init__(self) -> None:
+        self._pending: dict[Any, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)
+
+    def processed(self, tp: Any, offset: int) -> None:
+        """The record at ``offset`` of ``tp`` has been fully processed."""
+        following = offset + 1
+        if following > self._pending.get(tp, -1):
+            self._pending[tp] = following
+
+    def pending(self) -> dict[Any, int]:
+        """What to commit now: for each partition, the offset of the next record to read."""
+        return dict(self._pending)
+
+    def committed(self, offsets: Mapping[Any, int]) -> None:
+        """These offsets were committed; partitions processed further stay pending."""
+        for tp, offset in offsets.items():
+            if self._pending.get(tp) == offset:
+                del self._pending[tp]
+
+    def forget(self, tps: Iterable[Any]) -> None:
+        """The partitions are no longer ours: what was not committed is read again by the
+        next owner."""
+        for tp in tps:
+            self._pending.pop(tp, None)
