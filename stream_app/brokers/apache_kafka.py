@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ._metadata import wait_for_metadata
@@ -125,8 +125,14 @@ def resolve_kafka_jars(version: str = DEFAULT_KAFKA_VERSION) -> Path:
     return libs
 
 
-def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+def _cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id (22 characters of url-safe base64). Like Kafka's own
+    ``Uuid.randomUuid()``, never one starting with "-": ``kafka-storage format
+    --cluster-id -x...`` would read it as an option (1 start in 64 failed)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(random_bytes()).decode("ascii").rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 _SAFE_USERNAME = re.compile(r"^[A-Za-z0-9._-]+$")
