@@ -9,7 +9,7 @@ offset after the last record processed, and records are processed in partition o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["OffsetLedger"]
@@ -39,9 +39,3 @@ class OffsetLedger:
         for tp, offset in offsets.items():
             if self._pending.get(tp) == offset:
                 del self._pending[tp]
-
-    def forget(self, tps: Iterable[Any]) -> None:
-        """The partitions are no longer ours: what was not committed is read again by the
-        next owner."""
-        for tp in tps:
-            self._pending.pop(tp, None)
