@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 TABLE_NAME = STATE_TABLE
 _TOPIC_RETRY_MAX_SECONDS = 30.0
 _FINISH_BATCH_ON_STOP_SECONDS = 30.0
+_AT_LEAST_ONCE_COMMIT_SECONDS = 0.25
 _MIN_INTAKE_BUFFER = 2_000  # records fetched ahead of the batch loop
 _INDEX_SLICE_CUSTOMERS = 500  # one slice of the absence-deadline index: ~25-50 ms of CPU
 
@@ -389,6 +390,13 @@ class WorkerRuntime:
         settings = self.settings
         within = settings.batch_window_ms / 1000.0
         interval = float(self.app.conf.broker_commit_interval)
+        if settings.processing_guarantee is ProcessingGuarantee.AT_LEAST_ONCE:
+            # after a crash the next owner re-reads what was not committed, and only the
+            # state's de-duplication (the last 48 event ids per source and customer) keeps a
+            # re-read event from counting twice: keep that window to a fraction of a second.
+            # (exactly_once commits a transaction per partition, its state included: nothing
+            # uncommitted is ever re-applied, so it keeps faust's interval.)
+            interval = min(interval, _AT_LEAST_ONCE_COMMIT_SECONDS)
         last_commit = time.monotonic()
         while not self._stopping:
             if self.app.rebalancing:
@@ -427,29 +435,33 @@ class WorkerRuntime:
             await self._commit()
             return
         try:
-            await self._commit()
+            committed = await self._commit()
             dropped = self.intake.clear()
             self._ledger = OffsetLedger()  # anything not committed is read again
-            if dropped:
-                log.info("left %d fetched records for their next delivery (%s)", dropped,
-                         reason)
+            log.info("before the %s: input offsets of %d partitions committed, %d fetched "
+                     "records left for their next delivery", reason, committed, dropped)
         finally:
             self._batch_lock.release()
 
-    async def _commit(self) -> None:
+    async def _commit(self) -> int:
         """Commit the processed offsets (exactly_once: commits each input partition's
-        transaction with them). A failed commit leaves the records to be read again."""
+        transaction with them); returns how many partitions' offsets were committed. A
+        failed commit leaves the records to be read again."""
         offsets = self._ledger.pending()
         if not offsets:
-            return
+            return 0
         self._ledger.committed(offsets)
         try:
             # faust's commit of explicit offsets: assignment check, the consumer's commit or
             # the transactions' commit, then the tables' and monitor's bookkeeping
-            await cast(Any, self.app.consumer)._commit_offsets(offsets)
+            if await cast(Any, self.app.consumer)._commit_offsets(offsets):
+                return len(offsets)
+            log.warning("input offsets of %d partitions not committed (a rebalance); their "
+                        "records will be read again", len(offsets))
         except Exception as exc:
             log.warning("committing input offsets failed (%s); the records will be read "
                         "again", type(exc).__name__)
+        return 0
 
     def _current(self, messages: Sequence[Any]) -> list[Any]:
         """The records this worker may process now: fetched in the current consumer

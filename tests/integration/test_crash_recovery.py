@@ -133,12 +133,30 @@ class Scenario:
         for s in sorted(events, key=lambda s: s["_ts"]):
             last[s["customer_id"]] = s
         final = {}
+        replayed: dict[tuple[str, str], str] = {}  # (customer, trigger) -> features_sha256
         for row in replay_events(self.records, absence_deadlines=False):
             final[row.customer_id] = row
+            replayed[(row.customer_id, row.trigger)] = vector_sha256(row.vector)
         for customer, row in final.items():
             assert last[customer]["as_of"] == row.as_of, customer
-            assert last[customer]["features_sha256"] == vector_sha256(row.vector), customer
+            assert last[customer]["features_sha256"] == vector_sha256(row.vector), \
+                self._divergence(customer, events, replayed)
         return repeats
+
+    @staticmethod
+    def _divergence(customer: str, events: list[dict[str, Any]],
+                    replayed: dict[tuple[str, str], str]) -> str:
+        """Where a customer's risk events first part from the replay (for the failure
+        message: which event, and when it was written)."""
+        mine = sorted((s for s in events if s["customer_id"] == customer),
+                      key=lambda s: s["_ts"])
+        for i, score in enumerate(mine):
+            expected = replayed.get((customer, score["trigger_event_id"]))
+            if score["features_sha256"] != expected:
+                return (f"{customer}: risk event {i + 1} of {len(mine)} (trigger "
+                        f"{score['trigger_event_id']}, as_of {score['as_of']}, written at "
+                        f"{score['_ts']}) differs from the replay at that event")
+        return f"{customer}: every risk event matches the replay at its event"
 
 
 def _two_workers_lose_one(kafka: Any, trained: TrainedFixture, tmp_path: Path, *,
@@ -154,6 +172,7 @@ def _two_workers_lose_one(kafka: Any, trained: TrainedFixture, tmp_path: Path, *
         producing = scenario.produce_in_background(scenario.inputs[half:])
         time.sleep(1.0)  # both workers busy with the second half
         disturbed = time.monotonic()
+        print(f"\n[{how}, {guarantee}] disturbed at {time.time() * 1000:.0f} ms")
         if how == "kill":
             first.kill()
         else:
