@@ -14,11 +14,13 @@ checked against the installed faust version and refused on any other (re-verify 
    broker (``ListOffsets``): with the consumer's ``read_committed`` isolation the broker
    answers the last stable offset, which is what recovery must read up to.
 2. **Stream partitions resume before the seek to their committed offsets.** At the end of a
-   recovery faust resumes fetching the input partitions and only then seeks them to the
-   committed offsets; records fetched in between are processed, then read again after the
-   seek, while records still in flight from before the seek arrive after it, and records
-   were skipped between the two (found in the worker logs of the same tests). The fix seeks
-   first, then resumes.
+   recovery (``Recovery._resume_streams`` when there was nothing to read,
+   ``Recovery.on_recovery_completed`` after reading changelogs) faust resumes fetching the
+   input partitions and only then seeks them to the committed offsets. Records fetched in
+   between come from where the fetcher stood before the rebalance, past the records dropped
+   when the rebalance began: they are processed first, and the dropped ones only after the
+   seek, out of order (found in the worker logs of the same tests; the second path only
+   later, by the at-least-once SIGKILL scenario). The fix seeks first, then resumes.
 
 Two earlier fixes, of faust's acknowledgement and gap-filling bookkeeping of input offsets,
 went with that bookkeeping: the worker takes its input records from faust's consumer and
@@ -84,6 +86,40 @@ def verify_faust_version() -> None:
             f"{_VERIFIED_FAUST}, found {faust.__version__}: re-check them")
 
 
+async def _recovery_completed_after_seek(self: Any, generation_id: int = 0) -> None:
+    """faust's ``Recovery.on_recovery_completed`` with the seek before the resume (fix 2)."""
+    import asyncio
+
+    app = self.app
+    consumer = app.consumer
+    self.log.info("Restore complete!")
+    await app.on_rebalance_complete.send()
+    self._set_recovery_ended()
+    callbacks = [asyncio.ensure_future(table.on_recovery_completed(
+        self.actives_for_table[table], self.standbys_for_table[table]))
+        for table in self.tables.values()]
+    if callbacks:
+        await asyncio.wait(callbacks)
+    assignment = consumer.assignment()
+    if app.consumer_generation_id != generation_id:
+        self.log.warning(f"Recovery rebalancing again app id {app.consumer_generation_id} "
+                         f"param {generation_id}")
+        return
+    if assignment:
+        self.log.info("Seek stream partitions to committed offsets.")
+        await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
+    consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
+    self.completed.set()
+    app.flow_control.resume()
+    consumer.resume_flow()
+    await app._fetcher.maybe_start()
+    self.tables.on_actives_ready()
+    if not app.assignor.assigned_standbys():
+        self.tables.on_standbys_ready()
+    app.on_rebalance_end()
+    self.log.info("Worker ready")
+
+
 def apply_faust_fixes() -> None:
     """Idempotent: replacing a method with itself again changes nothing."""
     from faust.transport.drivers import aiokafka as driver
@@ -93,7 +129,9 @@ def apply_faust_fixes() -> None:
     setattr(driver.AIOKafkaConsumerThread, "_highwaters", _highwaters_from_broker)  # noqa: B010
     from faust.tables.recovery import Recovery
 
-    if "Recovery._resume_streams" not in _originals:  # fix 2
-        _originals["Recovery._resume_streams"] = Recovery._resume_streams
-        setattr(Recovery, "_resume_streams", _resume_streams_after_seek)  # noqa: B010
+    for name, replacement in (("_resume_streams", _resume_streams_after_seek),  # fix 2
+                              ("on_recovery_completed", _recovery_completed_after_seek)):
+        if f"Recovery.{name}" not in _originals:
+            _originals[f"Recovery.{name}"] = getattr(Recovery, name)
+            setattr(Recovery, name, replacement)
     log.debug("faust fixes applied")

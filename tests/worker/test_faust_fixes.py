@@ -1,0 +1,61 @@
+"""The faust fixes of stream_app.worker._faust_fixes, on a real (unconnected) faust app.
+
+Fix 2: at the end of a recovery the input partitions are sought to their committed offsets
+*before* they are resumed (faust resumes first: records fetched in between come from the
+old fetch position and are delivered twice). The end-to-end effect is checked by
+tests/integration/test_crash_recovery.py; this pins the order on both of faust's paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+import pytest
+from faust.types import TP
+
+from stream_app.worker._faust_fixes import apply_faust_fixes
+
+INPUT = TP("bank.transactions.v1", 0)
+
+
+@pytest.fixture
+def recovery(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[str]]:
+    apply_faust_fixes()
+    app = faust.App(f"fixes-{id(object())}", broker="kafka://127.0.0.1:1")
+    calls: list[str] = []
+    consumer = app.consumer
+
+    async def perform_seek() -> None:
+        calls.append("seek")
+
+    async def noop(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(consumer, "assignment", lambda: {INPUT})
+    monkeypatch.setattr(consumer, "perform_seek", perform_seek)
+    monkeypatch.setattr(consumer, "resume_partitions", lambda tps: calls.append("resume"))
+    monkeypatch.setattr(consumer, "resume_flow", lambda: calls.append("flow"))
+    monkeypatch.setattr(app._fetcher, "maybe_start", noop)
+    recovery: Any = app.tables.recovery  # type: ignore[attr-defined]
+
+    async def wait(coro: Any, timeout: float | None = None) -> None:
+        await coro  # the service is not started: no rebalance can interrupt the wait
+
+    monkeypatch.setattr(recovery, "_wait", wait)
+    return recovery, calls
+
+
+async def test_after_reading_changelogs_the_seek_comes_before_the_resume(
+        recovery: tuple[Any, list[str]]) -> None:
+    service, calls = recovery
+    await service.on_recovery_completed(generation_id=service.app.consumer_generation_id)
+    assert calls == ["seek", "resume", "flow"]
+    assert not service.app.rebalancing  # the batch loop may go on only after both
+
+
+async def test_with_nothing_to_read_the_seek_comes_before_the_resume(
+        recovery: tuple[Any, list[str]]) -> None:
+    service, calls = recovery
+    await service._resume_streams(generation_id=service.app.consumer_generation_id)
+    assert calls == ["seek", "resume", "flow"]
