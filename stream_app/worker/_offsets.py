@@ -16,10 +16,12 @@ __all__ = ["OffsetLedger"]
 
 
 class OffsetLedger:
-    """Processed-but-uncommitted offsets, per topic-partition."""
+    """Processed-but-uncommitted offsets, per topic-partition, and how far each partition
+    was processed since the ledger began (a new ledger per consumer generation)."""
 
     def __init__(self) -> None:
         self._pending: dict[Any, int] = {}
+        self._next: dict[Any, int] = {}  # offset after the last record processed
 
     def __bool__(self) -> bool:
         return bool(self._pending)
@@ -29,6 +31,14 @@ class OffsetLedger:
         following = offset + 1
         if following > self._pending.get(tp, -1):
             self._pending[tp] = following
+        if following > self._next.get(tp, -1):
+            self._next[tp] = following
+
+    def seen(self, tp: Any, offset: int) -> bool:
+        """Whether the record at ``offset`` was processed already under this ledger: a
+        re-delivery after a seek back, whose effects are in the state already (applying it
+        again would count it twice once it is older than the de-duplication window)."""
+        return offset < self._next.get(tp, -1)
 
     def pending(self) -> dict[Any, int]:
         """What to commit now: for each partition, the offset of the next record to read."""

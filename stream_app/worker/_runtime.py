@@ -465,10 +465,11 @@ class WorkerRuntime:
 
     def _current(self, messages: Sequence[Any]) -> list[Any]:
         """The records this worker may process now: fetched in the current consumer
-        generation from a partition it still owns. Records fetched before a rebalance are
-        left alone: their partition may belong to another worker now (processing them here
-        would race its changelog writes), and if it is still ours faust seeks back to the
-        committed offset, so they come again."""
+        generation from a partition it still owns, and not processed already in this
+        generation. Records fetched before a rebalance are left alone: their partition may
+        belong to another worker now (processing them here would race its changelog writes),
+        and if it is still ours faust seeks back to the committed offset, so they come
+        again."""
         app = self.app
         generation = app.consumer_generation_id
         assigned = app.consumer.assignment()
@@ -476,7 +477,12 @@ class WorkerRuntime:
         if len(current) != len(messages):
             log.info("left %d records fetched before a rebalance for their next delivery",
                      len(messages) - len(current))
-        return current
+        seen = self._ledger.seen
+        fresh = [m for m in current if not seen(m.tp, m.offset)]
+        if len(fresh) != len(current):
+            log.info("skipped %d records delivered again in this consumer generation (already "
+                     "processed)", len(current) - len(fresh))
+        return fresh
 
     async def handle_batch(self, messages: Sequence[Any]) -> None:
         started = time.perf_counter()

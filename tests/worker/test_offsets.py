@@ -40,3 +40,15 @@ def test_a_commit_clears_only_what_it_covered() -> None:
     ledger.processed(TX1, 2)  # processed while the commit was in flight
     ledger.committed(sent)
     assert ledger.pending() == {TX1: 3}
+
+
+def test_a_record_processed_under_this_ledger_is_recognised_when_delivered_again() -> None:
+    ledger = OffsetLedger()
+    for offset in range(10, 20):
+        ledger.processed(TX0, offset)
+    ledger.committed(ledger.pending())  # committing does not forget how far it got
+    assert ledger.seen(TX0, 10)
+    assert ledger.seen(TX0, 19)
+    assert not ledger.seen(TX0, 20)
+    assert not ledger.seen(TX1, 0)  # another partition: nothing processed yet
+    assert not OffsetLedger().seen(TX0, 10)  # a new generation's ledger starts afresh
