@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 __all__ = [
     "ConfigurationError",
     "Environment",
+    "EventLoop",
     "KafkaSecurityProtocol",
     "LogFormat",
     "OutputFormat",
@@ -78,6 +79,11 @@ class SaslMechanism(enum.StrEnum):
 class ProcessingGuarantee(enum.StrEnum):
     AT_LEAST_ONCE = "at_least_once"
     EXACTLY_ONCE = "exactly_once"
+
+
+class EventLoop(enum.StrEnum):
+    ASYNCIO = "asyncio"
+    UVLOOP = "uvloop"
 
 
 class LogFormat(enum.StrEnum):
@@ -143,6 +149,9 @@ class Settings(BaseSettings):
     rate_limit_max: int = Field(100, ge=1)
     rate_limit_window: int = Field(60, ge=1, description="Seconds.")
     log_level: str = "INFO"
+    event_loop: EventLoop = Field(
+        EventLoop.UVLOOP, description="asyncio (the standard library's loop) or uvloop (libuv; "
+                                      "less CPU per Kafka request).")
     log_format: LogFormat = Field(
         LogFormat.TEXT, description="text (one line per record) or json (one JSON object per "
                                     "line); personal data is redacted at INFO and above.")

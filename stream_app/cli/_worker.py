@@ -6,13 +6,19 @@ import argparse
 from pathlib import Path
 
 from model_registry import RegistryError
-from stream_app.settings import load_settings
+from stream_app.settings import EventLoop, load_settings
 
 from .main import CliError
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if settings.event_loop is EventLoop.UVLOOP:  # before anything creates a loop
+        import asyncio
+
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     from stream_app.observability import configure_logging
 
     # the same handler faust installs when the worker starts (logging_config), so that what

@@ -179,3 +179,33 @@ def test_other_tables_and_log_formats_do_not_count() -> None:
 """
     offsets = parse_recovery_offsets(dated + later, "app-customer-state-changelog")
     assert records_to_recover(offsets) == 500
+
+
+def _filling_then(after_fill_mib_per_min: float) -> list[Sample]:
+    """RSS +8 MiB/min while the memtables fill (5 min at 15 MiB/min of writes into 8 x 8 MiB),
+    then ``after_fill_mib_per_min``; the state grows 0.5 MiB/min."""
+    samples = []
+    for i in range(61):  # 10 minutes, a sample every 10 s
+        minute = i / 6
+        rss = 200 + 8 * min(minute, 5) + after_fill_mib_per_min * max(minute - 5, 0)
+        samples.append(Sample(t=10 * i, produced=0, input_records=0, scored=0,
+                              rss=int(rss * 2**20), hwm=0, lag=500,
+                              state_bytes=int((10 + 0.5 * minute) * 2**20), customers_seen=0,
+                              state_dir_bytes=0, written_bytes=int(15 * minute * 2**20)))
+    return samples
+
+
+def test_rss_is_judged_once_the_memtables_have_filled() -> None:
+    buffers = (8, 8 * 2**20, 2)
+    flat = assess(_filling_then(0.0), warmup_s=60, rate=1000, rss_tolerance=0.5, final_lag=0,
+                  write_buffers=buffers, block_cache=8 * 2**20)
+    assert flat.rss_slope_mib_per_min > 1.0  # the whole window would say "growing"
+    assert flat.steady_from_minutes == pytest.approx(64 / 15, abs=0.1)
+    assert flat.write_buffer_bound_mib == 8 * (16 + 8)
+    assert flat.rss_ok
+    assert verdict(flat, 0).startswith("PASS")
+    assert "once the RocksDB memtables had filled" in verdict(flat, 0)
+    growing = assess(_filling_then(3.0), warmup_s=60, rate=1000, rss_tolerance=0.5,
+                     final_lag=0, write_buffers=buffers, block_cache=8 * 2**20)
+    assert not growing.rss_ok
+    assert verdict(growing, 0).startswith("FAIL")
