@@ -11,7 +11,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from stream_app.settings import Settings
 from stream_app.worker import WorkerRuntime
-from stream_app.worker._runtime import partition_items
+from stream_app.worker._table_store import partition_items
 from tests.support.models import TrainedFixture
 
 MiB = 1024**2

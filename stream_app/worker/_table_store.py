@@ -1,0 +1,109 @@
+"""The worker's state store: its two faust tables read and written per input partition, and
+the RocksDB options they are opened with (no Kafka here beyond the tables' changelog sends)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from aiokafka.partitioner import murmur2
+
+from stream_app.settings import Settings
+
+__all__ = ["TableStore", "partition_data", "partition_items", "rocksdb_options"]
+
+
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """The memory bounds of each RocksDB database faust opens (one per table partition),
+    as faust's ``RocksDBOptions`` takes them; a fresh dict per table (faust pops keys from
+    it). The memory store ignores them."""
+    return {
+        "write_buffer_size": settings.rocksdb_write_buffer_bytes,
+        "max_write_buffer_number": settings.rocksdb_max_write_buffers,
+        "block_cache_size": settings.rocksdb_block_cache_bytes,
+    }
+
+
+class TableStore:
+    """StateStore over the worker's two faust tables, read and written per partition.
+
+    A write goes to the partition's store at once; its changelog record is sent by
+    ``send_changelog()`` *after the batch's outputs are delivered* and awaited before the
+    batch's records count as processed. The order matters with at-least-once: if a worker
+    dies after writing a customer's state to the changelog but before its risk events are
+    delivered, the new owner restores a state that already holds those events' ids, treats
+    their re-delivery as duplicates and never publishes their risk events. Outputs first,
+    then state: a crash in between only re-publishes identical outputs. (faust's own
+    ``table[key] = value`` leaves the record in a buffer drained in the background, which
+    gives neither order nor, with exactly_once, the guarantee that it joins the transaction
+    of the batch's offsets.)
+
+    The partition's store is addressed directly (RocksDB: the partition's own database;
+    memory: the table's dict), not through faust's table API, which finds the partition from
+    the "current event" of a stream: there is no stream here, and no per-key bookkeeping.
+    """
+
+    def __init__(self, table: Any, contacts: Any, partitions: int) -> None:
+        self._table = table
+        self._contacts = contacts
+        self._partitions = partitions
+        self._changelog: list[tuple[Any, int, bytes, bytes]] = []  # (table, partition, k, v)
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        value: bytes | None = partition_data(self._table, partition).get(key)
+        return value
+
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        self._write(self._table, partition, key, value)
+
+    def _write(self, table: Any, partition: int, key: bytes, value: bytes) -> None:
+        partition_data(table, partition)[key] = value
+        self._changelog.append((table, partition, key, value))
+
+    def send_changelog(self) -> list[Any]:
+        """Send the changelog records written since the last call; returns their delivery
+        futures."""
+        sends = [table.send_changelog(partition, key, value)
+                 for table, partition, key, value in self._changelog]
+        self._changelog.clear()
+        return sends
+
+    def get_contact(self, partition: int, key: bytes) -> bytes | None:
+        value: bytes | None = partition_data(self._contacts, partition).get(key)
+        return value
+
+    def put_contact(self, partition: int, key: bytes, value: bytes) -> None:
+        self._write(self._contacts, partition, key, value)
+
+    def items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
+        """Stored customers of one input partition, lazily, from a snapshot (the processor
+        reads it a slice at a time between batches; see BatchProcessor.index_step)."""
+        return partition_items(self._table, partition, self._partitions)
+
+
+def partition_data(table: Any, partition: int) -> Any:
+    """The mapping of raw keys to raw values where a faust table keeps one partition: a
+    RocksDB store's database of that partition (opened on first use, as faust does), or the
+    memory store's dict of every partition."""
+    store = table.data
+    if hasattr(store, "_db_for_partition"):  # faust.stores.rocksdb.Store (private API)
+        return store._db_for_partition(partition)
+    return store.data  # faust.stores.memory.Store
+
+
+def partition_items(table: Any, partition: int, partitions: int) -> Iterator[tuple[bytes, bytes]]:
+    """The (key, value) pairs a faust table stores for one partition.
+
+    RocksDB keeps one database per partition: its iterator reads a consistent snapshot, and
+    the database stays open while iterated even if the partition is revoked meanwhile (faust
+    drops its reference without closing it). The memory store keeps one dict: the keys of the
+    partition are listed first (keys map to partitions with Kafka's default partitioner,
+    which producers must use: co-partitioning by customer_id), values read when reached."""
+    store = table.data
+    if hasattr(store, "_db_for_partition"):  # faust.stores.rocksdb.Store (private API)
+        snapshot = iter(store._db_for_partition(partition).items())  # taken now, not lazily
+        offset_key = store.offset_key  # where faust keeps the changelog offset, not a customer
+        return ((k, v) for k, v in snapshot if k != offset_key)
+    data = store.data  # faust.stores.memory.Store: a dict of every partition's keys
+    keys = [k for k in list(data) if (murmur2(k) & 0x7FFFFFFF) % partitions == partition]
+    return ((k, v) for k in keys if (v := data.get(k)) is not None)
