@@ -150,8 +150,8 @@ class Settings(BaseSettings):
     rate_limit_window: int = Field(60, ge=1, description="Seconds.")
     log_level: str = "INFO"
     event_loop: EventLoop = Field(
-        EventLoop.UVLOOP, description="asyncio (the standard library's loop) or uvloop (libuv; "
-                                      "less CPU per Kafka request).")
+        EventLoop.ASYNCIO, description="asyncio (the standard library's loop) or uvloop (libuv; "
+                                       "less CPU per Kafka request).")
     log_format: LogFormat = Field(
         LogFormat.TEXT, description="text (one line per record) or json (one JSON object per "
                                     "line); personal data is redacted at INFO and above.")
