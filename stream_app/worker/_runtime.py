@@ -271,7 +271,7 @@ class WorkerRuntime:
     async def _index_stored_customers(self) -> None:
         """Adds the stored customers of newly owned partitions to the processor's deadline
         index, a slice at a time, yielding to the event loop between slices (batches, the
-        sidecar and heartbeats go on meanwhile; a million customers take a minute or so).
+        sidecar and heartbeats go on meanwhile; a million customers take a few minutes).
         A faust app task, so it runs as long as the app does."""
         processor = self.processor
         while True:
