@@ -29,7 +29,7 @@ from aiokafka.partitioner import murmur2
 
 from bench._ceiling import DictStore, build_processor
 from bench._worker import ensure_model
-from stream_app.events import RecordType
+from stream_app.kafka import encode_record
 from stream_app.processing import BatchProcessor, InputRecord
 from stream_app.scoring import ScoringModel
 from stream_app.serializers import AvroCodec, SchemaCatalog
@@ -37,9 +37,8 @@ from stream_app.settings import Settings
 from stream_app.simulate import BankSimulator, SimulationConfig
 
 PARTITIONS = 8
-_TYPES = {"transaction": ("bank.transactions.v1", RecordType.TRANSACTION),
-          "payment": ("bank.payments.v1", RecordType.PAYMENT),
-          "customer_flags": ("customer.flags.v1", RecordType.CUSTOMER_FLAGS)}
+_TOPICS = {"transaction": "bank.transactions.v1", "payment": "bank.payments.v1",
+           "customer_flags": "customer.flags.v1"}
 
 
 def encoded_inputs(customers: int, days: int) -> list[InputRecord]:
@@ -48,11 +47,10 @@ def encoded_inputs(customers: int, days: int) -> list[InputRecord]:
     out = []
     events = BankSimulator(SimulationConfig(customers=customers, days=days, seed=17)).events()
     for offset, record in enumerate(events):
-        topic, record_type = _TYPES[record["type"]]
-        body = {k: v for k, v in record.items() if k != "type"}
         key = record["customer_id"].encode()
         partition = (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
-        out.append(InputRecord(topic, partition, offset, key, codec.encode(record_type, body)))
+        out.append(InputRecord(_TOPICS[record["type"]], partition, offset, key,
+                               encode_record(codec, record)))
     return out
 
 

@@ -11,10 +11,11 @@ from ._admin import (
 )
 from ._clients import aiokafka_options, faust_broker_urls, faust_credentials, ssl_context
 from ._errors import KafkaAuthenticationError, authentication_failure
-from ._publish import publish_events
+from ._publish import RECORD_TYPES, encode_record, publish_events
 
 __all__ = [
     "CONTACTS_TABLE",
+    "RECORD_TYPES",
     "STATE_TABLE",
     "KafkaAuthenticationError",
     "TopicLayoutError",
@@ -22,6 +23,7 @@ __all__ = [
     "aiokafka_options",
     "authentication_failure",
     "changelog_topic",
+    "encode_record",
     "ensure_topics",
     "faust_broker_urls",
     "faust_credentials",

@@ -16,14 +16,23 @@ from stream_app.settings import Settings
 
 from ._clients import aiokafka_options
 
-__all__ = ["publish_events"]
+__all__ = ["RECORD_TYPES", "encode_record", "publish_events"]
 
-_RECORD_TYPES = {
+RECORD_TYPES = {  # the simulator's and event logs' "type" -> the contract's record type
     "transaction": RecordType.TRANSACTION,
     "payment": RecordType.PAYMENT,
     "customer_flags": RecordType.CUSTOMER_FLAGS,
 }
 _IN_FLIGHT = 2000
+
+
+def encode_record(codec: AvroCodec, record: dict[str, Any], wire_format: str = "avro") -> bytes:
+    """A simulated or logged event (with its "type") as a producer sends its value: the
+    contract's Confluent-framed Avro, or JSON."""
+    body = {k: v for k, v in record.items() if k != "type"}
+    if wire_format == "avro":
+        return codec.encode(RECORD_TYPES[record["type"]], body)
+    return encode_json(body)
 
 
 async def publish_events(
@@ -61,11 +70,8 @@ async def publish_events(
         for record in records:
             if stop is not None and stop.is_set():
                 break
-            kind = record["type"]
-            body = {k: v for k, v in record.items() if k != "type"}
-            value = (codec.encode(_RECORD_TYPES[kind], body) if wire_format == "avro"
-                     else encode_json(body))
-            pending.append(await producer.send(topics[kind], value,
+            value = encode_record(codec, record, wire_format)
+            pending.append(await producer.send(topics[record["type"]], value,
                                                key=record["customer_id"].encode()))
             sent += 1
             if len(pending) >= _IN_FLIGHT:
