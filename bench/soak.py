@@ -153,21 +153,20 @@ class Assessment:
 
 def assess(samples: Sequence[Sample], *, warmup_s: float, rate: float,
            rss_tolerance: float, final_lag: int | None,
-           write_buffers: tuple[int, int, int] | None = None,
-           block_cache: int = 0) -> Assessment:
+           rocksdb_memory: tuple[int, int] | None = None) -> Assessment:
     """Slopes after the warm-up and the verdict (pure): RSS may grow by the state's slope
     plus ``rss_tolerance`` MiB/min; the lag must not trend up by more than 6 s of traffic
     over the window nor exceed 10 s of traffic, and must be 0 after draining.
 
-    ``write_buffers`` = (partitions, write_buffer_size, max_write_buffer_number) of a
-    RocksDB table: each partition's memtable takes every write (a new version of a state is
-    a new entry) until it reaches write_buffer_size and is flushed to disk, so RSS grows with
-    the *write volume*, not the state, until then. When RSS grows faster than the state but
-    no faster than the writes and stays under the memtables' bound, and the run was too
-    short to fill them, ``rss_within_write_buffers`` says so (the plateau was not seen). When
-    the run is long enough to fill them, RSS is judged from then on (``steady_from_minutes``):
-    it may then grow by the state's slope plus the tolerance, and in all by no more than the
-    memtables' and block caches' bound (``block_cache`` bytes per partition database)."""
+    ``rocksdb_memory`` = (memtable limit, block cache) in bytes, shared by every RocksDB
+    database of the worker: the memtables take every write (a new version of a state is a
+    new entry) until together they near the limit and the largest is flushed to disk, so RSS
+    grows with the *write volume*, not the state, until then. When RSS grows faster than the
+    state but no faster than the writes and stays under the bound (limit + cache), and the
+    run was too short to fill the memtables, ``rss_within_write_buffers`` says so (the
+    plateau was not seen). When the run is long enough to fill them, RSS is judged from then
+    on (``steady_from_minutes``): it may then grow by the state's slope plus the tolerance,
+    and in all by no more than the bound."""
     after = [s for s in samples if s.t >= warmup_s]
     minutes = [s.t / 60 for s in after]
     rss = slope(minutes, [mib(s.rss) for s in after])
@@ -185,10 +184,10 @@ def assess(samples: Sequence[Sample], *, warmup_s: float, rate: float,
     within = False
     steady_from: float | None = None
     steady_slope: float | None = None
-    if write_buffers is not None:
-        partitions, size, number = write_buffers
-        bound = mib(partitions * (size * number + block_cache))
-        fill = mib(partitions * size) / writes if writes > 0 else None
+    if rocksdb_memory is not None:
+        memtable_limit, block_cache = rocksdb_memory
+        bound = mib(memtable_limit + block_cache)
+        fill = mib(memtable_limit) / writes if writes > 0 else None
         run = minutes[-1] if minutes else 0.0
         within = (enough and rss <= writes + rss_tolerance and mib(after[-1].rss - samples[0].rss)
                   <= bound and fill is not None and run < fill)
@@ -233,7 +232,7 @@ def verdict(result: Assessment, final_lag: int | None) -> str:
             result.rss_slope_mib_per_min > result.rss_steady_slope_mib_per_min:
         rss = (f"ok: {result.rss_steady_slope_mib_per_min:+.2f} MiB/min once the RocksDB "
                f"memtables had filled (from minute {result.steady_from_minutes}), within the "
-               f"{result.write_buffer_bound_mib:,.0f} MiB bound of memtables and block caches")
+               f"{result.write_buffer_bound_mib:,.0f} MiB bound of memtables and block cache")
     elif result.rss_ok:
         rss = "ok"
     elif result.rss_within_write_buffers:
@@ -341,15 +340,12 @@ def _summary(args: argparse.Namespace, settings: Settings, samples: Sequence[Sam
              final_lag: int | None, traffic_s: float, warmup: float, ready_s: float,
              rss_ready: int, hwm: int, rebalances: int, code: int | None,
              workdir: Path) -> dict[str, Any]:
-    buffers = None
+    memory = None
     if args.store.startswith("rocksdb"):
-        # the worker opens one RocksDB database per table partition with these bounds (the
-        # contacts table's databases are barely written: the state table's are what fills)
-        buffers = (args.partitions, settings.rocksdb_write_buffer_bytes,
-                   settings.rocksdb_max_write_buffers)
+        # every RocksDB database of the worker shares one memtable budget and one block cache
+        memory = (settings.rocksdb_memtable_limit_bytes, settings.rocksdb_block_cache_bytes)
     result = assess(samples, warmup_s=warmup, rate=args.rate, rss_tolerance=args.rss_tolerance,
-                    final_lag=final_lag, write_buffers=buffers,
-                    block_cache=settings.rocksdb_block_cache_bytes)
+                    final_lag=final_lag, rocksdb_memory=memory)
     last = samples[-1]
     summary: dict[str, Any] = {
         "benchmark": "soak",
@@ -358,6 +354,7 @@ def _summary(args: argparse.Namespace, settings: Settings, samples: Sequence[Sam
         "broker": "given" if args.bootstrap else "Apache Kafka started by the bench",
         "app_name": settings.app_name,
         "store": args.store,
+        "rocksdb_memory": memory,  # (memtable limit, block cache) bytes, if RocksDB
         "partitions": args.partitions,
         "customers": args.customers,
         "rate_target": args.rate,
@@ -419,19 +416,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def reassess(path: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """A saved run's summary with its samples judged again by the current ``assess`` (the
-    RocksDB bounds are the settings' defaults, as the run used them)."""
+    """A saved run's summary with its samples judged again by the current ``assess``, with
+    the RocksDB bound the run recorded."""
     summary: dict[str, Any] = json.loads(path.read_text())
     samples = [Sample(**sample) for sample in summary["samples"]]
-    settings = Settings()  # type: ignore[call-arg]
-    buffers = None
+    memory = None
     if str(summary["store"]).startswith("rocksdb"):
-        buffers = (int(summary["partitions"]), settings.rocksdb_write_buffer_bytes,
-                   settings.rocksdb_max_write_buffers)
+        if "rocksdb_memory" not in summary:
+            raise SystemExit(f"{path}: a run from before the shared RocksDB bound (it does not "
+                             "record the bound it ran with); it cannot be judged again")
+        limit, cache = summary["rocksdb_memory"]
+        memory = (int(limit), int(cache))
     result = assess(samples, warmup_s=float(summary["assessment"]["warmup_s"]),
                     rate=float(summary["rate_target"]), rss_tolerance=args.rss_tolerance,
-                    final_lag=summary["final_lag"], write_buffers=buffers,
-                    block_cache=settings.rocksdb_block_cache_bytes)
+                    final_lag=summary["final_lag"], rocksdb_memory=memory)
     summary["assessment"] = asdict(result)
     summary["verdict"] = verdict(result, summary["final_lag"])
     return summary

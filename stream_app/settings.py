@@ -192,11 +192,14 @@ class Settings(BaseSettings):
         "rocksdb://", description="Faust table store: rocksdb:// (production) or memory://."
     )
     state_dir: str = Field("var/state", description="Directory for RocksDB and Faust data.")
-    # RocksDB opens one database per table partition (two tables); faust's defaults (64 MiB x 3
-    # write buffers and a 2 GiB block cache per database) leave its memory unbounded in practice
+    # RocksDB opens one database per table partition (two tables). Every database of the
+    # worker shares one block cache (data, index and filter blocks) and one memtable budget,
+    # so RocksDB's memory is about their sum whatever the partitions or the state's size
+    # (stream_app/worker/_rocksdb_memory.py); faust's defaults leave it unbounded
+    rocksdb_block_cache_bytes: int = Field(64 * 1024**2, ge=1024**2, le=16 * 1024**3)
+    rocksdb_memtable_limit_bytes: int = Field(32 * 1024**2, ge=4 * 1024**2, le=16 * 1024**3)
     rocksdb_write_buffer_bytes: int = Field(8 * 1024**2, ge=1024**2, le=1024**3)
     rocksdb_max_write_buffers: int = Field(2, ge=2, le=16)
-    rocksdb_block_cache_bytes: int = Field(8 * 1024**2, ge=0, le=16 * 1024**3)
     sidecar_host: str = "127.0.0.1"
     sidecar_port: int = Field(8080, ge=0, le=65535)
     sidecar_advertised_url: str | None = Field(
@@ -279,6 +282,10 @@ class Settings(BaseSettings):
             )
         if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
             problems.append("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE must be set together")
+        if self.rocksdb_write_buffer_bytes > self.rocksdb_memtable_limit_bytes:
+            problems.append("ROCKSDB_WRITE_BUFFER_BYTES must not exceed "
+                            "ROCKSDB_MEMTABLE_LIMIT_BYTES (the memtables of every database "
+                            "together)")
         names = [*self.input_topics, *self.output_topics]
         if len(set(names)) != len(names):
             problems.append("topic names must all be different")

@@ -50,7 +50,8 @@ from ._intake import Intake
 from ._models import ModelSlot, ModelWatcher
 from ._offsets import OffsetLedger
 from ._predict import WorkerPredictBackend
-from ._table_store import TableStore, rocksdb_options
+from ._rocksdb_memory import RocksDBMemory, bound_rocksdb_memory
+from ._table_store import TableStore
 
 __all__ = ["TABLE_NAME", "WorkerRuntime"]
 
@@ -183,7 +184,6 @@ class WorkerRuntime:
             key_type=bytes,  # bytes -> the "raw" codec for the changelog, no JSON round trip
             value_type=bytes,
             default=None,
-            options=rocksdb_options(settings),
         )
         self.contacts = self.app.Table(  # contact history and care flags (rarely written)
             CONTACTS_TABLE,
@@ -191,8 +191,14 @@ class WorkerRuntime:
             key_type=bytes,
             value_type=bytes,
             default=None,
-            options=rocksdb_options(settings),
         )
+        self.rocksdb_memory = RocksDBMemory(  # shared by every database of both tables
+            block_cache_bytes=settings.rocksdb_block_cache_bytes,
+            memtable_limit_bytes=settings.rocksdb_memtable_limit_bytes,
+            write_buffer_bytes=settings.rocksdb_write_buffer_bytes,
+            max_write_buffers=settings.rocksdb_max_write_buffers)
+        for table in (self.table, self.contacts):
+            bound_rocksdb_memory(table, self.rocksdb_memory)
         self._store = TableStore(self.table, self.contacts, settings.topic_partitions)
         self.app.task(self._index_stored_customers)
         # faust's signal typing rejects bound async methods that mypy should accept

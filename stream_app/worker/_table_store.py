@@ -1,5 +1,5 @@
-"""The worker's state store: its two faust tables read and written per input partition, and
-the RocksDB options they are opened with (no Kafka here beyond the tables' changelog sends)."""
+"""The worker's state store: its two faust tables read and written per input partition (no
+Kafka here beyond the tables' changelog sends)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,7 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-from stream_app.settings import Settings
-
-__all__ = ["TableStore", "partition_data", "partition_items", "rocksdb_options"]
-
-
-def rocksdb_options(settings: Settings) -> dict[str, int]:
-    """The memory bounds of each RocksDB database faust opens (one per table partition),
-    as faust's ``RocksDBOptions`` takes them; a fresh dict per table (faust pops keys from
-    it). The memory store ignores them."""
-    return {
-        "write_buffer_size": settings.rocksdb_write_buffer_bytes,
-        "max_write_buffer_number": settings.rocksdb_max_write_buffers,
-        "block_cache_size": settings.rocksdb_block_cache_bytes,
-    }
+__all__ = ["TableStore", "partition_data", "partition_items"]
 
 
 class TableStore:

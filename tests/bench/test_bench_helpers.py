@@ -141,12 +141,12 @@ def test_rss_growing_with_the_writes_into_unfilled_memtables_is_inconclusive() -
                       rss=int((200 + 5 * i) * 2**20), hwm=0, lag=500,
                       state_bytes=10 * 2**20, customers_seen=0, state_dir_bytes=0,
                       written_bytes=int(6 * i * 2**20)) for i in range(30)]  # 30 MiB/min
-    buffers = (8, 64 * 2**20, 3)
+    memory = (512 * 2**20, 64 * 2**20)  # memtable limit, block cache
     result = assess(samples, warmup_s=0, rate=1000, rss_tolerance=0.5, final_lag=0,
-                    write_buffers=buffers)
+                    rocksdb_memory=memory)
     assert not result.rss_ok
     assert result.write_slope_mib_per_min == pytest.approx(36.0)
-    assert result.write_buffer_bound_mib == 1536
+    assert result.write_buffer_bound_mib == 576
     assert result.write_buffer_fill_minutes == pytest.approx(512 / 36, abs=0.1)
     assert result.rss_within_write_buffers
     assert verdict(result, 0).startswith("INCONCLUSIVE")
@@ -182,7 +182,7 @@ def test_other_tables_and_log_formats_do_not_count() -> None:
 
 
 def _filling_then(after_fill_mib_per_min: float) -> list[Sample]:
-    """RSS +8 MiB/min while the memtables fill (5 min at 15 MiB/min of writes into 8 x 8 MiB),
+    """RSS +8 MiB/min while the memtables fill (5 min at 15 MiB/min of writes into a 64 MiB limit),
     then ``after_fill_mib_per_min``; the state grows 0.5 MiB/min."""
     samples = []
     for i in range(61):  # 10 minutes, a sample every 10 s
@@ -196,16 +196,16 @@ def _filling_then(after_fill_mib_per_min: float) -> list[Sample]:
 
 
 def test_rss_is_judged_once_the_memtables_have_filled() -> None:
-    buffers = (8, 8 * 2**20, 2)
+    memory = (64 * 2**20, 64 * 2**20)
     flat = assess(_filling_then(0.0), warmup_s=60, rate=1000, rss_tolerance=0.5, final_lag=0,
-                  write_buffers=buffers, block_cache=8 * 2**20)
+                  rocksdb_memory=memory)
     assert flat.rss_slope_mib_per_min > 1.0  # the whole window would say "growing"
     assert flat.steady_from_minutes == pytest.approx(64 / 15, abs=0.1)
-    assert flat.write_buffer_bound_mib == 8 * (16 + 8)
+    assert flat.write_buffer_bound_mib == 128
     assert flat.rss_ok
     assert verdict(flat, 0).startswith("PASS")
     assert "once the RocksDB memtables had filled" in verdict(flat, 0)
     growing = assess(_filling_then(3.0), warmup_s=60, rate=1000, rss_tolerance=0.5,
-                     final_lag=0, write_buffers=buffers, block_cache=8 * 2**20)
+                     final_lag=0, rocksdb_memory=memory)
     assert not growing.rss_ok
     assert verdict(growing, 0).startswith("FAIL")

@@ -1,5 +1,6 @@
-"""The worker's faust tables on the production store (RocksDB via rocksdict): their memory
-bounds come from the settings, and each table partition is its own database."""
+"""The worker's faust tables on the production store (RocksDB via rocksdict): every database
+of both tables shares one memory bound from the settings, and each table partition is its
+own database."""
 
 from __future__ import annotations
 
@@ -23,15 +24,35 @@ def runtime(trained: TrainedFixture, tmp_path: Path) -> WorkerRuntime:
         app_name="tables-test", kafka_bootstrap_servers="127.0.0.1:1",
         state_store_url="rocksdb://", state_dir=str(tmp_path), topic_partitions=4,
         model_path=str(trained.path), rocksdb_write_buffer_bytes=4 * MiB,
-        rocksdb_max_write_buffers=3, rocksdb_block_cache_bytes=2 * MiB)
+        rocksdb_max_write_buffers=3, rocksdb_block_cache_bytes=2 * MiB,
+        rocksdb_memtable_limit_bytes=12 * MiB)
     return WorkerRuntime(settings, trained.model)
 
 
-def test_rocksdb_memory_bounds_come_from_the_settings(runtime: WorkerRuntime) -> None:
+def test_every_database_of_both_tables_shares_the_bound_from_the_settings(
+        runtime: WorkerRuntime) -> None:
+    memory = runtime.rocksdb_memory
+    assert (memory.block_cache_bytes, memory.memtable_limit_bytes, memory.write_buffer_bytes,
+            memory.max_write_buffers) == (2 * MiB, 12 * MiB, 4 * MiB, 3)
     for table in (runtime.table, runtime.contacts):
         options = table.data.rocksdb_options  # faust's RocksDBOptions of the table's store
-        assert (options.write_buffer_size, options.max_write_buffer_number,
-                options.block_cache_size) == (4 * MiB, 3, 2 * MiB)
+        assert options.memory is memory
+        assert (options.write_buffer_size, options.max_write_buffer_number) == (4 * MiB, 3)
+    store: Any = runtime.table.data
+    db = store._db_for_partition(1)
+    for i in range(2000):
+        db[f"c-{i}".encode()] = bytes(200)
+    db.flush()  # an SST file: reading it puts its index, filter and data blocks in the cache
+    before = memory.cache.get_usage()
+    assert db[b"c-7"] == bytes(200)
+    assert memory.cache.get_usage() > before
+    contacts: Any = runtime.contacts.data
+    contacts_db = contacts._db_for_partition(1)
+    contacts_db[b"c-7"] = b"contact"
+    contacts_db.flush()
+    before = memory.cache.get_usage()
+    assert contacts_db[b"c-7"] == b"contact"
+    assert memory.cache.get_usage() > before  # the other table's blocks go to the same cache
 
 
 def test_each_table_partition_is_its_own_database(runtime: WorkerRuntime) -> None:
