@@ -286,30 +286,13 @@ def read_memory(pid: int) -> MemoryUsage | None:
 
 async def consumer_lag(settings: Settings, group: str,
                        topics: Sequence[str]) -> tuple[int, int, int]:
-    """(lag, end offsets, committed offsets), each summed over the ``topics``' partitions
-    (``TOPIC_PARTITIONS`` each): records of those topics the consumer ``group`` has not
-    committed yet."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
+    """(lag, end offsets, committed offsets), each summed over the ``topics``' partitions:
+    records of those topics the consumer ``group`` has not committed yet."""
+    from stream_app.kafka import aiokafka_options, group_lag
 
-    from stream_app.kafka import aiokafka_options
-
-    options = aiokafka_options(settings)
-    admin = AIOKafkaAdminClient(**options)
-    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-        tps = [TopicPartition(topic, p) for topic in topics
-               for p in range(settings.topic_partitions)]
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
-        await admin.close()
-    end_total = sum(ends.values())
-    committed_total = sum(committed[tp].offset for tp in tps
-                          if tp in committed and committed[tp].offset >= 0)
+    offsets = await group_lag(aiokafka_options(settings), group, topics)
+    end_total = sum(end for end, _ in offsets.values())
+    committed_total = sum(committed for _, committed in offsets.values())
     return end_total - committed_total, end_total, committed_total
 
 

@@ -15,15 +15,14 @@ starts it again on the same storage and waits until the metadata lists it again.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from ._metadata import wait_for_brokers
 from ._ports import free_port
+from ._process import ManagedWorkdir
 from .apache_kafka import (
     DEFAULT_KAFKA_VERSION,
     BrokerStartError,
@@ -78,7 +77,7 @@ class _ClusterNode(KafkaNode):
         return props
 
 
-class KafkaCluster:
+class KafkaCluster(ManagedWorkdir):
     """N combined broker+controller KRaft nodes on loopback (default 3)."""
 
     def __init__(
@@ -92,9 +91,9 @@ class KafkaCluster:
     ) -> None:
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
+        super().__init__(workdir or Path(tempfile.mkdtemp(prefix="predelinq-kafka-cluster-")),
+                         own_workdir=workdir is None)
         self.version = version
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="predelinq-kafka-cluster-"))
-        self._own_workdir = workdir is None
         self.extra_properties = extra_properties or {}
         self.cluster_id = _cluster_id()
         self.nodes: dict[int, _ClusterNode] = {}
@@ -166,15 +165,3 @@ class KafkaCluster:
     def kill(self, node: int) -> None:
         """SIGKILL one node: a crash, no controlled shutdown."""
         self.node(node).kill()
-
-    def cleanup(self) -> None:
-        self.stop()
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.cleanup()

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-__all__ = ["ManagedProcess", "terminate"]
+__all__ = ["ManagedProcess", "ManagedWorkdir", "terminate"]
 
 
 def terminate(process: subprocess.Popen[bytes] | None, timeout: float) -> int | None:
@@ -26,18 +26,41 @@ def terminate(process: subprocess.Popen[bytes] | None, timeout: float) -> int | 
     return process.returncode
 
 
-class ManagedProcess:
+class ManagedWorkdir:
+    """Something we start and must stop, in a working directory it may own (then removed by
+    ``cleanup``); a context manager: ``with X(...) as x`` starts it and cleans up after."""
+
+    def __init__(self, workdir: Path, *, own_workdir: bool) -> None:
+        self.workdir = workdir
+        self._own_workdir = own_workdir
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.cleanup()
+
+
+class ManagedProcess(ManagedWorkdir):
     """Owns one child process and, optionally, its temporary working directory."""
 
     stop_timeout = 20.0
 
     def __init__(self, workdir: Path, *, own_workdir: bool) -> None:
-        self.workdir = workdir
-        self._own_workdir = own_workdir
+        super().__init__(workdir, own_workdir=own_workdir)
         self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Self:
-        raise NotImplementedError
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -53,15 +76,3 @@ class ManagedProcess:
             self.process.kill()
             self.process.wait(5)
         self.process = None
-
-    def cleanup(self) -> None:
-        self.stop()
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.cleanup()

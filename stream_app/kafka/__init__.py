@@ -1,4 +1,5 @@
-"""Kafka plumbing: client options (PLAINTEXT/SSL/SASL) and topic administration."""
+"""Kafka plumbing: client options (PLAINTEXT/SSL/SASL), topic administration, publishing
+simulated events and a consumer group's lag."""
 
 from ._admin import (
     CONTACTS_TABLE,
@@ -11,6 +12,7 @@ from ._admin import (
 )
 from ._clients import aiokafka_options, faust_broker_urls, faust_credentials, ssl_context
 from ._errors import KafkaAuthenticationError, authentication_failure
+from ._lag import group_lag
 from ._publish import RECORD_TYPES, encode_record, publish_events
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "ensure_topics",
     "faust_broker_urls",
     "faust_credentials",
+    "group_lag",
     "publish_events",
     "ssl_context",
     "topic_specs",

@@ -100,6 +100,12 @@ class WorkerMetrics:
             "Owned input partitions whose stored customers are still being added to the "
             "absence-deadline index (after a restart or a rebalance; a slice between batches).",
             registry=r)
+        self.intake_buffered = Gauge(
+            "predelinq_intake_buffered_records",
+            "Input records fetched and waiting for the batch loop (bounded: at the bound the "
+            "consumer stops fetching; a full intake with lag growing means processing is the "
+            "bottleneck, an empty one with lag growing means fetching is).",
+            registry=r)
         self.consumer_lag = Gauge(
             "predelinq_consumer_lag_records",
             "Records of an owned input partition not committed yet (end offset minus "

@@ -4,12 +4,14 @@ registered nothing.
 
 1. **Intake.** ``Consumer._drain_messages`` (the loop that hands every fetched record to
    faust's conductor) puts the records of an app's *intake topics* into its
-   :class:`~stream_app.worker._intake.Intake` and goes on; every other record (the tables'
-   changelogs during recovery) takes faust's path unchanged. faust never tracks or
-   acknowledges intake records, so it never commits their offsets: the worker commits them
-   itself (``_offsets``). Everything else of faust's consumer is kept: the group and its
-   co-partitioned assignment, the seek to the committed offsets after every rebalance, the
-   read offsets that drop records fetched before a seek, flow control and pausing.
+   :class:`~stream_app.worker._intake.Intake` and goes on; the records of the tables'
+   active and standby changelog partitions go straight into faust's recovery buffers
+   (``_changelog_restore``) instead of a task and a queue hand-off each; any other record
+   takes faust's path unchanged. faust never tracks or acknowledges intake records, so it
+   never commits their offsets: the worker commits them itself (``_offsets``). Everything
+   else of faust's consumer is kept: the group and its co-partitioned assignment, the seek
+   to the committed offsets after every rebalance, the read offsets that drop records
+   fetched before a seek, flow control and pausing.
 2. **Quiesce.** ``App._on_partitions_revoked`` and ``App._stop_consumer`` first await the
    app's *quiesce hook*: the batch loop finishes the batch in progress and commits what it
    processed, before faust revokes the tables' partitions (a batch still running then would
@@ -25,6 +27,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+from ._changelog_restore import after_fetch, restore_record
 from ._faust_fixes import verify_faust_version
 from ._intake import Intake
 
@@ -82,11 +85,14 @@ async def _drain_into_intake(self: Any, fetcher: Any) -> None:
 
 
 async def _drain_fetched(self: Any, records: Any, intake: Intake) -> None:
-    """One fetch: intake records into the intake, the others down faust's path."""
+    """One fetch: intake records into the intake, the tables' changelog records into their
+    recovery buffers (``_changelog_restore``), any others down faust's path."""
     get_read_offset = self._read_offset.__getitem__
     set_read_offset = self._read_offset.__setitem__
     intake_topics = intake.topics
     put = intake.put
+    recovery = self.app.tables.recovery
+    restored = False
     since_yield = 0
     async for tp, message in records:
         offset = message.offset
@@ -94,7 +100,11 @@ async def _drain_fetched(self: Any, records: Any, intake: Intake) -> None:
         if read_offset is not None and offset < read_offset:
             continue  # fetched before a seek back (faust drops these too)
         if tp.topic not in intake_topics:
-            await _faust_path(self, tp, message, read_offset)
+            if restore_record(recovery, tp, message):
+                restored = True
+                set_read_offset(tp, offset)
+            else:
+                await _faust_path(self, tp, message, read_offset)
             continue
         put(message)
         set_read_offset(tp, offset)
@@ -104,6 +114,8 @@ async def _drain_fetched(self: Any, records: Any, intake: Intake) -> None:
         if since_yield >= 1000:  # let the batch loop and the sidecar run
             since_yield = 0
             await self.sleep(0)
+    if restored:
+        after_fetch(recovery)
 
 
 async def _faust_path(self: Any, tp: Any, message: Any, read_offset: int | None) -> None:

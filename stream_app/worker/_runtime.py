@@ -485,6 +485,7 @@ class WorkerRuntime:
             self.metrics.drift_window_rows.set(self._drift.observed)
         checks = self.readiness()
         self.metrics.ready.set(1 if all(checks.values()) else 0)
+        self.metrics.intake_buffered.set(len(self.intake))
         try:
             assignment = self.app.consumer.assignment() if self.app.consumer else set()
             self.metrics.assigned_partitions.set(  # input partitions, not changelogs

@@ -30,12 +30,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from stream_app.brokers import KafkaBroker, KafkaCluster, answers_metadata, free_port
 from stream_app.events import RecordType
-from stream_app.offline import replay_events
-from stream_app.processing import TIMER_TOPIC, vector_sha256
+from stream_app.processing import TIMER_TOPIC
 from stream_app.serializers import OutputDecoder, SchemaCatalog
-from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
+from tests.support.replay import assert_last_scores_match_replay, simulated
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,11 +43,6 @@ SASL_USER = "alice"
 SASL_PASSWORD = "alice-Secret.42"
 WRONG_PASSWORD = "not-alices-password-7"
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-
-
-def _simulated(customers: int, days: int, seed: int) -> list[dict[str, Any]]:
-    return list(BankSimulator(SimulationConfig(customers=customers, days=days, seed=seed))
-                .events())
 
 
 def _decode_scores(records: list[Any]) -> list[dict[str, Any]]:
@@ -96,7 +90,7 @@ def test_worker_started_before_its_broker_waits_then_scores(
         trained: TrainedFixture, tmp_path: Path) -> None:
     port = free_port()  # nothing listens here until the broker below starts
     topics = unique_topics("late-broker")
-    records = _simulated(customers=12, days=25, seed=41)
+    records = simulated(customers=12, days=25, seed=41)
     env = _worker_env(topics, f"127.0.0.1:{port}", trained)
     with WorkerProcess(env, tmp_path / "worker") as worker:
         assert _wait_until(lambda: _answers(worker, "/health") == 200, 30), worker.log_tail()
@@ -225,7 +219,7 @@ def test_three_brokers_one_killed_mid_stream_loses_nothing(
     stack = contextlib.ExitStack()
     began = time.monotonic()
     topics = unique_topics("failover")
-    records = _simulated(customers=120, days=90, seed=17)  # sorted by event time
+    records = simulated(customers=120, days=90, seed=17)  # sorted by event time
     first, second = records[: len(records) // 2], records[len(records) // 2:]
     scores_topic = topics["TOPIC_RISK_SCORES"]
     env = _worker_env(topics, cluster.bootstrap_servers, trained,
@@ -273,16 +267,9 @@ def test_three_brokers_one_killed_mid_stream_loses_nothing(
     # a risk event sent twice is the same event (same id), so consumers deduplicate it
     assert len({s["event_id"] for s in scores}) == len(
         {(s["customer_id"], s["trigger_topic"], s["trigger_event_id"]) for s in scores})
-    last_stream: dict[str, dict[str, Any]] = {}
-    for score in scores:  # in partition order: a customer's last one wins
-        if score["trigger_topic"] != TIMER_TOPIC:
-            last_stream[score["customer_id"]] = score
-    last_replay = {row.customer_id: row for row in replay_events(records,
-                                                                 absence_deadlines=False)}
-    assert set(last_stream) == set(last_replay)
-    for customer, score in last_stream.items():
-        assert score["as_of"] == last_replay[customer].as_of, customer
-        assert score["features_sha256"] == vector_sha256(last_replay[customer].vector), customer
+    # in partition order: a customer's last one wins
+    assert_last_scores_match_replay(
+        records, [s for s in scores if s["trigger_topic"] != TIMER_TOPIC])
 
     restarted_at = time.monotonic()
     cluster.start(victim)  # same storage; waits until the metadata lists it again
@@ -323,7 +310,7 @@ def test_worker_authenticates_and_scores_over_sasl(
         sasl_broker: KafkaBroker, trained: TrainedFixture, tmp_path: Path,
         mechanism: str) -> None:
     topics = unique_topics("sasl")
-    records = _simulated(customers=4, days=10, seed=3)
+    records = simulated(customers=4, days=10, seed=3)
     env = _worker_env(topics, sasl_broker.bootstrap_servers, trained,
                       **_sasl_env(mechanism, SASL_PASSWORD))
     scores_topic = topics["TOPIC_RISK_SCORES"]

@@ -25,12 +25,11 @@ from typing import Any
 import pytest
 
 from stream_app.events import RecordType
-from stream_app.offline import replay_events
-from stream_app.processing import TIMER_TOPIC, vector_sha256
+from stream_app.processing import TIMER_TOPIC
 from stream_app.serializers import OutputDecoder, SchemaCatalog
-from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce, wait_committed
 from tests.support.models import TrainedFixture
+from tests.support.replay import assert_last_scores_match_replay, simulated
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,8 +53,7 @@ class Scenario:
                  guarantee: str = "at_least_once") -> None:
         self.kafka = kafka
         self.topics = unique_topics("crash")
-        self.records = list(BankSimulator(SimulationConfig(customers=80, days=70,
-                                                           seed=61)).events())
+        self.records = simulated(customers=80, days=70, seed=61)
         self.inputs = encode_inputs(self.records, self.topics)
         self.env = {**self.topics, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
                     "MODEL_PATH": str(trained.path), "TOPIC_PARTITIONS": "4",
@@ -127,34 +125,9 @@ class Scenario:
         repeats = sum(triggers.values()) - len(triggers)
         if exactly_once:
             assert repeats == 0
-        last: dict[str, dict[str, Any]] = {}
-        for s in sorted(events, key=lambda s: s["_ts"]):
-            last[s["customer_id"]] = s
-        final = {}
-        replayed: dict[tuple[str, str], str] = {}  # (customer, trigger) -> features_sha256
-        for row in replay_events(self.records, absence_deadlines=False):
-            final[row.customer_id] = row
-            replayed[(row.customer_id, row.trigger)] = vector_sha256(row.vector)
-        for customer, row in final.items():
-            assert last[customer]["as_of"] == row.as_of, customer
-            assert last[customer]["features_sha256"] == vector_sha256(row.vector), \
-                self._divergence(customer, events, replayed)
+        # in the order they were written (two workers interleave)
+        assert_last_scores_match_replay(self.records, sorted(events, key=lambda s: s["_ts"]))
         return repeats
-
-    @staticmethod
-    def _divergence(customer: str, events: list[dict[str, Any]],
-                    replayed: dict[tuple[str, str], str]) -> str:
-        """Where a customer's risk events first part from the replay (for the failure
-        message: which event, and when it was written)."""
-        mine = sorted((s for s in events if s["customer_id"] == customer),
-                      key=lambda s: s["_ts"])
-        for i, score in enumerate(mine):
-            expected = replayed.get((customer, score["trigger_event_id"]))
-            if score["features_sha256"] != expected:
-                return (f"{customer}: risk event {i + 1} of {len(mine)} (trigger "
-                        f"{score['trigger_event_id']}, as_of {score['as_of']}, written at "
-                        f"{score['_ts']}) differs from the replay at that event")
-        return f"{customer}: every risk event matches the replay at its event"
 
 
 def _two_workers_lose_one(kafka: Any, trained: TrainedFixture, tmp_path: Path, *,

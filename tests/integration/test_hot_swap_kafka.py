@@ -15,9 +15,9 @@ from model_registry import promote
 from stream_app.events import RecordType
 from stream_app.processing import TIMER_TOPIC
 from stream_app.serializers import OutputDecoder, SchemaCatalog
-from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
+from tests.support.replay import simulated
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -37,7 +37,7 @@ def test_champion_swaps_without_restart_and_challenger_scores_in_shadow(
            "CHALLENGER_MODEL_PATH": str(registry / "challenger"),
            "MODEL_WATCH_INTERVAL_SECONDS": "0.5", "TOPIC_PARTITIONS": "2",
            "ENABLE_INTERVENTIONS": "false"}
-    records = list(BankSimulator(SimulationConfig(customers=60, days=90, seed=44)).events())
+    records = simulated(customers=60, days=90, seed=44)
     half = len(records) // 2
     inputs = encode_inputs(records, topics)
     scores_topic = topics["TOPIC_RISK_SCORES"]

@@ -21,9 +21,9 @@ from stream_app.features import Deadline
 from stream_app.offline import replay_events
 from stream_app.processing import TIMER_TOPIC, vector_sha256
 from stream_app.serializers import OutputDecoder, SchemaCatalog
-from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
+from tests.support.replay import assert_last_scores_match_replay, simulated
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -53,21 +53,12 @@ def _run(kafka: Any, trained: TrainedFixture, tmp_path: Path,
 
 def test_worker_and_replay_compute_identical_final_features(
         kafka_broker: Any, trained: TrainedFixture, tmp_path: Path) -> None:
-    records = list(BankSimulator(SimulationConfig(customers=150, days=100, seed=33)).events())
+    records = simulated(customers=150, days=100, seed=33)
     scores = _run(kafka_broker, trained, tmp_path, records, expected_scores=len(records))
     event_scores = [s for s in scores if s["trigger_topic"] != TIMER_TOPIC]
     assert len(event_scores) == len(records)
-    last_stream: dict[str, dict[str, Any]] = {}
-    for score in event_scores:  # consumed in partition order: a customer's last one wins
-        last_stream[score["customer_id"]] = score
-    last_replay = {}
-    for row in replay_events(records, absence_deadlines=False):
-        last_replay[row.customer_id] = row
-    assert set(last_stream) == set(last_replay)
-    for customer, score in last_stream.items():
-        row = last_replay[customer]
-        assert score["as_of"] == row.as_of, customer
-        assert score["features_sha256"] == vector_sha256(row.vector), customer
+    # consumed in partition order: a customer's last one wins
+    assert_last_scores_match_replay(records, event_scores)
 
 
 def _same_partition_as(customer: str, candidates: int = 500) -> str:

@@ -25,10 +25,10 @@ from aiokafka.structs import ConsumerRecord
 from stream_app.events import RecordType
 from stream_app.processing import TIMER_TOPIC
 from stream_app.serializers import OutputDecoder, SchemaCatalog
-from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce_tracked
 from tests.support.models import TrainedFixture
 from tests.support.poison import BASE_COUNTS, LARGE_COUNTS, Poison, generate_poison
+from tests.support.replay import simulated
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -117,8 +117,7 @@ class _Progress:
 def poison_run(kafka_broker: Any, trained: TrainedFixture,
                tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     topics = unique_topics("poison")
-    records = list(BankSimulator(SimulationConfig(customers=CUSTOMERS, days=DAYS, seed=21))
-                   .events())
+    records = simulated(customers=CUSTOMERS, days=DAYS, seed=21)
     good = encode_inputs(records, topics, json_share=0.1)
     poison = generate_poison(topics, records, seed=17)
     stream, origin = _interleave(good, poison, seed=3)

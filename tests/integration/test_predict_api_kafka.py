@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
+from tests.support.replay import simulated
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -38,7 +38,7 @@ def _post(port: int, customer: str, key: str | None = KEY) -> tuple[int, dict[st
 def test_any_worker_answers_predict_for_any_customer(
         kafka_broker: Any, trained: TrainedFixture, tmp_path: Path) -> None:
     topics = unique_topics("predict")
-    records = list(BankSimulator(SimulationConfig(customers=40, days=60, seed=51)).events())
+    records = simulated(customers=40, days=60, seed=51)
     inputs = encode_inputs(records, topics)
     env = {**topics, "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
            "MODEL_PATH": str(trained.path), "TOPIC_PARTITIONS": "4", "API_KEY": KEY,

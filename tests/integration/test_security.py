@@ -23,10 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.databases import fetch, fresh_database
 from tests.support.kafka_io import encode_inputs, produce
 from tests.support.models import TrainedFixture
+from tests.support.replay import simulated
 from tests.support.sink_process import SinkProcess
 from tests.support.worker_process import WorkerProcess, unique_topics
 
@@ -71,7 +71,7 @@ def production_run(kafka_broker: Any, trained: TrainedFixture, postgres_url: str
                    tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("security")
     topics = unique_topics("security")
-    records = list(BankSimulator(SimulationConfig(customers=60, days=60, seed=29)).events())
+    records = simulated(customers=60, days=60, seed=29)
     with fresh_database(postgres_url) as plain_url:
         database_url = _with_password(plain_url)
         env = {**topics, "ENVIRONMENT": "production", "API_KEY": API_KEY,

@@ -21,9 +21,9 @@ from stream_app.features import FEATURES
 from stream_app.offline import replay_events
 from stream_app.processing import TIMER_TOPIC
 from stream_app.serializers import AvroCodec, OutputDecoder, SchemaCatalog
-from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
+from tests.support.replay import simulated
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,11 +41,6 @@ def _threshold(records: list[dict[str, Any]], trained: TrainedFixture) -> int:
     return threshold
 
 REASON_CODES = {f.reason_code: f.name for f in FEATURES}
-
-
-def _simulated(customers: int, days: int, seed: int) -> list[dict[str, Any]]:
-    return list(BankSimulator(SimulationConfig(customers=customers, days=days, seed=seed))
-                .events())
 
 
 def _malformed(topics: dict[str, str], sample: dict[str, Any]) -> list[tuple[str, bytes | None,
@@ -85,7 +80,7 @@ def _run_worker_scenario(
     enable_interventions: bool,
 ) -> dict[str, Any]:
     topics = unique_topics()
-    records = _simulated(customers, days, seed=21)
+    records = simulated(customers, days, seed=21)
     valid = encode_inputs(records, topics, json_share=0.1)
     # re-deliveries of recent events (inside the lateness bound, where duplicates are detected;
     # an older re-delivery is a late event and is dead-lettered as such)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.support.kafka_io import consume_until, encode_inputs, produce
 from tests.support.models import TrainedFixture
+from tests.support.replay import simulated
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_every_log_line_is_a_json_record(kafka_broker: Any, trained: TrainedFixture,
                                          tmp_path: Path) -> None:
     topics = unique_topics("jsonlog")
-    records = list(BankSimulator(SimulationConfig(customers=10, days=20, seed=8)).events())
+    records = simulated(customers=10, days=20, seed=8)
     env = {**topics, "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
            "MODEL_PATH": str(trained.path), "TOPIC_PARTITIONS": "2", "LOG_FORMAT": "json"}
     with WorkerProcess(env, tmp_path) as worker:

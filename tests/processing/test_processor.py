@@ -22,6 +22,7 @@ from stream_app.features import (
     apply_event,
     feature_vector,
 )
+from stream_app.kafka import encode_record
 from stream_app.observability import WorkerMetrics
 from stream_app.offline import to_event
 from stream_app.policy import ContactState, InterventionPolicy, load_policy
@@ -106,9 +107,8 @@ def encode(records: list[dict[str, Any]], catalog: SchemaCatalog, *, json_every:
     out = []
     for i, record in enumerate(records):
         topic = TOPIC_OF_LOG_TYPE[record["type"]]
-        body = {k: v for k, v in record.items() if k != "type"}
-        value = (encode_json(body) if json_every and i % json_every == 0
-                 else codec.encode(TOPIC_TYPES[topic], body))
+        value = encode_record(codec, record,
+                              "json" if json_every and i % json_every == 0 else "avro")
         out.append(InputRecord(topic, _partition(record["customer_id"]), start_offset + i,
                                record["customer_id"].encode(), value))
     return out

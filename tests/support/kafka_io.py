@@ -11,8 +11,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from stream_app.events import RecordType
-from stream_app.serializers import AvroCodec, SchemaCatalog, encode_json
+from stream_app.kafka import encode_record, group_lag
+from stream_app.serializers import AvroCodec, SchemaCatalog
 
 
 async def produce(bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes | None]],
@@ -75,16 +75,13 @@ def encode_inputs(records: list[dict[str, Any]], topics: dict[str, str], *,
     ``topics`` holds the TOPIC_* settings of the test."""
     codec = AvroCodec(SchemaCatalog.default())
     rng = random.Random(seed)
+    setting_of = {"transaction": "TOPIC_TRANSACTIONS", "payment": "TOPIC_PAYMENTS",
+                  "customer_flags": "TOPIC_CUSTOMER_FLAGS"}
     out = []
     for record in records:
-        body = {k: v for k, v in record.items() if k != "type"}
-        if record["type"] == "transaction":
-            topic, record_type = topics["TOPIC_TRANSACTIONS"], RecordType.TRANSACTION
-        else:
-            topic, record_type = topics["TOPIC_PAYMENTS"], RecordType.PAYMENT
-        value = (encode_json(body) if json_share and rng.random() < json_share
-                 else codec.encode(record_type, body))
-        out.append((topic, record["customer_id"].encode(), value))
+        json_value = bool(json_share) and rng.random() < json_share
+        value = encode_record(codec, record, "json" if json_value else "avro")
+        out.append((topics[setting_of[record["type"]]], record["customer_id"].encode(), value))
     return out
 
 
@@ -107,23 +104,9 @@ async def produce_tracked(bootstrap: str,
 async def uncommitted(bootstrap: str, group: str, topics: list[str]) -> dict[str, int]:
     """Records of ``topics`` the consumer group has not committed yet, per ``topic[partition]``
     (its lag; 0 everywhere once every record is processed and committed)."""
-    from aiokafka import TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-        tps = [TopicPartition(topic, partition) for topic in topics
-               for partition in sorted(consumer.partitions_for_topic(topic) or ())]
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
-        await admin.close()
-    return {f"{tp.topic}[{tp.partition}]": ends[tp] - (committed[tp].offset if tp in committed
-                                                       else 0) for tp in tps}
+    offsets = await group_lag({"bootstrap_servers": bootstrap}, group, topics)
+    return {f"{tp.topic}[{tp.partition}]": end - committed
+            for tp, (end, committed) in offsets.items()}
 
 
 def wait_committed(bootstrap: str, group: str, topics: list[str],
