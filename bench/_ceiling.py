@@ -12,6 +12,11 @@ this machine pays for the same work.
     python -m bench._ceiling --status FILE     (configuration from the environment, as the
                                                 worker: KAFKA_*, TOPIC_*, MODEL_PATH, BATCH_*)
 
+``BENCH_CEILING_PRODUCE=batches`` (a bench knob, not a product setting) sends each batch's
+outputs as one aiokafka record batch per topic partition (``send_batches``) instead of one
+``send`` per output: the "outputs produced in batches" technique of issue 7, measured here
+where nothing else differs.
+
 ``FILE`` is rewritten every 0.1 s with ``{"consumed": N}`` (records handed to the processor so
 far), which the harness polls. SIGTERM or SIGINT stops after the batch in progress.
 """
@@ -32,7 +37,7 @@ from stream_app.processing import BatchProcessor
 from stream_app.scoring import ScoringModel
 from stream_app.settings import Settings
 
-__all__ = ["DictStore", "build_processor", "main", "write_status"]
+__all__ = ["DictStore", "build_processor", "main", "send_batches", "write_status"]
 
 
 class DictStore:
@@ -130,6 +135,11 @@ async def _run(settings: Settings, status_path: Path) -> None:
 
     await producer.start()
     await consumer.start()
+    produce_batches = os.environ.get("BENCH_CEILING_PRODUCE", "records") == "batches"
+    partitions: dict[str, int] = {}
+    for topic in (settings.topic_risk_scores, settings.topic_interventions,
+                  settings.topic_deadletter):
+        partitions[topic] = len(await producer.partitions_for(topic))
     reporter = asyncio.create_task(report())
     try:
         while not stop.is_set():
@@ -141,8 +151,11 @@ async def _run(settings: Settings, status_path: Path) -> None:
                 continue
             consumed += len(records)
             result = processor.process(records, store)
-            deliveries = [await producer.send(out.topic, out.value, key=out.key)
-                          for out in result.outputs]
+            if produce_batches:
+                deliveries = await send_batches(producer, result.outputs, partitions)
+            else:
+                deliveries = [await producer.send(out.topic, out.value, key=out.key)
+                              for out in result.outputs]
             if deliveries:
                 await asyncio.gather(*deliveries)
             await consumer.commit({TopicPartition(tp.topic, tp.partition): batch[-1].offset + 1
@@ -152,6 +165,32 @@ async def _run(settings: Settings, status_path: Path) -> None:
         write_status(status_path, {"consumed": consumed})
         await consumer.stop()
         await producer.stop()
+
+
+async def send_batches(producer: Any, outputs: list[Any],
+                       partitions: dict[str, int]) -> list[Any]:
+    """The outputs as one aiokafka record batch per topic partition (``create_batch`` /
+    ``send_batch``: no per-record call into the accumulator), to the partition Kafka's default
+    partitioner gives each key, as ``send`` would; returns the batches' delivery futures."""
+    from collections import defaultdict
+
+    from aiokafka.partitioner import murmur2
+
+    groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for out in outputs:
+        partition = 0 if out.key is None else (  # a dead letter of a record without a key
+            (murmur2(out.key) & 0x7FFFFFFF) % partitions[out.topic])
+        groups[(out.topic, partition)].append(out)
+    futures = []
+    for (topic, partition), members in groups.items():
+        batch = producer.create_batch()
+        for out in members:
+            if batch.append(key=out.key, value=out.value, timestamp=None) is None:  # full
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                batch.append(key=out.key, value=out.value, timestamp=None)
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
 
 
 def main(argv: list[str] | None = None) -> int:
