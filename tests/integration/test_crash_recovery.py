@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -175,9 +176,14 @@ def test_sigkill_with_exactly_once(kafka_broker: Any, trained: TrainedFixture,
                           guarantee="exactly_once")
 
 
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://", "rocksdb:// lost"])
 def test_restart_of_a_single_worker(kafka_broker: Any, trained: TrainedFixture,
-                                    tmp_path: Path) -> None:
+                                    tmp_path: Path, store: str) -> None:
+    """memory:// rebuilds the whole table from the changelog; rocksdb:// keeps its databases
+    and reads the changelog from the offsets it persisted; "rocksdb:// lost" restarts on an
+    empty STATE_DIR (a lost volume) and restores every state from the changelog."""
     scenario = Scenario(kafka_broker, trained, tmp_path)
+    scenario.env["STATE_STORE_URL"] = store.split(maxsplit=1)[0]
     half = len(scenario.inputs) // 2
     worker = scenario.worker("solo")
     with worker:
@@ -187,6 +193,8 @@ def test_restart_of_a_single_worker(kafka_broker: Any, trained: TrainedFixture,
         producing = scenario.produce_in_background(scenario.inputs[half:])
         time.sleep(1.0)
         worker.kill()
+        if store.endswith("lost"):
+            shutil.rmtree(tmp_path / "solo" / "state")
         restarted = time.monotonic()
         worker.start()
         worker.wait_ready()
@@ -195,8 +203,7 @@ def test_restart_of_a_single_worker(kafka_broker: Any, trained: TrainedFixture,
         scores = scenario.scores(at_least=len(scenario.records))
         scenario.assert_all_committed()
     repeats = scenario.check(scores)
-    print(f"\n[restart] ready again after {back:.1f}s (table rebuilt from the changelog), "
-          f"repeated outputs {repeats}")
+    print(f"\n[restart, {store}] ready again after {back:.1f}s, repeated outputs {repeats}")
 
 
 def test_exactly_once_without_a_disturbance(kafka_broker: Any, trained: TrainedFixture,
