@@ -3,6 +3,7 @@ index and filter blocks too, and a shared memtable budget (stream_app/worker/_ro
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,18 +26,24 @@ def open_dbs(tmp_path: Path, options: RocksDBOptions, count: int) -> list[Any]:
 
 
 def test_memtables_of_all_databases_together_stay_under_the_limit(tmp_path: Path) -> None:
+    # one memtable may grow to 64 MiB: only the shared 4 MiB limit can make them flush
     memory = RocksDBMemory(block_cache_bytes=4 * MiB, memtable_limit_bytes=4 * MiB,
-                           write_buffer_bytes=2 * MiB, max_write_buffers=2)
+                           write_buffer_bytes=64 * MiB, max_write_buffers=2)
     dbs = open_dbs(tmp_path, SharedMemoryRocksDBOptions(memory), 4)
     value = bytes(1000)
-    for i in range(6000):  # 24 MB written, 6 MB per database: 3 write buffers each
+    for i in range(6000):  # 24 MB written, 6 MB per database
         for db in dbs:
             db[f"customer-{i}".encode()] = value
-    usage = memory.write_buffer_manager.get_usage()
-    # a soft limit: a memtable being flushed still counts until its flush ends
-    assert 0 < usage <= 4 * MiB + 2 * MiB
     flushed = [len(list((tmp_path / f"db-{i}").glob("*.sst"))) for i in range(4)]
-    assert sum(flushed) >= 4  # the manager flushed memtables: no database kept its writes
+    assert sum(flushed) >= 4  # the manager flushed memtables long before 64 MiB each
+    # a soft limit: memtables being flushed (in the background) count until written out, and
+    # over the limit RocksDB flushes only while the mutable memtables hold over half of it:
+    # the usage settles near the limit (3-5 MiB seen), not near the 24 MB written
+    bound = 1.5 * 4 * MiB
+    deadline = time.monotonic() + 20
+    while memory.write_buffer_manager.get_usage() > bound and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert 0 < memory.write_buffer_manager.get_usage() <= bound
     for db in dbs:
         assert db[b"customer-5999"] == value
         assert db[b"customer-0"] == value
