@@ -165,8 +165,9 @@ def assess(samples: Sequence[Sample], *, warmup_s: float, rate: float,
     state but no faster than the writes and stays under the bound (limit + cache), and the
     run was too short to fill the memtables, ``rss_within_write_buffers`` says so (the
     plateau was not seen). When the run is long enough to fill them, RSS is judged from then
-    on (``steady_from_minutes``): it may then grow by the state's slope plus the tolerance,
-    and in all by no more than the bound."""
+    on, and at the earliest from the middle of the run, since the block cache fills with the
+    blocks that reads bring in (``steady_from_minutes``): it may then grow by the state's
+    slope plus the tolerance, and in all by no more than the bound."""
     after = [s for s in samples if s.t >= warmup_s]
     minutes = [s.t / 60 for s in after]
     rss = slope(minutes, [mib(s.rss) for s in after])
@@ -192,7 +193,9 @@ def assess(samples: Sequence[Sample], *, warmup_s: float, rate: float,
         within = (enough and rss <= writes + rss_tolerance and mib(after[-1].rss - samples[0].rss)
                   <= bound and fill is not None and run < fill)
         if fill is not None:
-            start = max(warmup_s / 60, fill)
+            # the block cache fills with the blocks reads bring in, at a pace the writes do
+            # not tell: judge the second half of the run, or later if the memtables fill later
+            start = max(warmup_s / 60, fill, run / 2)
             steady = [s for s in after if s.t / 60 >= start]
             if len(steady) >= 3:
                 steady_from = round(start, 1)
@@ -231,7 +234,8 @@ def verdict(result: Assessment, final_lag: int | None) -> str:
     if result.rss_ok and result.rss_steady_slope_mib_per_min is not None and \
             result.rss_slope_mib_per_min > result.rss_steady_slope_mib_per_min:
         rss = (f"ok: {result.rss_steady_slope_mib_per_min:+.2f} MiB/min once the RocksDB "
-               f"memtables had filled (from minute {result.steady_from_minutes}), within the "
+               f"memtables and block cache had filled (from minute "
+               f"{result.steady_from_minutes}), within the "
                f"{result.write_buffer_bound_mib:,.0f} MiB bound of memtables and block cache")
     elif result.rss_ok:
         rss = "ok"
