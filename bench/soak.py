@@ -84,6 +84,7 @@ class Sample:
     customers_seen: int
     state_dir_bytes: int
     written_bytes: int = 0  # estimated bytes of states written to the table so far
+    rocksdb_bytes: int = 0  # the worker's RocksDB block cache + memtables (its /metrics)
 
 
 class ShadowStates:
@@ -149,6 +150,10 @@ class Assessment:
     rss_within_write_buffers: bool = False  # growth explained by memtables still filling
     steady_from_minutes: float | None = None  # once every memtable had filled (if in the run)
     rss_steady_slope_mib_per_min: float | None = None  # RSS slope from then on
+    rocksdb_max_mib: float | None = None  # block cache + memtables, the most seen
+    rss_outside_rocksdb_slope_mib_per_min: float | None = None  # RSS - (cache + memtables)
+    rss_outside_rocksdb_ok: bool = False  # that slope within the state's + tolerance, and
+    # RocksDB within its bound: RSS is bounded by what grows with the state plus the bound
 
 
 def assess(samples: Sequence[Sample], *, warmup_s: float, rate: float,
@@ -157,6 +162,11 @@ def assess(samples: Sequence[Sample], *, warmup_s: float, rate: float,
     """Slopes after the warm-up and the verdict (pure): RSS may grow by the state's slope
     plus ``rss_tolerance`` MiB/min; the lag must not trend up by more than 6 s of traffic
     over the window nor exceed 10 s of traffic, and must be 0 after draining.
+
+    With RocksDB, the samples carry the worker's own count of RocksDB's memory (block cache
+    + memtables, ``rocksdb_bytes``); RSS then also passes when RSS minus that count grows no
+    faster than the state's slope plus the tolerance and that count stays within the bound
+    (``rss_outside_rocksdb_ok``): what grows is RocksDB filling up to its bound.
 
     ``rocksdb_memory`` = (memtable limit, block cache) in bytes, shared by every RocksDB
     database of the worker: the memtables take every write (a new version of a state is a
@@ -201,7 +211,17 @@ def assess(samples: Sequence[Sample], *, warmup_s: float, rate: float,
                 steady_from = round(start, 1)
                 steady_slope = slope([s.t / 60 for s in steady], [mib(s.rss) for s in steady])
     limit = max(state, 0.0) + rss_tolerance
-    rss_ok = enough and (rss <= limit or (
+    rocksdb_max: float | None = None
+    outside: float | None = None
+    outside_ok = False
+    if rocksdb_memory is not None and any(s.rocksdb_bytes for s in after):
+        # the worker's own count of RocksDB's memory: RSS outside it must grow no faster
+        # than the state, and RocksDB must stay within its bound (the memtable limit is soft:
+        # flushes in progress count until written out, 10% allowed)
+        rocksdb_max = max(mib(s.rocksdb_bytes) for s in after)
+        outside = slope(minutes, [mib(s.rss - s.rocksdb_bytes) for s in after])
+        outside_ok = enough and outside <= limit and rocksdb_max <= 1.1 * bound
+    rss_ok = enough and (rss <= limit or outside_ok or (
         steady_slope is not None and steady_slope <= limit
         and mib(after[-1].rss - samples[0].rss) <= bound))
     return Assessment(
@@ -224,6 +244,9 @@ def assess(samples: Sequence[Sample], *, warmup_s: float, rate: float,
         write_buffer_bound_mib=round(bound),
         write_buffer_fill_minutes=None if fill is None else round(fill, 1),
         rss_within_write_buffers=within,
+        rocksdb_max_mib=None if rocksdb_max is None else round(rocksdb_max, 1),
+        rss_outside_rocksdb_slope_mib_per_min=None if outside is None else round(outside, 3),
+        rss_outside_rocksdb_ok=outside_ok,
         steady_from_minutes=steady_from,
         rss_steady_slope_mib_per_min=None if steady_slope is None else round(steady_slope, 3),
     )
@@ -237,6 +260,11 @@ def verdict(result: Assessment, final_lag: int | None) -> str:
                f"memtables and block cache had filled (from minute "
                f"{result.steady_from_minutes}), within the "
                f"{result.write_buffer_bound_mib:,.0f} MiB bound of memtables and block cache")
+    elif result.rss_ok and result.rss_outside_rocksdb_ok:
+        rss = (f"ok: outside RocksDB's block cache and memtables RSS grows "
+               f"{result.rss_outside_rocksdb_slope_mib_per_min:+.2f} MiB/min, and those held "
+               f"at most {result.rocksdb_max_mib:,.0f} MiB of their "
+               f"{result.write_buffer_bound_mib:,.0f} MiB bound")
     elif result.rss_ok:
         rss = "ok"
     elif result.rss_within_write_buffers:
@@ -287,12 +315,15 @@ async def _run(args: argparse.Namespace, settings: Settings, worker: BenchWorker
             scored=int(metric_total(metrics, "predelinq_scores_total")),
             rss=memory.rss if memory else 0, hwm=memory.hwm if memory else 0, lag=lag,
             state_bytes=shadow.estimated_bytes(), customers_seen=len(shadow.states),
-            state_dir_bytes=allocated, written_bytes=round(shadow.written))
+            state_dir_bytes=allocated, written_bytes=round(shadow.written),
+            rocksdb_bytes=int(metric_total(metrics, "predelinq_rocksdb_block_cache_bytes")
+                              + metric_total(metrics, "predelinq_rocksdb_memtable_bytes")))
 
     def show(s: Sample) -> None:
         print(f"  [{s.t / 60:5.2f} min] produced {s.produced:,} scored {s.scored:,} "
               f"lag {s.lag:,} RSS {mib(s.rss):,.1f} MiB state ~{mib(s.state_bytes):,.1f} MiB "
-              f"({s.customers_seen:,} customers) STATE_DIR {mib(s.state_dir_bytes):,.0f} MiB",
+              f"({s.customers_seen:,} customers) STATE_DIR {mib(s.state_dir_bytes):,.0f} MiB "
+              f"RocksDB cache+memtables {mib(s.rocksdb_bytes):,.1f} MiB",
               flush=True)
 
     duration = args.minutes * 60
@@ -334,10 +365,12 @@ def _table(samples: Sequence[Sample]) -> str:
         scored_rate = (s.scored - (previous.scored if previous else 0)) / span if span else 0
         rows.append([f"{s.t / 60:.2f}", f"{s.produced:,}", f"{rate:,.0f}", f"{s.scored:,}",
                      f"{scored_rate:,.0f}", f"{s.lag:,}", f"{mib(s.rss):,.1f}",
-                     f"{mib(s.state_bytes):,.1f}", f"{mib(s.state_dir_bytes):,.0f}"])
+                     f"{mib(s.rocksdb_bytes):,.1f}", f"{mib(s.state_bytes):,.1f}",
+                     f"{mib(s.state_dir_bytes):,.0f}"])
         previous = s
     return markdown_table(["min", "produced", "events/s", "scored", "scores/s", "lag",
-                           "RSS MiB", "state MiB (est.)", "STATE_DIR MiB"], rows)
+                           "RSS MiB", "RocksDB cache+memtables MiB", "state MiB (est.)",
+                           "STATE_DIR MiB"], rows)
 
 
 def _summary(args: argparse.Namespace, settings: Settings, samples: Sequence[Sample], *,

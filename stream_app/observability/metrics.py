@@ -100,6 +100,16 @@ class WorkerMetrics:
             "Owned input partitions whose stored customers are still being added to the "
             "absence-deadline index (after a restart or a rebalance; a slice between batches).",
             registry=r)
+        self.rocksdb_block_cache = Gauge(
+            "predelinq_rocksdb_block_cache_bytes",
+            "Bytes in the RocksDB block cache all of the worker's table databases share "
+            "(data, index and filter blocks; bounded by ROCKSDB_BLOCK_CACHE_BYTES).",
+            registry=r)
+        self.rocksdb_memtables = Gauge(
+            "predelinq_rocksdb_memtable_bytes",
+            "Bytes in the RocksDB memtables of all of the worker's table databases (soft "
+            "bound: ROCKSDB_MEMTABLE_LIMIT_BYTES).",
+            registry=r)
         self.intake_buffered = Gauge(
             "predelinq_intake_buffered_records",
             "Input records fetched and waiting for the batch loop (bounded: at the bound the "

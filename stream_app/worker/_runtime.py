@@ -197,8 +197,8 @@ class WorkerRuntime:
             memtable_limit_bytes=settings.rocksdb_memtable_limit_bytes,
             write_buffer_bytes=settings.rocksdb_write_buffer_bytes,
             max_write_buffers=settings.rocksdb_max_write_buffers)
-        for table in (self.table, self.contacts):
-            bound_rocksdb_memory(table, self.rocksdb_memory)
+        self._rocksdb = all([bound_rocksdb_memory(table, self.rocksdb_memory)
+                             for table in (self.table, self.contacts)])
         self._store = TableStore(self.table, self.contacts, settings.topic_partitions)
         self.app.task(self._index_stored_customers)
         # faust's signal typing rejects bound async methods that mypy should accept
@@ -486,6 +486,10 @@ class WorkerRuntime:
         checks = self.readiness()
         self.metrics.ready.set(1 if all(checks.values()) else 0)
         self.metrics.intake_buffered.set(len(self.intake))
+        if self._rocksdb:
+            self.metrics.rocksdb_block_cache.set(self.rocksdb_memory.cache.get_usage())
+            self.metrics.rocksdb_memtables.set(
+                self.rocksdb_memory.write_buffer_manager.get_usage())
         try:
             assignment = self.app.consumer.assignment() if self.app.consumer else set()
             self.metrics.assigned_partitions.set(  # input partitions, not changelogs

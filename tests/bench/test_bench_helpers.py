@@ -209,3 +209,44 @@ def test_rss_is_judged_once_the_memtables_have_filled() -> None:
                      final_lag=0, rocksdb_memory=memory)
     assert not growing.rss_ok
     assert verdict(growing, 0).startswith("FAIL")
+
+
+def _rocksdb_filling(outside_mib_per_min: float, rocksdb_cap_mib: float) -> list[Sample]:
+    """RocksDB's cache + memtables fill at 4 MiB/min up to ``rocksdb_cap_mib`` (over most of
+    a 20-minute run); the rest of RSS grows ``outside_mib_per_min``; the state 0.3 MiB/min."""
+    samples = []
+    for i in range(121):
+        minute = i / 6
+        rocksdb = min(4 * minute, rocksdb_cap_mib)
+        rss = 170 + rocksdb + outside_mib_per_min * minute
+        samples.append(Sample(t=10 * i, produced=0, input_records=0, scored=0,
+                              rss=int(rss * 2**20), hwm=0, lag=500,
+                              state_bytes=int((5 + 0.3 * minute) * 2**20), customers_seen=0,
+                              state_dir_bytes=0, written_bytes=int(30 * minute * 2**20),
+                              rocksdb_bytes=int(rocksdb * 2**20)))
+    return samples
+
+
+def test_rss_growing_as_rocksdb_fills_to_its_bound_passes() -> None:
+    memory = (32 * 2**20, 64 * 2**20)  # a 96 MiB bound
+    filling = assess(_rocksdb_filling(0.1, 90), warmup_s=120, rate=1000, rss_tolerance=0.5,
+                     final_lag=0, rocksdb_memory=memory)
+    assert filling.rss_steady_slope_mib_per_min is not None
+    assert filling.rss_steady_slope_mib_per_min > 1.0  # RSS alone still rises in the 2nd half
+    assert filling.rss_outside_rocksdb_slope_mib_per_min == pytest.approx(0.1, abs=0.01)
+    assert filling.rocksdb_max_mib == pytest.approx(80, abs=0.5)  # 4 MiB/min for 20 min
+    assert filling.rss_ok
+    assert verdict(filling, 0).startswith("PASS")
+    assert "outside RocksDB's block cache and memtables" in verdict(filling, 0)
+
+
+def test_rss_growing_outside_rocksdb_or_rocksdb_over_its_bound_fails() -> None:
+    memory = (32 * 2**20, 64 * 2**20)
+    leaking = assess(_rocksdb_filling(2.0, 90), warmup_s=120, rate=1000, rss_tolerance=0.5,
+                     final_lag=0, rocksdb_memory=memory)
+    assert not leaking.rss_outside_rocksdb_ok
+    assert not leaking.rss_ok
+    over = assess(_rocksdb_filling(0.1, 200), warmup_s=120, rate=1000, rss_tolerance=0.5,
+                  final_lag=0, rocksdb_memory=(8 * 2**20, 8 * 2**20))  # a 16 MiB bound
+    assert not over.rss_outside_rocksdb_ok
+    assert not over.rss_ok

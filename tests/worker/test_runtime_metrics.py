@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from prometheus_client import generate_latest
 
@@ -32,3 +33,41 @@ def test_the_intake_gauge_counts_records_waiting_for_the_batch_loop(
     assert scraped() == 3
     runtime.intake.clear()
     assert scraped() == 0
+
+
+def _scrape(runtime: WorkerRuntime, name: str) -> float:
+    runtime.refresh_metrics()
+    for line in generate_latest(runtime.metrics.registry).decode().splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not exported")
+
+
+def test_rocksdb_memory_is_exported_from_the_shared_cache_and_memtables(
+        trained: TrainedFixture, tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        app_name="metrics-rocksdb", kafka_bootstrap_servers="127.0.0.1:1",
+        state_store_url="rocksdb://", state_dir=str(tmp_path), model_path=str(trained.path))
+    runtime = WorkerRuntime(settings, trained.model)
+    assert _scrape(runtime, "predelinq_rocksdb_block_cache_bytes") == 0
+    assert _scrape(runtime, "predelinq_rocksdb_memtable_bytes") == 0
+    db: Any = runtime.table.data._db_for_partition(0)  # type: ignore[attr-defined]
+    for i in range(1000):
+        db[f"c-{i}".encode()] = bytes(300)
+    written = _scrape(runtime, "predelinq_rocksdb_memtable_bytes")
+    assert written > 300_000  # the memtable holds what was written
+    db.flush()
+    assert db[b"c-1"] == bytes(300)
+    assert _scrape(runtime, "predelinq_rocksdb_block_cache_bytes") > 0
+    assert _scrape(runtime, "predelinq_rocksdb_memtable_bytes") < written  # flushed
+
+
+def test_the_memory_store_exports_no_rocksdb_memory(trained: TrainedFixture,
+                                                    tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        app_name="metrics-memory", kafka_bootstrap_servers="127.0.0.1:1",
+        state_store_url="memory://", state_dir=str(tmp_path), model_path=str(trained.path))
+    runtime = WorkerRuntime(settings, trained.model)
+    runtime.table.data.data[b"c-1"] = bytes(300)  # type: ignore[attr-defined]
+    assert _scrape(runtime, "predelinq_rocksdb_block_cache_bytes") == 0
+    assert _scrape(runtime, "predelinq_rocksdb_memtable_bytes") == 0
