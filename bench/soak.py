@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -392,6 +393,8 @@ def _summary(args: argparse.Namespace, settings: Settings, samples: Sequence[Sam
         "app_name": settings.app_name,
         "store": args.store,
         "rocksdb_memory": memory,  # (memtable limit, block cache) bytes, if RocksDB
+        # the worker inherits the bench's environment: LD_PRELOAD names another allocator
+        "allocator": os.environ.get("LD_PRELOAD") or "glibc malloc",
         "partitions": args.partitions,
         "customers": args.customers,
         "rate_target": args.rate,
