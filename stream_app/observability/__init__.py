@@ -1,5 +1,6 @@
 """Metrics and logging helpers shared by the worker, sink and sidecar."""
 
+from ._allocations import allocation_growth, install_allocation_dump
 from ._logging import (
     SENSITIVE_FIELDS,
     JsonFormatter,
@@ -18,7 +19,9 @@ __all__ = [
     "LogHandler",
     "RedactingFilter",
     "WorkerMetrics",
+    "allocation_growth",
     "configure_logging",
+    "install_allocation_dump",
     "logging_config",
     "redact",
     "redact_text",

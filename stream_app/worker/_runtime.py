@@ -197,8 +197,9 @@ class WorkerRuntime:
             memtable_limit_bytes=settings.rocksdb_memtable_limit_bytes,
             write_buffer_bytes=settings.rocksdb_write_buffer_bytes,
             max_write_buffers=settings.rocksdb_max_write_buffers)
-        self._rocksdb = all([bound_rocksdb_memory(table, self.rocksdb_memory)
-                             for table in (self.table, self.contacts)])
+        bound = [bound_rocksdb_memory(table, self.rocksdb_memory)  # both tables, always
+                 for table in (self.table, self.contacts)]
+        self._rocksdb = all(bound)
         self._store = TableStore(self.table, self.contacts, settings.topic_partitions)
         self.app.task(self._index_stored_customers)
         # faust's signal typing rejects bound async methods that mypy should accept
