@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     event_loop: EventLoop = Field(
         EventLoop.ASYNCIO, description="asyncio (the standard library's loop) or uvloop (libuv; "
                                        "less CPU per Kafka request).")
+    allocation_report_seconds: float = Field(
+        0.0, ge=0.0, description="With PYTHONTRACEMALLOC set, log the Python allocation sites "
+                                 "that grew most every this many seconds (0: never).")
     log_format: LogFormat = Field(
         LogFormat.TEXT, description="text (one line per record) or json (one JSON object per "
                                     "line); personal data is redacted at INFO and above.")

@@ -24,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
     # the same handler faust installs when the worker starts (logging_config), so that what
     # is logged while the worker is built is in LOG_FORMAT too
     configure_logging(settings.log_format, settings.log_level)
-    from stream_app.observability import install_allocation_dump
+    from stream_app.observability import start_allocation_reports
 
-    install_allocation_dump()  # SIGUSR2 logs allocation growth, if PYTHONTRACEMALLOC is set
+    start_allocation_reports(settings.allocation_report_seconds)  # off unless tracing
     from stream_app.scoring import ScoringModel
     from stream_app.worker import WorkerRuntime
 

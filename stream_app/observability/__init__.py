@@ -1,6 +1,6 @@
 """Metrics and logging helpers shared by the worker, sink and sidecar."""
 
-from ._allocations import allocation_growth, install_allocation_dump
+from ._allocations import AllocationReporter, allocation_growth, start_allocation_reports
 from ._logging import (
     SENSITIVE_FIELDS,
     JsonFormatter,
@@ -15,14 +15,15 @@ from .metrics import WorkerMetrics
 
 __all__ = [
     "SENSITIVE_FIELDS",
+    "AllocationReporter",
     "JsonFormatter",
     "LogHandler",
     "RedactingFilter",
     "WorkerMetrics",
     "allocation_growth",
     "configure_logging",
-    "install_allocation_dump",
     "logging_config",
     "redact",
     "redact_text",
+    "start_allocation_reports",
 ]

@@ -1,7 +1,9 @@
 """Where a running process's Python memory grows: with tracing on (``PYTHONTRACEMALLOC=N``
-in the environment, N frames per allocation), SIGUSR2 logs the allocation sites that grew
-most since the previous SIGUSR2 (or since the start). A diagnostic for memory growth (the
-soak); tracing costs CPU and memory, so it is off unless that variable is set.
+in the environment, N frames per allocation) and ``ALLOCATION_REPORT_SECONDS`` above 0, a
+daemon thread logs every that many seconds the allocation sites that grew most since its
+previous report. A diagnostic for memory growth (the soak); tracing costs CPU and memory, so
+it is off unless both are set. (Not a signal: mode's worker takes SIGUSR1 for a stack dump
+and SIGUSR2 for its debugger.)
 
 The log lists code locations and sizes only, never values (no personal data).
 """
@@ -9,15 +11,12 @@ The log lists code locations and sizes only, never values (no personal data).
 from __future__ import annotations
 
 import logging
-import signal
+import threading
 import tracemalloc
-from types import FrameType
 
-__all__ = ["allocation_growth", "install_allocation_dump"]
+__all__ = ["AllocationReporter", "allocation_growth", "start_allocation_reports"]
 
 log = logging.getLogger(__name__)
-
-_previous: list[tracemalloc.Snapshot] = []
 
 
 def allocation_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot,
@@ -34,20 +33,42 @@ def allocation_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot,
     return "\n".join(lines)
 
 
-def _dump(signum: int, frame: FrameType | None) -> None:
-    snapshot = tracemalloc.take_snapshot().filter_traces(
+def _snapshot() -> tracemalloc.Snapshot:
+    return tracemalloc.take_snapshot().filter_traces(
         [tracemalloc.Filter(False, tracemalloc.__file__)])
-    if _previous:
-        log.info("%s", allocation_growth(_previous[-1], snapshot))
-    else:
-        log.info("python allocations: first snapshot taken (%.1f MiB traced); the next "
-                 "SIGUSR2 logs the growth since", tracemalloc.get_traced_memory()[0] / 2**20)
-    _previous[:] = [snapshot]
 
 
-def install_allocation_dump() -> bool:
-    """Install the SIGUSR2 handler if tracemalloc is tracing; returns whether it did."""
-    if not tracemalloc.is_tracing():
-        return False
-    signal.signal(signal.SIGUSR2, _dump)
-    return True
+class AllocationReporter:
+    """Takes a snapshot now; each ``report()`` logs the growth since the previous one."""
+
+    def __init__(self, top: int = 25) -> None:
+        self._top = top
+        self._previous = _snapshot()
+        log.info("python allocations: first snapshot taken (%.1f MiB traced)",
+                 tracemalloc.get_traced_memory()[0] / 2**20)
+
+    def report(self) -> str:
+        snapshot = _snapshot()
+        text = allocation_growth(self._previous, snapshot, self._top)
+        self._previous = snapshot
+        log.info("%s", text)
+        return text
+
+
+def start_allocation_reports(interval_seconds: float) -> threading.Thread | None:
+    """Report every ``interval_seconds`` from a daemon thread, if tracemalloc is tracing and
+    the interval is above 0; returns the thread (None when off)."""
+    if interval_seconds <= 0 or not tracemalloc.is_tracing():
+        return None
+    reporter = AllocationReporter()
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(interval_seconds):
+            if not tracemalloc.is_tracing():
+                return
+            reporter.report()
+
+    thread = threading.Thread(target=run, name="allocation-reports", daemon=True)
+    thread.start()
+    return thread

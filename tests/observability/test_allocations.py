@@ -1,27 +1,28 @@
-"""SIGUSR2 logs where Python memory grew, when tracemalloc traces (a growth diagnostic)."""
+"""The allocation-growth reports (a memory-growth diagnostic, on with PYTHONTRACEMALLOC)."""
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
+import time
 import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 
-from stream_app.observability import allocation_growth, install_allocation_dump
+from stream_app.observability import (
+    AllocationReporter,
+    allocation_growth,
+    start_allocation_reports,
+)
 
 
 @pytest.fixture
 def tracing() -> Iterator[None]:
-    previous = signal.getsignal(signal.SIGUSR2)
     tracemalloc.start(1)
     try:
         yield
     finally:
         tracemalloc.stop()
-        signal.signal(signal.SIGUSR2, previous)
 
 
 def _grow() -> list[bytes]:
@@ -38,19 +39,33 @@ def test_the_growth_names_the_line_that_allocated(tracing: None) -> None:
     assert float(first_site.split()[0]) > 2500  # KiB
 
 
-def test_sigusr2_logs_the_growth_between_two_signals(
-        tracing: None, caplog: pytest.LogCaptureFixture) -> None:
-    assert install_allocation_dump()
-    with caplog.at_level(logging.INFO, logger="stream_app.observability._allocations"):
-        os.kill(os.getpid(), signal.SIGUSR2)
-        kept = _grow()
-        os.kill(os.getpid(), signal.SIGUSR2)
-    messages = [r.getMessage() for r in caplog.records]
+def test_each_report_covers_the_growth_since_the_previous_one(tracing: None) -> None:
+    def total_mib(text: str) -> float:  # "python allocations +2.95 MiB since ..."
+        return float(text.split()[2])
+
+    reporter = AllocationReporter(top=3)
+    kept = _grow()
+    first = reporter.report()
+    assert "test_allocations.py" in first.splitlines()[1]
+    assert total_mib(first) > 2.5
+    second = reporter.report()  # nothing kept in between
     assert len(kept) == 3000
-    assert "first snapshot taken" in messages[0]
-    assert "test_allocations.py" in messages[1].splitlines()[1]
+    assert abs(total_mib(second)) < 0.5
 
 
-def test_nothing_is_installed_without_tracing() -> None:
-    assert not tracemalloc.is_tracing()
-    assert not install_allocation_dump()
+def test_reports_are_logged_periodically(tracing: None,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="stream_app.observability._allocations"):
+        thread = start_allocation_reports(0.05)
+        assert thread is not None
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and sum(
+                "since the previous snapshot" in r.getMessage() for r in caplog.records) < 2:
+            time.sleep(0.02)
+    assert sum("since the previous snapshot" in r.getMessage() for r in caplog.records) >= 2
+
+
+def test_off_without_tracing_or_without_an_interval(tracing: None) -> None:
+    assert start_allocation_reports(0) is None
+    tracemalloc.stop()
+    assert start_allocation_reports(10) is None
