@@ -13,26 +13,11 @@ from stream_app.worker import WorkerRuntime
 from tests.support.models import TrainedFixture
 
 
-def test_the_intake_gauge_counts_records_waiting_for_the_batch_loop(
-        trained: TrainedFixture, tmp_path: Path) -> None:
+def _runtime(trained: TrainedFixture, tmp_path: Path, store: str) -> WorkerRuntime:
     settings = Settings(  # type: ignore[call-arg]
         app_name="metrics-test", kafka_bootstrap_servers="127.0.0.1:1",
-        state_store_url="memory://", state_dir=str(tmp_path), model_path=str(trained.path))
-    runtime = WorkerRuntime(settings, trained.model)
-
-    def scraped() -> float:
-        runtime.refresh_metrics()
-        for line in generate_latest(runtime.metrics.registry).decode().splitlines():
-            if line.startswith("predelinq_intake_buffered_records "):
-                return float(line.split()[1])
-        raise AssertionError("gauge not exported")
-
-    assert scraped() == 0
-    for offset in range(3):
-        runtime.intake.put(SimpleNamespace(offset=offset))
-    assert scraped() == 3
-    runtime.intake.clear()
-    assert scraped() == 0
+        state_store_url=store, state_dir=str(tmp_path), model_path=str(trained.path))
+    return WorkerRuntime(settings, trained.model)
 
 
 def _scrape(runtime: WorkerRuntime, name: str) -> float:
@@ -43,12 +28,21 @@ def _scrape(runtime: WorkerRuntime, name: str) -> float:
     raise AssertionError(f"{name} not exported")
 
 
+def test_the_intake_gauge_counts_records_waiting_for_the_batch_loop(
+        trained: TrainedFixture, tmp_path: Path) -> None:
+    runtime = _runtime(trained, tmp_path, "memory://")
+    gauge = "predelinq_intake_buffered_records"
+    assert _scrape(runtime, gauge) == 0
+    for offset in range(3):
+        runtime.intake.put(SimpleNamespace(offset=offset))
+    assert _scrape(runtime, gauge) == 3
+    runtime.intake.clear()
+    assert _scrape(runtime, gauge) == 0
+
+
 def test_rocksdb_memory_is_exported_from_the_shared_cache_and_memtables(
         trained: TrainedFixture, tmp_path: Path) -> None:
-    settings = Settings(  # type: ignore[call-arg]
-        app_name="metrics-rocksdb", kafka_bootstrap_servers="127.0.0.1:1",
-        state_store_url="rocksdb://", state_dir=str(tmp_path), model_path=str(trained.path))
-    runtime = WorkerRuntime(settings, trained.model)
+    runtime = _runtime(trained, tmp_path, "rocksdb://")
     assert _scrape(runtime, "predelinq_rocksdb_block_cache_bytes") == 0
     assert _scrape(runtime, "predelinq_rocksdb_memtable_bytes") == 0
     db: Any = runtime.table.data._db_for_partition(0)  # type: ignore[attr-defined]
@@ -64,10 +58,7 @@ def test_rocksdb_memory_is_exported_from_the_shared_cache_and_memtables(
 
 def test_the_memory_store_exports_no_rocksdb_memory(trained: TrainedFixture,
                                                     tmp_path: Path) -> None:
-    settings = Settings(  # type: ignore[call-arg]
-        app_name="metrics-memory", kafka_bootstrap_servers="127.0.0.1:1",
-        state_store_url="memory://", state_dir=str(tmp_path), model_path=str(trained.path))
-    runtime = WorkerRuntime(settings, trained.model)
+    runtime = _runtime(trained, tmp_path, "memory://")
     runtime.table.data.data[b"c-1"] = bytes(300)  # type: ignore[attr-defined]
     assert _scrape(runtime, "predelinq_rocksdb_block_cache_bytes") == 0
     assert _scrape(runtime, "predelinq_rocksdb_memtable_bytes") == 0
