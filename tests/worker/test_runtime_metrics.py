@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -53,6 +54,10 @@ def test_rocksdb_memory_is_exported_from_the_shared_cache_and_memtables(
     db.flush()
     assert db[b"c-1"] == bytes(300)
     assert _scrape(runtime, "predelinq_rocksdb_block_cache_bytes") > 0
+    deadline = time.monotonic() + 10  # the flushed memtable is released in the background
+    while _scrape(runtime, "predelinq_rocksdb_memtable_bytes") >= written and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _scrape(runtime, "predelinq_rocksdb_memtable_bytes") < written  # flushed
 
 
