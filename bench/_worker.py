@@ -267,6 +267,8 @@ def dir_usage(path: Path) -> tuple[int, int]:
 class MemoryUsage:
     rss: int  # VmRSS, bytes
     hwm: int  # VmHWM (peak RSS), bytes
+    anon: int = 0  # RssAnon: heap, arenas, anonymous mappings (what a leak grows)
+    file: int = 0  # RssFile: pages of mapped files (shared libraries) resident
 
 
 def read_memory(pid: int) -> MemoryUsage | None:
@@ -277,11 +279,12 @@ def read_memory(pid: int) -> MemoryUsage | None:
         return None
     for line in text.splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             values[key] = int(rest.split()[0]) * 1024
     if "VmRSS" not in values:
         return None
-    return MemoryUsage(values["VmRSS"], values.get("VmHWM", values["VmRSS"]))
+    return MemoryUsage(values["VmRSS"], values.get("VmHWM", values["VmRSS"]),
+                       anon=values.get("RssAnon", 0), file=values.get("RssFile", 0))
 
 
 async def consumer_lag(settings: Settings, group: str,

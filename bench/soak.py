@@ -86,6 +86,11 @@ class Sample:
     state_dir_bytes: int
     written_bytes: int = 0  # estimated bytes of states written to the table so far
     rocksdb_bytes: int = 0  # the worker's RocksDB block cache + memtables (its /metrics)
+    rss_anon: int = 0  # RssAnon (heap and anonymous mappings)
+    rss_file: int = 0  # RssFile (resident pages of mapped files: shared libraries)
+    rocksdb_table_readers: int = 0  # RocksDB's table readers outside the cache
+    rocksdb_pinned: int = 0  # pinned part of the block cache
+    rocksdb_sst_bytes: int = 0  # SST files of all databases
 
 
 class ShadowStates:
@@ -318,13 +323,21 @@ async def _run(args: argparse.Namespace, settings: Settings, worker: BenchWorker
             state_bytes=shadow.estimated_bytes(), customers_seen=len(shadow.states),
             state_dir_bytes=allocated, written_bytes=round(shadow.written),
             rocksdb_bytes=int(metric_total(metrics, "predelinq_rocksdb_block_cache_bytes")
-                              + metric_total(metrics, "predelinq_rocksdb_memtable_bytes")))
+                              + metric_total(metrics, "predelinq_rocksdb_memtable_bytes")),
+            rss_anon=memory.anon if memory else 0, rss_file=memory.file if memory else 0,
+            rocksdb_table_readers=int(
+                metric_total(metrics, "predelinq_rocksdb_table_readers_bytes")),
+            rocksdb_pinned=int(metric_total(metrics, "predelinq_rocksdb_block_cache_pinned_bytes")),
+            rocksdb_sst_bytes=int(metric_total(metrics, "predelinq_rocksdb_sst_files_bytes")))
 
     def show(s: Sample) -> None:
         print(f"  [{s.t / 60:5.2f} min] produced {s.produced:,} scored {s.scored:,} "
               f"lag {s.lag:,} RSS {mib(s.rss):,.1f} MiB state ~{mib(s.state_bytes):,.1f} MiB "
               f"({s.customers_seen:,} customers) STATE_DIR {mib(s.state_dir_bytes):,.0f} MiB "
-              f"RocksDB cache+memtables {mib(s.rocksdb_bytes):,.1f} MiB",
+              f"RocksDB cache+memtables {mib(s.rocksdb_bytes):,.1f} MiB "
+              f"(anon {mib(s.rss_anon):,.1f} file {mib(s.rss_file):,.1f} readers "
+              f"{mib(s.rocksdb_table_readers):,.2f} pinned {mib(s.rocksdb_pinned):,.2f} "
+              f"SST {mib(s.rocksdb_sst_bytes):,.1f} MiB)",
               flush=True)
 
     duration = args.minutes * 60
@@ -366,11 +379,14 @@ def _table(samples: Sequence[Sample]) -> str:
         scored_rate = (s.scored - (previous.scored if previous else 0)) / span if span else 0
         rows.append([f"{s.t / 60:.2f}", f"{s.produced:,}", f"{rate:,.0f}", f"{s.scored:,}",
                      f"{scored_rate:,.0f}", f"{s.lag:,}", f"{mib(s.rss):,.1f}",
-                     f"{mib(s.rocksdb_bytes):,.1f}", f"{mib(s.state_bytes):,.1f}",
+                     f"{mib(s.rss_anon):,.1f}", f"{mib(s.rss_file):,.1f}",
+                     f"{mib(s.rocksdb_bytes):,.1f}", f"{mib(s.rocksdb_table_readers):,.2f}",
+                     f"{mib(s.rocksdb_sst_bytes):,.1f}", f"{mib(s.state_bytes):,.1f}",
                      f"{mib(s.state_dir_bytes):,.0f}"])
         previous = s
     return markdown_table(["min", "produced", "events/s", "scored", "scores/s", "lag",
-                           "RSS MiB", "RocksDB cache+memtables MiB", "state MiB (est.)",
+                           "RSS MiB", "anon MiB", "file MiB", "RocksDB cache+memtables MiB",
+                           "table readers MiB", "SST MiB", "state MiB (est.)",
                            "STATE_DIR MiB"], rows)
 
 

@@ -110,6 +110,21 @@ class WorkerMetrics:
             "Bytes in the RocksDB memtables of all of the worker's table databases (soft "
             "bound: ROCKSDB_MEMTABLE_LIMIT_BYTES).",
             registry=r)
+        self.rocksdb_table_readers = Gauge(
+            "predelinq_rocksdb_table_readers_bytes",
+            "Memory of the RocksDB table readers of all of the worker's table databases "
+            "outside the block cache (RocksDB's estimate-table-readers-mem, summed).",
+            registry=r)
+        self.rocksdb_pinned = Gauge(
+            "predelinq_rocksdb_block_cache_pinned_bytes",
+            "Bytes of the shared RocksDB block cache pinned (in use by readers or pinned "
+            "level-0 index and filter blocks; part of predelinq_rocksdb_block_cache_bytes).",
+            registry=r)
+        self.rocksdb_sst_files = Gauge(
+            "predelinq_rocksdb_sst_files_bytes",
+            "Bytes of the SST files of all of the worker's table databases (every version "
+            "still referenced).",
+            registry=r)
         self.intake_buffered = Gauge(
             "predelinq_intake_buffered_records",
             "Input records fetched and waiting for the batch loop (bounded: at the bound the "

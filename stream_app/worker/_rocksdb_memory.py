@@ -22,13 +22,21 @@ before it opens a database. The memory store has no such options and is left alo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import rocksdict
 from faust.stores.rocksdb import RocksDBOptions
 
-__all__ = ["RocksDBMemory", "SharedMemoryRocksDBOptions", "bound_rocksdb_memory"]
+__all__ = [
+    "RocksDBMemory",
+    "RocksDBUsage",
+    "SharedMemoryRocksDBOptions",
+    "bound_rocksdb_memory",
+    "open_databases",
+    "rocksdb_usage",
+]
 
 
 @dataclass(frozen=True)
@@ -97,3 +105,34 @@ def bound_rocksdb_memory(table: Any, memory: RocksDBMemory) -> bool:
         raise RuntimeError(f"table {table.name!r} has opened databases already")
     store.rocksdb_options = SharedMemoryRocksDBOptions(memory)
     return True
+
+
+@dataclass(frozen=True)
+class RocksDBUsage:
+    """What RocksDB itself reports of the memory and disk of a worker's open databases,
+    beyond the shared cache's and write-buffer manager's totals."""
+
+    databases: int = 0
+    table_readers_bytes: int = 0  # table readers' memory outside the block cache
+    pinned_bytes: int = 0  # block-cache entries in use (pinned blocks, iterators), shared
+    sst_files_bytes: int = 0  # SST files of every version still referenced
+
+
+def open_databases(table: Any) -> list[Any]:
+    """The RocksDB databases a faust table's store has opened (one per table partition);
+    empty for ``memory://``."""
+    dbs = getattr(table.data, "_dbs", None)  # faust.stores.rocksdb.Store (private API)
+    return list(dbs.values()) if isinstance(dbs, dict) else []
+
+
+def rocksdb_usage(dbs: Iterable[Any]) -> RocksDBUsage:
+    """Sum RocksDB's own properties over ``dbs`` (``rocksdict.Rdict``). The pinned usage is
+    the shared cache's, the same from every database, so it is taken once (the largest)."""
+    count = readers = pinned = sst = 0
+    for db in dbs:
+        count += 1
+        readers += db.property_int_value("rocksdb.estimate-table-readers-mem") or 0
+        pinned = max(pinned, db.property_int_value("rocksdb.block-cache-pinned-usage") or 0)
+        sst += db.property_int_value("rocksdb.total-sst-files-size") or 0
+    return RocksDBUsage(databases=count, table_readers_bytes=readers, pinned_bytes=pinned,
+                        sst_files_bytes=sst)

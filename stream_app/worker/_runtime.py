@@ -50,7 +50,12 @@ from ._intake import Intake
 from ._models import ModelSlot, ModelWatcher
 from ._offsets import OffsetLedger
 from ._predict import WorkerPredictBackend
-from ._rocksdb_memory import RocksDBMemory, bound_rocksdb_memory
+from ._rocksdb_memory import (
+    RocksDBMemory,
+    bound_rocksdb_memory,
+    open_databases,
+    rocksdb_usage,
+)
 from ._table_store import TableStore
 
 __all__ = ["TABLE_NAME", "WorkerRuntime"]
@@ -491,6 +496,11 @@ class WorkerRuntime:
             self.metrics.rocksdb_block_cache.set(self.rocksdb_memory.cache.get_usage())
             self.metrics.rocksdb_memtables.set(
                 self.rocksdb_memory.write_buffer_manager.get_usage())
+            usage = rocksdb_usage(db for table in (self.table, self.contacts)
+                                  for db in open_databases(table))
+            self.metrics.rocksdb_table_readers.set(usage.table_readers_bytes)
+            self.metrics.rocksdb_pinned.set(usage.pinned_bytes)
+            self.metrics.rocksdb_sst_files.set(usage.sst_files_bytes)
         try:
             assignment = self.app.consumer.assignment() if self.app.consumer else set()
             self.metrics.assigned_partitions.set(  # input partitions, not changelogs

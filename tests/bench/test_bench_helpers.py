@@ -3,6 +3,7 @@ bench/state_at_scale.py): parsing, slopes and verdicts, no Kafka."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from bench._worker import (
     metric_total,
     parse_metrics,
     parse_recovery_offsets,
+    read_memory,
     records_to_recover,
     slope,
 )
@@ -250,3 +252,17 @@ def test_rss_growing_outside_rocksdb_or_rocksdb_over_its_bound_fails() -> None:
                   final_lag=0, rocksdb_memory=(8 * 2**20, 8 * 2**20))  # a 16 MiB bound
     assert not over.rss_outside_rocksdb_ok
     assert not over.rss_ok
+
+
+def test_read_memory_splits_resident_memory_into_anonymous_and_file_pages() -> None:
+    memory = read_memory(os.getpid())
+    assert memory is not None
+    assert memory.anon > 0  # this interpreter's heap
+    assert memory.file > 0  # its mapped libraries
+    assert memory.anon + memory.file <= memory.rss <= memory.hwm  # (+ shared memory)
+    ballast = b"\x01" * (64 * 1024**2)  # every page written: resident and anonymous
+    grown = read_memory(os.getpid())
+    assert grown is not None
+    assert grown.anon - memory.anon >= 60 * 1024**2
+    del ballast
+    assert read_memory(2**22 + 12345) is None  # no such process

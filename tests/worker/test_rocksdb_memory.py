@@ -16,6 +16,8 @@ from stream_app.worker._rocksdb_memory import (
     RocksDBMemory,
     SharedMemoryRocksDBOptions,
     bound_rocksdb_memory,
+    open_databases,
+    rocksdb_usage,
 )
 
 MiB = 1024**2
@@ -96,3 +98,37 @@ def test_a_write_buffer_larger_than_the_memtable_limit_is_a_configuration_proble
         rocksdb_memtable_limit_bytes=32 * MiB)
     assert any("ROCKSDB_WRITE_BUFFER_BYTES" in p for p in settings.problems())
     assert not Settings(kafka_bootstrap_servers="127.0.0.1:1").problems()  # type: ignore[call-arg]
+
+
+def test_rocksdb_usage_sums_each_database_and_counts_the_shared_cache_once(
+        tmp_path: Path) -> None:
+    memory = RocksDBMemory(block_cache_bytes=4 * MiB, memtable_limit_bytes=8 * MiB,
+                           write_buffer_bytes=2 * MiB, max_write_buffers=2)
+    dbs = open_dbs(tmp_path, SharedMemoryRocksDBOptions(memory), 2)
+    assert rocksdb_usage([]) == rocksdb_usage(dbs[:0])
+    assert rocksdb_usage(dbs).sst_files_bytes == 0  # nothing flushed yet
+    for i in range(20_000):
+        dbs[0][f"customer-{i}".encode()] = bytes(100)
+    dbs[0].flush()
+    one = rocksdb_usage(dbs[:1])
+    assert one.databases == 1
+    assert one.sst_files_bytes > 0
+    assert one.table_readers_bytes > 0
+    assert one.pinned_bytes > 0
+    for i in range(20_000):
+        dbs[1][f"customer-{i}".encode()] = bytes(100)
+    dbs[1].flush()
+    both = rocksdb_usage(dbs)
+    assert both.databases == 2
+    assert both.sst_files_bytes == one.sst_files_bytes + rocksdb_usage(dbs[1:]).sst_files_bytes
+    assert both.table_readers_bytes > one.table_readers_bytes
+    assert both.pinned_bytes == max(rocksdb_usage([db]).pinned_bytes for db in dbs)
+    for db in dbs:
+        db.close()
+
+
+def test_open_databases_are_those_of_a_rocksdb_store_only() -> None:
+    opened = [object(), object()]
+    assert open_databases(SimpleNamespace(data=SimpleNamespace(
+        _dbs={0: opened[0], 3: opened[1]}))) == opened
+    assert open_databases(SimpleNamespace(data=SimpleNamespace(data={}))) == []

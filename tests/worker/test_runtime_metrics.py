@@ -44,8 +44,9 @@ def test_the_intake_gauge_counts_records_waiting_for_the_batch_loop(
 def test_rocksdb_memory_is_exported_from_the_shared_cache_and_memtables(
         trained: TrainedFixture, tmp_path: Path) -> None:
     runtime = _runtime(trained, tmp_path, "rocksdb://")
-    assert _scrape(runtime, "predelinq_rocksdb_block_cache_bytes") == 0
-    assert _scrape(runtime, "predelinq_rocksdb_memtable_bytes") == 0
+    for gauge in ("block_cache", "memtable", "table_readers", "block_cache_pinned",
+                  "sst_files"):
+        assert _scrape(runtime, f"predelinq_rocksdb_{gauge}_bytes") == 0
     db: Any = runtime.table.data._db_for_partition(0)  # type: ignore[attr-defined]
     for i in range(1000):
         db[f"c-{i}".encode()] = bytes(300)
@@ -59,11 +60,19 @@ def test_rocksdb_memory_is_exported_from_the_shared_cache_and_memtables(
             time.monotonic() < deadline:
         time.sleep(0.05)
     assert _scrape(runtime, "predelinq_rocksdb_memtable_bytes") < written  # flushed
+    sst = _scrape(runtime, "predelinq_rocksdb_sst_files_bytes")
+    assert 0 < sst < 1000 * 300  # the flushed file, compressed
+    assert _scrape(runtime, "predelinq_rocksdb_table_readers_bytes") > 0
+    assert _scrape(runtime, "predelinq_rocksdb_block_cache_pinned_bytes") > 0  # its L0 index
+    runtime.contacts.data._db_for_partition(1)[b"c-1"] = b"x"  # type: ignore[attr-defined]
+    runtime.contacts.data._db_for_partition(1).flush()  # type: ignore[attr-defined]
+    assert _scrape(runtime, "predelinq_rocksdb_sst_files_bytes") > sst  # both tables count
 
 
 def test_the_memory_store_exports_no_rocksdb_memory(trained: TrainedFixture,
                                                     tmp_path: Path) -> None:
     runtime = _runtime(trained, tmp_path, "memory://")
     runtime.table.data.data[b"c-1"] = bytes(300)  # type: ignore[attr-defined]
-    assert _scrape(runtime, "predelinq_rocksdb_block_cache_bytes") == 0
-    assert _scrape(runtime, "predelinq_rocksdb_memtable_bytes") == 0
+    for gauge in ("block_cache", "memtable", "table_readers", "block_cache_pinned",
+                  "sst_files"):
+        assert _scrape(runtime, f"predelinq_rocksdb_{gauge}_bytes") == 0
