@@ -144,9 +144,11 @@ class _ArrivalRecorder:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *rest: object) -> None:
         self._stop.set()
         self._thread.join(30)
+        if self._thread.is_alive() and exc_type is None:  # else the test's own error shows
+            raise RuntimeError("the arrival recorder's consumer did not stop within 30 s")
 
     def _main(self) -> None:
         try:
@@ -216,7 +218,6 @@ def cluster(tmp_path: Path) -> Iterator[KafkaCluster]:
 
 def test_three_brokers_one_killed_mid_stream_loses_nothing(
         cluster: KafkaCluster, trained: TrainedFixture, tmp_path: Path) -> None:
-    stack = contextlib.ExitStack()
     began = time.monotonic()
     topics = unique_topics("failover")
     records = simulated(customers=120, days=90, seed=17)  # sorted by event time
@@ -224,7 +225,8 @@ def test_three_brokers_one_killed_mid_stream_loses_nothing(
     scores_topic = topics["TOPIC_RISK_SCORES"]
     env = _worker_env(topics, cluster.bootstrap_servers, trained,
                       TOPIC_REPLICATION_FACTOR="3", BATCH_SIZE="200")
-    with WorkerProcess(env, tmp_path / "worker") as worker:
+    # the recorder stops (its thread and consumer) before the worker and the cluster do
+    with WorkerProcess(env, tmp_path / "worker") as worker, contextlib.ExitStack() as stack:
         worker.wait_ready(timeout=60)  # the output topics exist from here on
         recorder = _ArrivalRecorder(cluster.bootstrap_servers, scores_topic)
         stack.enter_context(recorder)
