@@ -269,6 +269,9 @@ class MemoryUsage:
     hwm: int  # VmHWM (peak RSS), bytes
     anon: int = 0  # RssAnon: heap, arenas, anonymous mappings (what a leak grows)
     file: int = 0  # RssFile: pages of mapped files (shared libraries) resident
+    heap: int = 0  # resident pages of the [heap] mapping: glibc's main arena (the main
+    # thread's malloc: RocksDB blocks read and memtables written by the event loop, large
+    # Python objects); the other anonymous pages are pymalloc arenas, threads' arenas, stacks
 
 
 def read_memory(pid: int) -> MemoryUsage | None:
@@ -284,7 +287,23 @@ def read_memory(pid: int) -> MemoryUsage | None:
     if "VmRSS" not in values:
         return None
     return MemoryUsage(values["VmRSS"], values.get("VmHWM", values["VmRSS"]),
-                       anon=values.get("RssAnon", 0), file=values.get("RssFile", 0))
+                       anon=values.get("RssAnon", 0), file=values.get("RssFile", 0),
+                       heap=_heap_rss(pid))
+
+
+def _heap_rss(pid: int) -> int:
+    """Resident bytes of the process's ``[heap]`` mapping (0 if unknown)."""
+    try:
+        with Path(f"/proc/{pid}/smaps").open() as smaps:
+            in_heap = False
+            for line in smaps:
+                if line[0] in "0123456789abcdef":  # a mapping's header; fields are "Name:"
+                    in_heap = line.rstrip().endswith("[heap]")
+                elif in_heap and line.startswith("Rss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 async def consumer_lag(settings: Settings, group: str,

@@ -88,6 +88,7 @@ class Sample:
     rocksdb_bytes: int = 0  # the worker's RocksDB block cache + memtables (its /metrics)
     rss_anon: int = 0  # RssAnon (heap and anonymous mappings)
     rss_file: int = 0  # RssFile (resident pages of mapped files: shared libraries)
+    rss_heap: int = 0  # the [heap] mapping: glibc's main arena (see bench._worker.MemoryUsage)
     rocksdb_table_readers: int = 0  # RocksDB's table readers outside the cache
     rocksdb_pinned: int = 0  # pinned part of the block cache
     rocksdb_sst_bytes: int = 0  # SST files of all databases
@@ -325,6 +326,7 @@ async def _run(args: argparse.Namespace, settings: Settings, worker: BenchWorker
             rocksdb_bytes=int(metric_total(metrics, "predelinq_rocksdb_block_cache_bytes")
                               + metric_total(metrics, "predelinq_rocksdb_memtable_bytes")),
             rss_anon=memory.anon if memory else 0, rss_file=memory.file if memory else 0,
+            rss_heap=memory.heap if memory else 0,
             rocksdb_table_readers=int(
                 metric_total(metrics, "predelinq_rocksdb_table_readers_bytes")),
             rocksdb_pinned=int(metric_total(metrics, "predelinq_rocksdb_block_cache_pinned_bytes")),
@@ -335,7 +337,8 @@ async def _run(args: argparse.Namespace, settings: Settings, worker: BenchWorker
               f"lag {s.lag:,} RSS {mib(s.rss):,.1f} MiB state ~{mib(s.state_bytes):,.1f} MiB "
               f"({s.customers_seen:,} customers) STATE_DIR {mib(s.state_dir_bytes):,.0f} MiB "
               f"RocksDB cache+memtables {mib(s.rocksdb_bytes):,.1f} MiB "
-              f"(anon {mib(s.rss_anon):,.1f} file {mib(s.rss_file):,.1f} readers "
+              f"(anon {mib(s.rss_anon):,.1f} of which heap {mib(s.rss_heap):,.1f}, file "
+              f"{mib(s.rss_file):,.1f} readers "
               f"{mib(s.rocksdb_table_readers):,.2f} pinned {mib(s.rocksdb_pinned):,.2f} "
               f"SST {mib(s.rocksdb_sst_bytes):,.1f} MiB)",
               flush=True)
@@ -379,14 +382,15 @@ def _table(samples: Sequence[Sample]) -> str:
         scored_rate = (s.scored - (previous.scored if previous else 0)) / span if span else 0
         rows.append([f"{s.t / 60:.2f}", f"{s.produced:,}", f"{rate:,.0f}", f"{s.scored:,}",
                      f"{scored_rate:,.0f}", f"{s.lag:,}", f"{mib(s.rss):,.1f}",
-                     f"{mib(s.rss_anon):,.1f}", f"{mib(s.rss_file):,.1f}",
+                     f"{mib(s.rss_anon):,.1f}", f"{mib(s.rss_heap):,.1f}",
+                     f"{mib(s.rss_file):,.1f}",
                      f"{mib(s.rocksdb_bytes):,.1f}", f"{mib(s.rocksdb_table_readers):,.2f}",
                      f"{mib(s.rocksdb_sst_bytes):,.1f}", f"{mib(s.state_bytes):,.1f}",
                      f"{mib(s.state_dir_bytes):,.0f}"])
         previous = s
     return markdown_table(["min", "produced", "events/s", "scored", "scores/s", "lag",
-                           "RSS MiB", "anon MiB", "file MiB", "RocksDB cache+memtables MiB",
-                           "table readers MiB", "SST MiB", "state MiB (est.)",
+                           "RSS MiB", "anon MiB", "[heap] MiB", "file MiB",
+                           "RocksDB cache+memtables MiB", "table readers MiB", "SST MiB", "state MiB (est.)",
                            "STATE_DIR MiB"], rows)
 
 

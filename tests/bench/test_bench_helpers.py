@@ -260,6 +260,7 @@ def test_read_memory_splits_resident_memory_into_anonymous_and_file_pages() -> N
     assert memory.anon > 0  # this interpreter's heap
     assert memory.file > 0  # its mapped libraries
     assert memory.anon + memory.file <= memory.rss <= memory.hwm  # (+ shared memory)
+    assert 0 < memory.heap <= memory.anon  # glibc's main arena is anonymous memory
     ballast = b"\x01" * (64 * 1024**2)  # every page written: resident and anonymous
     grown = read_memory(os.getpid())
     assert grown is not None
