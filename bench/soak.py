@@ -390,8 +390,8 @@ def _table(samples: Sequence[Sample]) -> str:
         previous = s
     return markdown_table(["min", "produced", "events/s", "scored", "scores/s", "lag",
                            "RSS MiB", "anon MiB", "[heap] MiB", "file MiB",
-                           "RocksDB cache+memtables MiB", "table readers MiB", "SST MiB", "state MiB (est.)",
-                           "STATE_DIR MiB"], rows)
+                           "RocksDB cache+memtables MiB", "table readers MiB", "SST MiB",
+                           "state MiB (est.)", "STATE_DIR MiB"], rows)
 
 
 def _summary(args: argparse.Namespace, settings: Settings, samples: Sequence[Sample], *,
