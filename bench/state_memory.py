@@ -125,17 +125,20 @@ def run(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
             continue
         usage = read_memory(os.getpid())
         assert usage is not None
-        rocksdb = (memory.cache.get_usage() + memory.write_buffer_manager.get_usage()
-                   if rocks else 0)
+        cache = memory.cache.get_usage() if rocks else 0
+        memtables = memory.write_buffer_manager.get_usage() if rocks else 0
+        rocksdb = cache + memtables
         state = (sum(len(k) + len(v) for data in plain._states.values()
                      for k, v in data.items()) if plain else 0)
         sample = {"events": count, "seconds": round(time.monotonic() - started, 1),
                   "rss": usage.rss, "heap": usage.heap, "rocksdb": rocksdb,
+                  "block_cache": cache, "memtables": memtables,
                   "sst": rocksdb_usage(rocks.databases()).sst_files_bytes if rocks else 0,
                   "state": state}
         samples.append(sample)
         print(f"  {count:>9,} events {sample['seconds']:>6.0f}s RSS {mib(usage.rss):6.1f} MiB "
-              f"[heap] {mib(usage.heap):6.1f} RocksDB cache+memtables {mib(rocksdb):5.1f} "
+              f"[heap] {mib(usage.heap):6.1f} RocksDB cache {mib(cache):5.1f} + memtables "
+              f"{mib(memtables):5.1f} "
               f"outside them {mib(usage.rss - rocksdb):6.1f} state {mib(state):5.1f}",
               flush=True)
     if rocks:
