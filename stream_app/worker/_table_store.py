@@ -14,8 +14,9 @@ __all__ = ["TableStore", "partition_data", "partition_items"]
 class TableStore:
     """StateStore over the worker's two faust tables, read and written per partition.
 
-    A write goes to the partition's store at once; its changelog record is sent by
-    ``send_changelog()`` *after the batch's outputs are delivered* and awaited before the
+    A write is seen by the batch's own reads at once; it reaches the partition's store, and
+    its changelog record is sent, in ``send_changelog()`` *after the batch's outputs are
+    delivered* and awaited before the
     batch's records count as processed. The order matters with at-least-once: if a worker
     dies after writing a customer's state to the changelog but before its risk events are
     delivered, the new owner restores a state that already holds those events' ids, treats
@@ -35,32 +36,47 @@ class TableStore:
         self._contacts = contacts
         self._partitions = partitions
         self._changelog: list[tuple[Any, int, bytes, bytes]] = []  # (table, partition, k, v)
+        # writes of the batch in progress, (partition, key) -> value per table; the local
+        # store gets them with the changelog, after the outputs (a RocksDB database
+        # survives a crash: a state written before its outputs were delivered would make
+        # the re-read events look like duplicates after a restart, and their outputs would
+        # never be published)
+        self._pending: dict[int, dict[tuple[int, bytes], bytes]] = {0: {}, 1: {}}
 
     def get(self, partition: int, key: bytes) -> bytes | None:
-        value: bytes | None = partition_data(self._table, partition).get(key)
-        return value
+        return self._read(0, self._table, partition, key)
 
     def put(self, partition: int, key: bytes, value: bytes) -> None:
-        self._write(self._table, partition, key, value)
+        self._write(0, self._table, partition, key, value)
 
-    def _write(self, table: Any, partition: int, key: bytes, value: bytes) -> None:
-        partition_data(table, partition)[key] = value
+    def _read(self, index: int, table: Any, partition: int, key: bytes) -> bytes | None:
+        pending = self._pending[index].get((partition, key))
+        if pending is not None:
+            return pending
+        value: bytes | None = partition_data(table, partition).get(key)
+        return value
+
+    def _write(self, index: int, table: Any, partition: int, key: bytes, value: bytes) -> None:
+        self._pending[index][(partition, key)] = value
         self._changelog.append((table, partition, key, value))
 
     def send_changelog(self) -> list[Any]:
-        """Send the changelog records written since the last call; returns their delivery
-        futures."""
+        """Write the batch's states to the local store and send their changelog records
+        (call it once the batch's outputs are delivered); returns the sends' futures."""
+        for index, table in ((0, self._table), (1, self._contacts)):
+            for (partition, key), value in self._pending[index].items():
+                partition_data(table, partition)[key] = value
+            self._pending[index].clear()
         sends = [table.send_changelog(partition, key, value)
                  for table, partition, key, value in self._changelog]
         self._changelog.clear()
         return sends
 
     def get_contact(self, partition: int, key: bytes) -> bytes | None:
-        value: bytes | None = partition_data(self._contacts, partition).get(key)
-        return value
+        return self._read(1, self._contacts, partition, key)
 
     def put_contact(self, partition: int, key: bytes, value: bytes) -> None:
-        self._write(self._contacts, partition, key, value)
+        self._write(1, self._contacts, partition, key, value)
 
     def items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
         """Stored customers of one input partition, lazily, from a snapshot (the processor

@@ -95,3 +95,34 @@ def test_the_memory_store_splits_its_keys_as_kafkas_default_partitioner_does(
         items = partition_items(table, partition, 4)
         table.data.data[f"N-{partition}".encode()] = b"new"  # written while iterated: no error
         assert list(items) == expected
+
+
+def test_a_batchs_writes_reach_the_local_store_only_with_its_changelog() -> None:
+    """A state must not be in the local store (a RocksDB database outlives a crash) before
+    the batch's outputs are delivered, which is when the worker calls send_changelog."""
+    from types import SimpleNamespace
+
+    from stream_app.worker._table_store import TableStore
+
+    sent: list[tuple[str, int, bytes, bytes]] = []
+
+    def table(name: str) -> Any:
+        return SimpleNamespace(data=SimpleNamespace(data={}), send_changelog=lambda p, k, v: (
+            sent.append((name, p, k, v)) or len(sent)))
+
+    states, contacts = table("states"), table("contacts")
+    store = TableStore(states, contacts, partitions=4)
+    states.data.data[b"c-1"] = b"old"
+    store.put(1, b"c-1", b"new")
+    store.put_contact(1, b"c-1", b"contact")
+    assert store.get(1, b"c-1") == b"new"  # the batch reads its own writes
+    assert store.get_contact(1, b"c-1") == b"contact"
+    assert states.data.data == {b"c-1": b"old"}  # not in the local store yet
+    assert contacts.data.data == {}
+    assert sent == []
+    assert store.send_changelog() == [1, 2]
+    assert states.data.data == {b"c-1": b"new"}
+    assert contacts.data.data == {b"c-1": b"contact"}
+    assert sent == [("states", 1, b"c-1", b"new"), ("contacts", 1, b"c-1", b"contact")]
+    assert store.get(1, b"c-1") == b"new"
+    assert store.send_changelog() == []  # nothing written since
