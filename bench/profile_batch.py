@@ -20,6 +20,7 @@ import io
 import pstats
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +44,21 @@ _TOPICS = {"transaction": "bank.transactions.v1", "payment": "bank.payments.v1",
            "customer_flags": "customer.flags.v1"}
 
 
-def encoded_inputs(customers: int, days: int) -> list[InputRecord]:
-    """A simulated bank's events as the worker receives them (Avro, keyed, partitioned)."""
+def iter_inputs(customers: int, days: int, seed: int = 17) -> Iterator[InputRecord]:
+    """A simulated bank's events as the worker receives them (Avro, keyed, partitioned),
+    generated as they go."""
     codec = AvroCodec(SchemaCatalog.default())
-    out = []
-    events = BankSimulator(SimulationConfig(customers=customers, days=days, seed=17)).events()
+    events = BankSimulator(SimulationConfig(customers=customers, days=days, seed=seed)).events()
     for offset, record in enumerate(events):
         key = record["customer_id"].encode()
         partition = (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
-        out.append(InputRecord(_TOPICS[record["type"]], partition, offset, key,
-                               encode_record(codec, record)))
-    return out
+        yield InputRecord(_TOPICS[record["type"]], partition, offset, key,
+                          encode_record(codec, record))
+
+
+def encoded_inputs(customers: int, days: int) -> list[InputRecord]:
+    """A simulated bank's events as the worker receives them (Avro, keyed, partitioned)."""
+    return list(iter_inputs(customers, days))
 
 
 def run(processor: BatchProcessor, inputs: list[InputRecord], batch: int) -> float:

@@ -36,26 +36,21 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiokafka.partitioner import murmur2
 
 from bench._ceiling import DictStore, build_processor
 from bench._worker import ensure_model, markdown_table, mib, read_memory
-from stream_app.kafka import encode_record
+from bench.profile_batch import _TOPICS, PARTITIONS, iter_inputs
 from stream_app.processing import InputRecord
 from stream_app.scoring import ScoringModel
-from stream_app.serializers import AvroCodec, SchemaCatalog
 from stream_app.settings import Settings
-from stream_app.simulate import BankSimulator, SimulationConfig
 from stream_app.worker._rocksdb_memory import (
     RocksDBMemory,
     SharedMemoryRocksDBOptions,
     rocksdb_usage,
 )
 
-PARTITIONS = 8
 BATCH = 500
-TOPICS = {"transaction": "bank.transactions.v1", "payment": "bank.payments.v1",
-           "customer_flags": "customer.flags.v1"}
+TOPICS = _TOPICS
 
 
 class RocksDBStore:
@@ -94,12 +89,7 @@ class RocksDBStore:
 
 def inputs(customers: int, days: int, seed: int) -> Iterator[InputRecord]:
     """The simulated bank's events as the worker receives them, generated as they go."""
-    codec = AvroCodec(SchemaCatalog.default())
-    events = BankSimulator(SimulationConfig(customers=customers, days=days, seed=seed)).events()
-    for offset, record in enumerate(events):
-        key = record["customer_id"].encode()
-        yield InputRecord(TOPICS[record["type"]], (murmur2(key) & 0x7FFFFFFF) % PARTITIONS,
-                          offset, key, encode_record(codec, record))
+    return iter_inputs(customers, days, seed)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
