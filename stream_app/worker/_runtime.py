@@ -205,7 +205,10 @@ class WorkerRuntime:
         bound = [bound_rocksdb_memory(table, self.rocksdb_memory)  # both tables, always
                  for table in (self.table, self.contacts)]
         self._rocksdb = all(bound)
-        self._store = TableStore(self.table, self.contacts, settings.topic_partitions)
+        self._exactly_once = (
+            settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE)
+        self._store = TableStore(self.table, self.contacts, settings.topic_partitions,
+                                 hold_until_commit=self._exactly_once)
         self.app.task(self._index_stored_customers)
         # faust's signal typing rejects bound async methods that mypy should accept
         self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
@@ -367,6 +370,8 @@ class WorkerRuntime:
         if not offsets:
             return 0
         self._ledger.committed(offsets)
+        if self._exactly_once:
+            return await self._commit_transactions(offsets)
         try:
             # faust's commit of explicit offsets: assignment check, the consumer's commit or
             # the transactions' commit, then the tables' and monitor's bookkeeping
@@ -378,6 +383,48 @@ class WorkerRuntime:
             log.warning("committing input offsets failed (%s); the records will be read "
                         "again", type(exc).__name__)
         return 0
+
+    async def _commit_transactions(self, offsets: dict[Any, int]) -> int:
+        """exactly_once: commit the transaction of each input partition on its own (faust
+        commits one per partition anyway, one after the other), and only once it has
+        committed write the partition's held states to the local store (``TableStore``). A
+        transaction not committed because its partition was revoked drops its held states.
+        A failed or fenced commit stops the worker: its outcome is unknown and the states
+        of this generation can no longer be trusted; the restart resumes from what was
+        committed (the local stores hold nothing newer)."""
+        by_partition: dict[int, dict[Any, int]] = {}
+        for tp, offset in offsets.items():
+            by_partition.setdefault(tp.partition, {})[tp] = offset
+        consumer = cast(Any, self.app.consumer)
+        committed = 0
+        for partition, partition_offsets in sorted(by_partition.items()):
+            try:
+                done = await consumer._commit_offsets(partition_offsets)
+            except Exception as exc:
+                await self._stop_after_failed_transaction(exc)
+                return committed
+            if self.app.crashed:  # faust crashes the app when a producer is fenced
+                await self._stop_after_failed_transaction(None)
+                return committed
+            if done:
+                self._store.committed(partition)
+                committed += len(partition_offsets)
+            else:
+                self._store.discard(partition)
+                log.warning("the transaction of input partition %d was not committed (a "
+                            "rebalance revoked it); its records will be read again",
+                            partition)
+        return committed
+
+    async def _stop_after_failed_transaction(self, exc: Exception | None) -> None:
+        self._stopping = True
+        for partition in self._store.held_partitions:
+            self._store.discard(partition)
+        log.error("committing a transaction failed (%s); stopping the worker: the restart "
+                  "resumes from the committed offsets and states",
+                  type(exc).__name__ if exc is not None else "producer fenced")
+        if exc is not None and not self.app.crashed:
+            await self.app.crash(exc)
 
     def _current(self, messages: Sequence[Any]) -> list[Any]:
         """The records this worker may process now: fetched in the current consumer
@@ -431,7 +478,7 @@ class WorkerRuntime:
         crash); hence the explicit transactional id and partition.
         """
         producer = self.app.producer
-        if self.settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE:
+        if self._exactly_once:
             if self._transactional_prefix is None:  # the topic group is fixed once assigned
                 group = self.app.assignor.group_for_topic(self.settings.topic_transactions)
                 self._transactional_prefix = f"{self.app.conf.id}-{group}-"

@@ -15,73 +15,120 @@ class TableStore:
     """StateStore over the worker's two faust tables, read and written per partition.
 
     A write is seen by the batch's own reads at once; it reaches the partition's store, and
-    its changelog record is sent, in ``send_changelog()`` *after the batch's outputs are
-    delivered* and awaited before the
-    batch's records count as processed. The order matters with at-least-once: if a worker
-    dies after writing a customer's state to the changelog but before its risk events are
-    delivered, the new owner restores a state that already holds those events' ids, treats
-    their re-delivery as duplicates and never publishes their risk events. Outputs first,
-    then state: a crash in between only re-publishes identical outputs. (faust's own
-    ``table[key] = value`` leaves the record in a buffer drained in the background, which
-    gives neither order nor, with exactly_once, the guarantee that it joins the transaction
-    of the batch's offsets.)
+    its changelog record is sent, only after the batch's outputs are delivered
+    (``send_changelog()``, awaited before the batch's records count as processed). The order
+    matters with at-least-once: if a worker dies after writing a customer's state to the
+    changelog but before its risk events are delivered, the new owner restores a state that
+    already holds those events' ids, treats their re-delivery as duplicates and never
+    publishes their risk events. Outputs first, then state: a crash in between only
+    re-publishes identical outputs. (faust's own ``table[key] = value`` leaves the record in
+    a buffer drained in the background, which gives neither order nor, with exactly_once,
+    the guarantee that it joins the transaction of the batch's offsets.)
+
+    With exactly_once (``hold_until_commit``) a delivered batch's writes are *held* until the
+    transaction of their input partition commits (``committed()``): a RocksDB database
+    outlives a crash, and a state written to it before the commit would be ahead of what the
+    restart reads again (the transaction aborts: its outputs vanish, and the re-read events
+    would look like duplicates). Only then do the states reach the local store, followed by
+    the changelog offset that store has reached (faust persists it only for at-least-once:
+    under exactly_once its bookkeeping is keyed by the input partitions it commits, never by
+    the changelog partitions, so a restart would read the whole changelog again). A
+    transaction that does not commit (partition revoked) drops its held writes
+    (``discard()``). Reads see held writes until then.
 
     The partition's store is addressed directly (RocksDB: the partition's own database;
     memory: the table's dict), not through faust's table API, which finds the partition from
     the "current event" of a stream: there is no stream here, and no per-key bookkeeping.
     """
 
-    def __init__(self, table: Any, contacts: Any, partitions: int) -> None:
-        self._table = table
-        self._contacts = contacts
+    def __init__(self, table: Any, contacts: Any, partitions: int, *,
+                 hold_until_commit: bool = False) -> None:
+        self._tables = (table, contacts)
         self._partitions = partitions
-        self._changelog: list[tuple[Any, int, bytes, bytes]] = []  # (table, partition, k, v)
-        # writes of the batch in progress, (partition, key) -> value per table; the local
-        # store gets them with the changelog, after the outputs (a RocksDB database
-        # survives a crash: a state written before its outputs were delivered would make
-        # the re-read events look like duplicates after a restart, and their outputs would
-        # never be published)
-        self._pending: dict[int, dict[tuple[int, bytes], bytes]] = {0: {}, 1: {}}
+        self._hold = hold_until_commit
+        # the batch in progress: its writes, (partition, key) -> value per table, and their
+        # changelog records in order, (table index, partition, key, value)
+        self._pending: tuple[dict[tuple[int, bytes], bytes], ...] = ({}, {})
+        self._changelog: list[tuple[int, int, bytes, bytes]] = []
+        # exactly_once: delivered writes awaiting their partition's commit, per partition
+        # (table index, key) -> value, and the last changelog send per partition and table
+        self._held: dict[int, dict[tuple[int, bytes], bytes]] = {}
+        self._held_sends: dict[int, dict[int, Any]] = {}
 
     def get(self, partition: int, key: bytes) -> bytes | None:
-        return self._read(0, self._table, partition, key)
+        return self._read(0, partition, key)
 
     def put(self, partition: int, key: bytes, value: bytes) -> None:
-        self._write(0, self._table, partition, key, value)
-
-    def _read(self, index: int, table: Any, partition: int, key: bytes) -> bytes | None:
-        pending = self._pending[index].get((partition, key))
-        if pending is not None:
-            return pending
-        value: bytes | None = partition_data(table, partition).get(key)
-        return value
-
-    def _write(self, index: int, table: Any, partition: int, key: bytes, value: bytes) -> None:
-        self._pending[index][(partition, key)] = value
-        self._changelog.append((table, partition, key, value))
-
-    def send_changelog(self) -> list[Any]:
-        """Write the batch's states to the local store and send their changelog records
-        (call it once the batch's outputs are delivered); returns the sends' futures."""
-        for index, table in ((0, self._table), (1, self._contacts)):
-            for (partition, key), value in self._pending[index].items():
-                partition_data(table, partition)[key] = value
-            self._pending[index].clear()
-        sends = [table.send_changelog(partition, key, value)
-                 for table, partition, key, value in self._changelog]
-        self._changelog.clear()
-        return sends
+        self._write(0, partition, key, value)
 
     def get_contact(self, partition: int, key: bytes) -> bytes | None:
-        return self._read(1, self._contacts, partition, key)
+        return self._read(1, partition, key)
 
     def put_contact(self, partition: int, key: bytes, value: bytes) -> None:
-        self._write(1, self._contacts, partition, key, value)
+        self._write(1, partition, key, value)
+
+    def _read(self, index: int, partition: int, key: bytes) -> bytes | None:
+        value = self._pending[index].get((partition, key))
+        if value is not None:
+            return value
+        held = self._held.get(partition)
+        if held is not None and (value := held.get((index, key))) is not None:
+            return value
+        stored: bytes | None = partition_data(self._tables[index], partition).get(key)
+        return stored
+
+    def _write(self, index: int, partition: int, key: bytes, value: bytes) -> None:
+        self._pending[index][(partition, key)] = value
+        self._changelog.append((index, partition, key, value))
+
+    def send_changelog(self) -> list[Any]:
+        """Send the batch's changelog records (call it once the batch's outputs are
+        delivered) and write its states to the local store, or with ``hold_until_commit``
+        hold them for ``committed()``; returns the sends' futures, to be awaited before the
+        batch's records count as processed."""
+        tables = self._tables
+        sends = []
+        for index, partition, key, value in self._changelog:
+            send = tables[index].send_changelog(partition, key, value)
+            sends.append(send)
+            if self._hold:
+                self._held_sends.setdefault(partition, {})[index] = send
+        self._changelog.clear()
+        for index, pending in enumerate(self._pending):
+            if self._hold:
+                for (partition, key), value in pending.items():
+                    self._held.setdefault(partition, {})[(index, key)] = value
+            else:
+                for (partition, key), value in pending.items():
+                    partition_data(tables[index], partition)[key] = value
+            pending.clear()
+        return sends
+
+    def committed(self, partition: int) -> None:
+        """The transaction of ``partition`` committed: write its held states to the local
+        store, then the changelog offset they reach (a crash in between only makes the
+        restart read those records again). The held sends were awaited by then."""
+        for (index, key), value in self._held.pop(partition, {}).items():
+            partition_data(self._tables[index], partition)[key] = value
+        for index, send in self._held_sends.pop(partition, {}).items():
+            sent = send.result()  # RecordMetadata of the partition's last changelog record
+            self._tables[index].data.set_persisted_offset(sent.topic_partition, sent.offset)
+
+    def discard(self, partition: int) -> None:
+        """The transaction of ``partition`` did not commit: forget its held writes (whoever
+        owns the partition next restores it from the committed changelog)."""
+        self._held.pop(partition, None)
+        self._held_sends.pop(partition, None)
+
+    @property
+    def held_partitions(self) -> list[int]:
+        """Partitions with writes awaiting their transaction's commit."""
+        return sorted(self._held.keys() | self._held_sends.keys())
 
     def items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
         """Stored customers of one input partition, lazily, from a snapshot (the processor
         reads it a slice at a time between batches; see BatchProcessor.index_step)."""
-        return partition_items(self._table, partition, self._partitions)
+        return partition_items(self._tables[0], partition, self._partitions)
 
 
 def partition_data(table: Any, partition: int) -> Any:

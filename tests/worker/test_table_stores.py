@@ -126,3 +126,60 @@ def test_a_batchs_writes_reach_the_local_store_only_with_its_changelog() -> None
     assert sent == [("states", 1, b"c-1", b"new"), ("contacts", 1, b"c-1", b"contact")]
     assert store.get(1, b"c-1") == b"new"
     assert store.send_changelog() == []  # nothing written since
+
+
+def test_with_exactly_once_a_partitions_writes_wait_for_its_transactions_commit() -> None:
+    """exactly_once: the states of a delivered batch stay out of the local store until the
+    transaction of their partition commits (a crash before it aborts the transaction, and a
+    RocksDB database outlives the crash); then the store gets them and the changelog offset
+    they reach. A partition whose transaction does not commit drops them."""
+    from types import SimpleNamespace
+
+    from stream_app.worker._table_store import TableStore
+
+    sent: list[tuple[str, int, bytes, bytes]] = []
+    persisted: dict[tuple[str, int], int] = {}
+
+    def table(name: str) -> Any:
+        def send_changelog(partition: int, key: bytes, value: bytes) -> Any:
+            sent.append((name, partition, key, value))
+            metadata = SimpleNamespace(topic_partition=(f"{name}-changelog", partition),
+                                       offset=len(sent) * 10)
+            return SimpleNamespace(result=lambda: metadata)
+
+        def set_persisted_offset(tp: tuple[str, int], offset: int) -> None:
+            persisted[tp] = offset
+
+        return SimpleNamespace(data=SimpleNamespace(
+            data={}, set_persisted_offset=set_persisted_offset), send_changelog=send_changelog)
+
+    states, contacts = table("states"), table("contacts")
+    store = TableStore(states, contacts, partitions=4, hold_until_commit=True)
+    store.put(1, b"c-1", b"s1")
+    store.put(2, b"c-2", b"s2")
+    store.put_contact(1, b"c-1", b"k1")
+    assert len(store.send_changelog()) == 3  # the changelog goes out with the outputs
+    store.put(1, b"c-1", b"s1-again")  # a later batch, same partition, before the commit
+    assert len(store.send_changelog()) == 1
+    assert [s[1:] for s in sent] == [(1, b"c-1", b"s1"), (2, b"c-2", b"s2"),
+                                     (1, b"c-1", b"k1"), (1, b"c-1", b"s1-again")]
+    assert states.data.data == {}  # nothing stored yet
+    assert contacts.data.data == {}
+    assert persisted == {}
+    assert (store.get(1, b"c-1"), store.get(2, b"c-2")) == (b"s1-again", b"s2")  # held
+    assert store.get_contact(1, b"c-1") == b"k1"
+    assert store.held_partitions == [1, 2]
+
+    store.committed(1)
+    assert states.data.data == {b"c-1": b"s1-again"}  # partition 1 only, its last state
+    assert contacts.data.data == {b"c-1": b"k1"}
+    # the offsets of partition 1's last changelog record of each table (4th and 3rd sent)
+    assert persisted == {("states-changelog", 1): 40, ("contacts-changelog", 1): 30}
+    assert store.held_partitions == [2]
+
+    store.discard(2)  # partition 2's transaction did not commit
+    assert store.held_partitions == []
+    assert store.get(2, b"c-2") is None  # back to what is committed
+    store.committed(2)  # nothing left to apply
+    assert b"c-2" not in states.data.data
+    assert ("states-changelog", 2) not in persisted
