@@ -5,7 +5,8 @@ Every scenario produces simulated events in two halves around the disturbance an
   crash, always with the same deterministic id and content);
 * **no double counting**: each customer's last event-triggered feature vector equals the
   offline replay of the same events (a re-applied event would change it);
-* with ``exactly_once``, a read_committed consumer sees exactly one risk event per event.
+* with ``exactly_once``, a read_committed consumer sees exactly one risk event per event, and
+  the RocksDB databases a killed worker leaves behind hold committed states only.
 The takeover time (from the disturbance to the first risk event written by the new owner of
 the moved partitions) is printed for docs/reliability.md.
 
@@ -28,7 +29,13 @@ import pytest
 from stream_app.events import RecordType
 from stream_app.processing import TIMER_TOPIC
 from stream_app.serializers import OutputDecoder, SchemaCatalog
-from tests.support.kafka_io import consume_until, encode_inputs, produce, wait_committed
+from tests.support.kafka_io import (
+    consume_until,
+    encode_inputs,
+    produce,
+    read_committed,
+    wait_committed,
+)
 from tests.support.models import TrainedFixture
 from tests.support.replay import assert_last_scores_match_replay, simulated
 from tests.support.worker_process import WorkerProcess, unique_topics
@@ -131,6 +138,56 @@ class Scenario:
         return repeats
 
 
+def _assert_databases_hold_committed_states_only(scenario: Scenario, state_dir: Path) -> int:
+    """What a killed exactly_once worker leaves in its RocksDB databases, compared with the
+    committed changelog: each table partition has a persisted changelog offset (the restart
+    reads only what follows it) and holds committed states only, each one the state its key
+    has in the changelog at that offset or a later committed one (a commit whose states
+    were being written when the kill came); nothing of the transactions the kill aborted.
+    Returns the number of states checked."""
+    offset_key = b"__faust\0offset__"  # where faust keeps a database's changelog offset
+    checked = 0
+    for table in ("customer-state", "customer-contacts"):
+        topic = f"{scenario.topics['APP_NAME']}-{table}-changelog"
+        log = asyncio.run(read_committed(scenario.kafka.bootstrap_servers, topic,
+                                         int(scenario.env["TOPIC_PARTITIONS"])))
+        for partition, records in log.items():
+            path = state_dir / "v1" / "tables" / f"{table}-{partition}.db"
+            if not records:
+                assert not path.exists() or not [k for k in _stored(path) if k != offset_key]
+                continue
+            stored = _stored(path)
+            persisted = stored.pop(offset_key, None)
+            assert persisted is not None, f"{table}-{partition}: no persisted offset"
+            at = int(persisted)
+            versions: dict[bytes, list[tuple[int, bytes]]] = collections.defaultdict(list)
+            for record in records:
+                versions[record.key].append((record.offset, record.value))
+            for key, history in versions.items():
+                floor = max((o for o, _ in history if o <= at), default=None)
+                if floor is None:
+                    continue
+                assert key in stored, f"{table}-{partition}: a committed state is missing"
+            for key, value in stored.items():
+                history = versions.get(key, [])
+                floor = max((o for o, _ in history if o <= at), default=-1)
+                allowed = {v for o, v in history if o >= floor}
+                assert value in allowed, (
+                    f"{table}-{partition}: a stored state is not the committed one")
+            checked += len(stored)
+    return checked
+
+
+def _stored(path: Path) -> dict[bytes, bytes]:
+    from rocksdict import AccessType, Options, Rdict
+
+    db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
+    try:
+        return dict(db.items())
+    finally:
+        db.close()
+
+
 def _two_workers_lose_one(kafka: Any, trained: TrainedFixture, tmp_path: Path, *,
                           how: str, guarantee: str = "at_least_once") -> None:
     scenario = Scenario(kafka, trained, tmp_path, guarantee)
@@ -176,14 +233,48 @@ def test_sigkill_with_exactly_once(kafka_broker: Any, trained: TrainedFixture,
                           guarantee="exactly_once")
 
 
-@pytest.mark.parametrize("store", ["memory://", "rocksdb://", "rocksdb:// lost"])
+def test_a_second_worker_joins_mid_stream_with_exactly_once(
+        kafka_broker: Any, trained: TrainedFixture, tmp_path: Path) -> None:
+    """Scale-out under load on the production store: the rebalance revokes partitions from a
+    worker with transactions open and states held for them; it commits them before letting
+    go, the newcomer restores the moved partitions from the committed changelog, and a
+    read_committed consumer sees exactly one risk event per event."""
+    scenario = Scenario(kafka_broker, trained, tmp_path, "exactly_once")
+    scenario.env["STATE_STORE_URL"] = "rocksdb://"
+    half = len(scenario.inputs) // 2
+    with scenario.worker("a") as first:
+        first.wait_ready()
+        scenario.produce(scenario.inputs[:half])
+        scenario.scores(at_least=half // 2, timeout=120)
+        producing = scenario.produce_in_background(scenario.inputs[half:])
+        time.sleep(1.0)
+        with scenario.worker("b") as second:
+            joined = time.monotonic()
+            second.wait_ready()
+            _wait_assigned([first, second], 4)
+            rebalance = time.monotonic() - joined
+            assert second.metrics().get("predelinq_assigned_partitions", 0) > 0
+            producing.join(120)
+            scores = scenario.scores(at_least=len(scenario.records))
+            scenario.assert_all_committed()
+    assert scenario.check(scores, exactly_once=True) == 0
+    print(f"\n[scale-out, exactly_once, rocksdb://] both workers ready {rebalance:.1f}s after "
+          "the second started")
+
+
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://", "rocksdb:// lost",
+                                   "rocksdb:// exactly_once"])
 def test_restart_of_a_single_worker(kafka_broker: Any, trained: TrainedFixture,
                                     tmp_path: Path, store: str) -> None:
     """memory:// rebuilds the whole table from the changelog; rocksdb:// keeps its databases
     and reads the changelog from the offsets it persisted; "rocksdb:// lost" restarts on an
-    empty STATE_DIR (a lost volume) and restores every state from the changelog."""
-    scenario = Scenario(kafka_broker, trained, tmp_path)
-    scenario.env["STATE_STORE_URL"] = store.split(maxsplit=1)[0]
+    empty STATE_DIR (a lost volume) and restores every state from the changelog.
+    "rocksdb:// exactly_once": the kill aborts the open transactions, so the databases that
+    outlive it must hold only committed states (and the restart must not repeat an output)."""
+    url, _, variant = store.partition(" ")
+    guarantee = "exactly_once" if variant == "exactly_once" else "at_least_once"
+    scenario = Scenario(kafka_broker, trained, tmp_path, guarantee)
+    scenario.env["STATE_STORE_URL"] = url
     half = len(scenario.inputs) // 2
     worker = scenario.worker("solo")
     with worker:
@@ -193,7 +284,11 @@ def test_restart_of_a_single_worker(kafka_broker: Any, trained: TrainedFixture,
         producing = scenario.produce_in_background(scenario.inputs[half:])
         time.sleep(1.0)
         worker.kill()
-        if store.endswith("lost"):
+        if guarantee == "exactly_once":
+            first_half = {r["customer_id"] for r in scenario.records[:half]}
+            assert _assert_databases_hold_committed_states_only(
+                scenario, tmp_path / "solo" / "state") >= len(first_half)
+        if variant == "lost":
             shutil.rmtree(tmp_path / "solo" / "state")
         restarted = time.monotonic()
         worker.start()
@@ -202,7 +297,7 @@ def test_restart_of_a_single_worker(kafka_broker: Any, trained: TrainedFixture,
         producing.join(120)
         scores = scenario.scores(at_least=len(scenario.records))
         scenario.assert_all_committed()
-    repeats = scenario.check(scores)
+    repeats = scenario.check(scores, exactly_once=guarantee == "exactly_once")
     print(f"\n[restart, {store}] ready again after {back:.1f}s, repeated outputs {repeats}")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from stream_app.kafka import encode_record, group_lag
 from stream_app.serializers import AvroCodec, SchemaCatalog
@@ -83,6 +83,30 @@ def encode_inputs(records: list[dict[str, Any]], topics: dict[str, str], *,
         value = encode_record(codec, record, "json" if json_value else "avro")
         out.append((topics[setting_of[record["type"]]], record["customer_id"].encode(), value))
     return out
+
+
+async def read_committed(bootstrap: str, topic: str, partitions: int,
+                         timeout: float = 30.0) -> dict[int, list[ConsumerRecord[bytes, bytes]]]:
+    """Every committed record of ``topic`` per partition: read_committed up to each
+    partition's last stable offset (records of transactions still open are after it)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                isolation_level="read_committed", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        stable = await consumer.end_offsets(tps)  # the last stable offsets (read_committed)
+        records: dict[int, list[ConsumerRecord[bytes, bytes]]] = {tp.partition: [] for tp in tps}
+        deadline = time.monotonic() + timeout
+        while [tp for tp in tps if await consumer.position(tp) < stable[tp]]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic} not read to its last stable offsets")
+            for tp, messages in (await consumer.getmany(timeout_ms=250)).items():
+                records[tp.partition].extend(m for m in messages if m.offset < stable[tp])
+        return records
+    finally:
+        await consumer.stop()
 
 
 async def produce_tracked(bootstrap: str,
