@@ -16,7 +16,14 @@ task. ``after_fetch`` then does what faust does after each record, once per fetc
 active recovery when no active partition has records left (flush the buffers, mark the end,
 wake ``Recovery``'s wait), and note when the standbys have caught up. Records of any other
 partition take faust's path, and so does everything else of the recovery (highwaters, seeks,
-pauses, the aborted-transaction check on its queue's timeouts).
+pauses).
+
+``settle_read_tails`` ends an active partition's recovery when the consumer has read past
+its highwater although the last records it returned are below it: the tail of a changelog
+written with transactions holds commit markers (and aborted records) that a read_committed
+consumer never returns. faust notices that only after two consecutive 5-second timeouts of
+its changelog queue (``detect_aborted_tx``), which added up to 10 s to every exactly_once
+restart and takeover; the consumer's position tells at once.
 
 The stores read only ``event.message`` (RocksDB: raw key and value, partition, offset) and
 ``event.key`` / ``event.value`` (memory store). The worker's tables are bytes to bytes with
@@ -29,7 +36,7 @@ import logging
 from time import monotonic
 from typing import Any
 
-__all__ = ["after_fetch", "restore_record"]
+__all__ = ["after_fetch", "restore_record", "settle_read_tails"]
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +98,29 @@ def after_fetch(recovery: Any) -> None:
             finish_span(recovery._standbys_span)
             recovery._standbys_span = None
         recovery.tables.on_standbys_ready()
+
+
+async def settle_read_tails(consumer: Any, recovery: Any) -> bool:
+    """End the recovery of every active changelog partition the consumer has read past its
+    highwater (its position is beyond it) though no record at the highwater came; call it
+    after a fetch that brought no changelog records. True if one was settled."""
+    if not recovery.in_recovery:
+        return False
+    offsets = recovery.active_offsets
+    settled = False
+    for tp, highwater in list(recovery.active_highwaters.items()):
+        seen = offsets[tp]  # a Counter, as faust's own remaining-count reads it
+        if highwater is None or seen is None or seen >= highwater:
+            continue
+        try:
+            position = await consumer.position(tp)  # the next offset it will return
+        except Exception as exc:  # e.g. no longer assigned (a rebalance): faust decides
+            log.debug("changelog restore: no position for %s (%s)", tp, type(exc).__name__)
+            continue
+        if position is not None and position > highwater:
+            log.debug("changelog restore: %s read to its highwater (transaction markers)", tp)
+            offsets[tp] = highwater
+            settled = True
+    if settled:
+        after_fetch(recovery)
+    return settled

@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from ._changelog_restore import after_fetch, restore_record
+from ._changelog_restore import after_fetch, restore_record, settle_read_tails
 from ._faust_fixes import verify_faust_version
 from ._intake import Intake
 
@@ -116,6 +116,8 @@ async def _drain_fetched(self: Any, records: Any, intake: Intake) -> None:
             await self.sleep(0)
     if restored:
         after_fetch(recovery)
+    elif recovery.in_recovery:  # nothing restored: perhaps only transaction markers are left
+        await settle_read_tails(self, recovery)
 
 
 async def _faust_path(self: Any, tp: Any, message: Any, read_offset: int | None) -> None:

@@ -11,7 +11,7 @@ import pytest
 from faust.types import TP
 from faust.types.tuples import Message
 
-from stream_app.worker._changelog_restore import after_fetch, restore_record
+from stream_app.worker._changelog_restore import after_fetch, restore_record, settle_read_tails
 
 
 @pytest.fixture(params=["memory://", "rocksdb://"])
@@ -107,3 +107,55 @@ def test_a_standby_partition_follows_and_reports_ready(app: faust.App) -> None:
     assert app.tables.standbys_ready
     assert recovery.standby_offsets[tp] == 1
     assert _stored(table, 0) == {b"a": b"1", b"b": b"1"}
+
+
+class _Positions:
+    """The consumer's read positions (what the Kafka client reports)."""
+
+    def __init__(self, positions: dict[TP, int]) -> None:
+        self.positions = positions
+
+    async def position(self, tp: TP) -> int:
+        if tp not in self.positions:
+            raise RuntimeError("not assigned")  # aiokafka raises IllegalStateError
+        return self.positions[tp]
+
+
+def test_a_partition_read_past_its_highwater_ends_its_recovery(app: faust.App) -> None:
+    """A changelog written with transactions ends in commit markers (or aborted records) that
+    a read_committed consumer never returns: its position, not its last record, tells that
+    the partition is read."""
+    import asyncio
+
+    table = _table(app)
+    recovery, tp = _recovering(app, table, 0, last_offset=6)  # offset 6: a commit marker
+    other = TP(tp.topic, 1)
+    recovery.active_tps.add(other)
+    recovery.tp_to_table[other] = table
+    recovery.active_highwaters[other] = 3
+    for offset in range(5):
+        restore_record(recovery, tp, _message(tp, offset, b"a", str(offset).encode()))
+    after_fetch(recovery)
+    assert recovery.in_recovery
+    positions = _Positions({tp: 6})  # offset 5 (a record, or a marker) not read yet
+    assert not asyncio.run(settle_read_tails(positions, recovery))
+    assert recovery.in_recovery
+    positions.positions[tp] = 7  # read past the marker at 6
+    assert asyncio.run(settle_read_tails(positions, recovery))  # tp settled ...
+    assert recovery.active_offsets[tp] == 6
+    assert recovery.in_recovery  # ... but the other partition has nothing read yet
+    positions.positions[other] = 4  # nothing but aborted records and markers in it
+    assert asyncio.run(settle_read_tails(positions, recovery))
+    assert not recovery.in_recovery
+    assert recovery.signal_recovery_end.is_set()
+    assert _stored(table, 0) == {b"a": b"4"}  # the buffer was applied
+
+
+def test_settling_skips_a_partition_the_consumer_no_longer_holds(app: faust.App) -> None:
+    import asyncio
+
+    table = _table(app)
+    recovery, tp = _recovering(app, table, 0, last_offset=2)
+    assert not asyncio.run(settle_read_tails(_Positions({}), recovery))
+    assert recovery.in_recovery
+    assert recovery.active_offsets.get(tp) is None or recovery.active_offsets[tp] < 2
