@@ -91,8 +91,10 @@ class Scenario:
         thread.start()
         return thread
 
-    def scores(self, at_least: int, timeout: float = 60) -> list[dict[str, Any]]:
-        """Risk events until ``at_least`` input events have theirs (then 3 s more)."""
+    def scores(self, at_least: int, timeout: float = 60,
+               settle: float = 3.0) -> list[dict[str, Any]]:
+        """Risk events until ``at_least`` input events have theirs (then ``settle`` seconds
+        more, to catch repeats: a wait for the first half before a disturbance needs none)."""
         topic = self.topics["TOPIC_RISK_SCORES"]
         decoder = OutputDecoder(SchemaCatalog.default())
         triggers: set[bytes] = set()
@@ -108,7 +110,7 @@ class Scenario:
             return len(triggers) >= at_least
 
         got = asyncio.run(consume_until(
-            self.kafka.bootstrap_servers, [topic], enough, timeout=timeout, settle=3.0,
+            self.kafka.bootstrap_servers, [topic], enough, timeout=timeout, settle=settle,
             isolation_level=self.isolation))
         return [decoder.decode(RecordType.RISK_SCORE, m.value) | {"_ts": m.timestamp}
                 for m in got[topic]]
@@ -197,7 +199,7 @@ def _two_workers_lose_one(kafka: Any, trained: TrainedFixture, tmp_path: Path, *
         second.wait_ready()
         _wait_assigned([first, second], 4)
         scenario.produce(scenario.inputs[:half])
-        scenario.scores(at_least=half // 2, timeout=120)
+        scenario.scores(at_least=half // 2, timeout=120, settle=0)
         producing = scenario.produce_in_background(scenario.inputs[half:])
         time.sleep(1.0)  # both workers busy with the second half
         disturbed = time.monotonic()
@@ -245,7 +247,7 @@ def test_a_second_worker_joins_mid_stream_with_exactly_once(
     with scenario.worker("a") as first:
         first.wait_ready()
         scenario.produce(scenario.inputs[:half])
-        scenario.scores(at_least=half // 2, timeout=120)
+        scenario.scores(at_least=half // 2, timeout=120, settle=0)
         producing = scenario.produce_in_background(scenario.inputs[half:])
         time.sleep(1.0)
         with scenario.worker("b") as second:
@@ -280,7 +282,7 @@ def test_restart_of_a_single_worker(kafka_broker: Any, trained: TrainedFixture,
     with worker:
         worker.wait_ready()
         scenario.produce(scenario.inputs[:half])
-        scenario.scores(at_least=half // 2, timeout=120)
+        scenario.scores(at_least=half // 2, timeout=120, settle=0)
         producing = scenario.produce_in_background(scenario.inputs[half:])
         time.sleep(1.0)
         worker.kill()
