@@ -165,6 +165,11 @@ class Settings(BaseSettings):
         ProcessingGuarantee.AT_LEAST_ONCE,
         description="at_least_once (deterministic output ids, idempotent state) or "
                     "exactly_once (Kafka transactions; consumers read_committed).")
+    exactly_once_commit_interval_seconds: float = Field(
+        2.8, ge=0.1, le=60.0,
+        description="exactly_once: how long each input partition's transaction stays open "
+                    "(the outputs' latency for read_committed consumers, against one commit "
+                    "per partition per interval).")
     kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
     kafka_sasl_mechanism: SaslMechanism = SaslMechanism.PLAIN
     kafka_sasl_username: str | None = None

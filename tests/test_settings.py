@@ -68,6 +68,7 @@ def test_defaults() -> None:
     assert settings.output_topics == ("risk.scores.v1", "risk.interventions.v1",
                                       "risk.deadletter.v1")
     assert settings.retrain_schedule == "0 3 * * 0"
+    assert settings.exactly_once_commit_interval_seconds == 2.8  # faust's commit interval
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +153,9 @@ def test_settings_are_immutable() -> None:
      ("AUTO_TRIGGER_THRESHOLD", "-1"), ("ENVIRONMENT", "prod"), ("DEBUG", "maybe"),
      ("LOG_LEVEL", "VERBOSE"), ("API_PREFIX", "api/v1"), ("API_PREFIX", "/api/v1/"),
      ("STATE_STORE_URL", "redis://localhost"), ("OUTPUT_FORMAT", "xml"),
-     ("KAFKA_SECURITY_PROTOCOL", "TLS"), ("SIDECAR_PORT", "70000")],
+     ("KAFKA_SECURITY_PROTOCOL", "TLS"), ("SIDECAR_PORT", "70000"),
+     ("EXACTLY_ONCE_COMMIT_INTERVAL_SECONDS", "0"),
+     ("EXACTLY_ONCE_COMMIT_INTERVAL_SECONDS", "61")],
 )
 def test_bad_values_name_the_variable(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str

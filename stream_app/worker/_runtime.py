@@ -303,19 +303,21 @@ class WorkerRuntime:
     # --- the batch loop ----------------------------------------------------------------------
     async def run_batches(self) -> None:
         """Take micro-batches from the intake and process them, one at a time; commit the
-        processed offsets every commit interval (faust's ``broker_commit_interval``), between
-        batches. Runs until the worker stops; a batch that fails stops the worker (its
-        records were not committed: the next owner reads them again)."""
+        processed offsets every commit interval, between batches. Runs until the worker
+        stops; a batch that fails stops the worker (its records were not committed: the next
+        owner reads them again)."""
         settings = self.settings
         within = settings.batch_window_ms / 1000.0
-        interval = float(self.app.conf.broker_commit_interval)
-        if settings.processing_guarantee is ProcessingGuarantee.AT_LEAST_ONCE:
+        if self._exactly_once:
+            # each commit ends a transaction per input partition, its state included: nothing
+            # uncommitted is ever re-applied, so the interval only trades output latency for
+            # read_committed consumers against commit overhead
+            interval = settings.exactly_once_commit_interval_seconds
+        else:
             # after a crash the next owner re-reads what was not committed, and only the
             # state's de-duplication (the last 48 event ids per source and customer) keeps a
-            # re-read event from counting twice: keep that window to a fraction of a second.
-            # (exactly_once commits a transaction per partition, its state included: nothing
-            # uncommitted is ever re-applied, so it keeps faust's interval.)
-            interval = min(interval, _AT_LEAST_ONCE_COMMIT_SECONDS)
+            # re-read event from counting twice: keep that window to a fraction of a second
+            interval = _AT_LEAST_ONCE_COMMIT_SECONDS
         last_commit = time.monotonic()
         while not self._stopping:
             if self.app.rebalancing:
