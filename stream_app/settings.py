@@ -180,6 +180,10 @@ class Settings(BaseSettings):
     kafka_session_timeout_seconds: float = Field(30.0, gt=0)
     kafka_heartbeat_interval_seconds: float = Field(3.0, gt=0)
     kafka_rebalance_timeout_seconds: float = Field(30.0, gt=0)
+    kafka_fetch_max_wait_ms: int = Field(
+        100, ge=1, le=5000,
+        description="Longest a broker holds the worker's fetch when no record is there; the "
+                    "worker's offset lookups wait behind it (faust's own is 1500).")
 
     # --- topics ----------------------------------------------------------------------------------
     topic_transactions: str = "bank.transactions.v1"

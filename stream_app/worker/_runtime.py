@@ -44,7 +44,7 @@ from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
 from stream_app.settings import ProcessingGuarantee, Settings
 from stream_app.sidecar import HealthSource, Sidecar, SidecarApi
 
-from ._faust_fixes import apply_faust_fixes
+from ._faust_fixes import apply_faust_fixes, set_fetch_max_wait
 from ._faust_hooks import install_hooks, set_intake, set_quiesce_hook
 from ._intake import Intake
 from ._models import ModelSlot, ModelWatcher
@@ -166,6 +166,7 @@ class WorkerRuntime:
         )
         install_hooks()  # before the app creates its consumer
         self.app = self._create_app()
+        set_fetch_max_wait(self.app, settings.kafka_fetch_max_wait_ms)  # before its consumer
         self._input_topics = frozenset(settings.input_topics)
         self._transactional_prefix: str | None = None  # "<app>-<topic group>-" (exactly_once)
         self.intake = Intake(self._input_topics,

@@ -4,6 +4,8 @@ Fix 2: at the end of a recovery the input partitions are sought to their committ
 *before* they are resumed (faust resumes first: records fetched in between come from the
 old fetch position and are delivered twice). The end-to-end effect is checked by
 tests/integration/test_crash_recovery.py; this pins the order on both of faust's paths.
+
+Fix 3: the worker consumer faust builds gets the app's fetch wait instead of faust's 1.5 s.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import faust
 import pytest
 from faust.types import TP
 
-from stream_app.worker._faust_fixes import apply_faust_fixes
+from stream_app.settings import Settings
+from stream_app.worker import WorkerRuntime
+from stream_app.worker._faust_fixes import apply_faust_fixes, set_fetch_max_wait
+from tests.support.models import TrainedFixture
 
 INPUT = TP("bank.transactions.v1", 0)
 
@@ -59,3 +64,34 @@ async def test_with_nothing_to_read_the_seek_comes_before_the_resume(
     service, calls = recovery
     await service._resume_streams(generation_id=service.app.consumer_generation_id)
     assert calls == ["seek", "resume", "flow"]
+
+
+def _worker_consumer(app: faust.App) -> Any:
+    """The aiokafka consumer faust's consumer thread would start for ``app``."""
+    thread: Any = app.consumer._thread  # type: ignore[attr-defined]
+    return thread._create_worker_consumer(app.transport)
+
+
+async def test_the_worker_consumer_gets_the_apps_fetch_wait() -> None:
+    apply_faust_fixes()
+    app = faust.App(f"fixes-{id(object())}", broker="kafka://127.0.0.1:1")
+    set_fetch_max_wait(app, 100)
+    consumer = _worker_consumer(app)
+    assert consumer._fetch_max_wait_ms == 100
+    assert consumer._group_id == app.conf.id  # still faust's consumer in every other way
+
+
+async def test_an_app_that_sets_no_fetch_wait_keeps_fausts() -> None:
+    apply_faust_fixes()
+    app = faust.App(f"fixes-{id(object())}", broker="kafka://127.0.0.1:1")
+    assert _worker_consumer(app)._fetch_max_wait_ms == 1500
+
+
+async def test_the_worker_sets_kafka_fetch_max_wait_ms_on_its_consumer(
+        trained: TrainedFixture, tmp_path: Any) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        app_name="fetch-wait-test", kafka_bootstrap_servers="127.0.0.1:1",
+        state_store_url="memory://", state_dir=str(tmp_path), model_path=str(trained.path),
+        kafka_fetch_max_wait_ms=250)
+    runtime = WorkerRuntime(settings, trained.model)
+    assert _worker_consumer(runtime.app)._fetch_max_wait_ms == 250
