@@ -457,10 +457,14 @@ class WorkerRuntime:
             return
         records = [InputRecord(m.topic, m.partition, m.offset, m.key, m.value)
                    for m in messages]
-        result = self.processor.process(records, self._store)
-        deliveries = [await self._send(out) for out in result.outputs]
-        if deliveries:
-            await asyncio.gather(*deliveries)
+        try:
+            result = self.processor.process(records, self._store)
+            deliveries = [await self._send(out) for out in result.outputs]
+            if deliveries:
+                await asyncio.gather(*deliveries)
+        except BaseException:
+            self._store.abandon_batch()  # none of its states may outlive it
+            raise
         changelog = self._store.send_changelog()  # after the outputs: see TableStore
         if changelog:
             await asyncio.gather(*changelog)

@@ -104,6 +104,14 @@ class TableStore:
             pending.clear()
         return sends
 
+    def abandon_batch(self) -> None:
+        """The batch in progress failed before its changelog was sent (an output not
+        delivered): forget its writes and changelog records. Its records are not committed,
+        so whoever processes them next starts from the states before it."""
+        for pending in self._pending:
+            pending.clear()
+        self._changelog.clear()
+
     def committed(self, partition: int) -> None:
         """The transaction of ``partition`` committed: write its held states to the local
         store, then the changelog offset they reach (a crash in between only makes the

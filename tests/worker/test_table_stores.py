@@ -183,3 +183,31 @@ def test_with_exactly_once_a_partitions_writes_wait_for_its_transactions_commit(
     store.committed(2)  # nothing left to apply
     assert b"c-2" not in states.data.data
     assert ("states-changelog", 2) not in persisted
+
+
+def test_an_abandoned_batch_leaves_no_state_behind() -> None:
+    """A batch whose outputs were not all delivered is abandoned: its writes are neither
+    read again nor stored, and none of its changelog records is sent."""
+    from types import SimpleNamespace
+
+    from stream_app.worker._table_store import TableStore
+
+    sent: list[tuple[int, bytes, bytes]] = []
+
+    def table(stored: dict[bytes, bytes]) -> Any:
+        def send_changelog(partition: int, key: bytes, value: bytes) -> int:
+            sent.append((partition, key, value))
+            return len(sent)
+
+        return SimpleNamespace(data=SimpleNamespace(data=stored), send_changelog=send_changelog)
+
+    states, contacts = table({b"c-1": b"old"}), table({})
+    store = TableStore(states, contacts, partitions=4)
+    store.put(1, b"c-1", b"new")
+    store.put_contact(1, b"c-1", b"contact")
+    store.abandon_batch()
+    assert store.get(1, b"c-1") == b"old"
+    assert store.get_contact(1, b"c-1") is None
+    assert store.send_changelog() == []
+    assert sent == []
+    assert states.data.data == {b"c-1": b"old"}
