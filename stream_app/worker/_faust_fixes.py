@@ -25,8 +25,8 @@ checked against the installed faust version and refused on any other (re-verify 
 3. **Offset lookups wait behind a 1.5-second long poll.** faust builds its consumer with
    ``fetch_max_wait_ms=1500`` (hard-coded): a fetch that finds no new records is held by the
    broker for 1.5 s, and a broker answers the requests of one connection in order, so every
-   ``ListOffsets`` the consumer sends meanwhile (recovery's highwaters and earliest offsets,
-   the seek after a rebalance) waits for it. That made an ``exactly_once`` restart spend
+   ``ListOffsets`` the consumer sends meanwhile (a recovery's highwaters and earliest
+   offsets) waits for it. That made an ``exactly_once`` restart spend
    about 4 s of its 5.4 s of recovery waiting (``tests/integration/test_crash_recovery.py``:
    ready 11.0 s after the restart with 1.5 s, 6.6 s with 100 ms). The fix sets the app's
    own value (``KAFKA_FETCH_MAX_WAIT_MS``, ``set_fetch_max_wait``) on the consumer faust

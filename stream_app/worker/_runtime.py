@@ -166,7 +166,6 @@ class WorkerRuntime:
         )
         install_hooks()  # before the app creates its consumer
         self.app = self._create_app()
-        set_fetch_max_wait(self.app, settings.kafka_fetch_max_wait_ms)  # before its consumer
         self._input_topics = frozenset(settings.input_topics)
         self._transactional_prefix: str | None = None  # "<app>-<topic group>-" (exactly_once)
         self.intake = Intake(self._input_topics,
@@ -252,7 +251,7 @@ class WorkerRuntime:
 
     def _create_app(self) -> faust.App:
         s = self.settings
-        return faust.App(
+        app = faust.App(
             s.app_name,
             broker=faust_broker_urls(s),
             broker_credentials=faust_credentials(s),
@@ -273,6 +272,8 @@ class WorkerRuntime:
             processing_guarantee=s.processing_guarantee.value,
             table_standby_replicas=0,
         )
+        set_fetch_max_wait(app, s.kafka_fetch_max_wait_ms)  # faust has no setting for it
+        return app
 
     async def _on_partitions_revoked(self, sender: Any, *args: Any, signal: Any = None,
                                      **kwargs: Any) -> None:
