@@ -342,7 +342,7 @@ def test_worker_with_a_wrong_password_never_becomes_ready(
         assert _wait_until(lambda: _answers(worker, "/health") == 200, 30), worker.log_tail()
         refused = f"Kafka refused the login, authentication failed at " \
                   f"{sasl_broker.bootstrap_servers} as user '{SASL_USER}' with {mechanism}"
-        # alive and not ready until the refusal is logged, and for 4 s of retries after it
+        # alive and not ready until the refusal is logged, and for two retries (2 s) after it
         deadline = time.monotonic() + 30.0
         watched_until: float | None = None
         while watched_until is None or time.monotonic() < watched_until:
@@ -350,7 +350,7 @@ def test_worker_with_a_wrong_password_never_becomes_ready(
             assert worker.process.poll() is None, worker.log_tail()
             assert _answers(worker, "/ready") == 503
             if watched_until is None and refused in worker.log_path.read_text():
-                watched_until = time.monotonic() + 4.0
+                watched_until = time.monotonic() + 2.0
             assert watched_until is not None or time.monotonic() < deadline, \
                 worker.log_tail()
             time.sleep(0.5)

@@ -53,7 +53,7 @@ def _run(kafka: Any, trained: TrainedFixture, tmp_path: Path,
 
 def test_worker_and_replay_compute_identical_final_features(
         kafka_broker: Any, trained: TrainedFixture, tmp_path: Path) -> None:
-    records = simulated(customers=150, days=100, seed=33)
+    records = simulated(customers=100, days=100, seed=33)
     scores = _run(kafka_broker, trained, tmp_path, records, expected_scores=len(records))
     event_scores = [s for s in scores if s["trigger_topic"] != TIMER_TOPIC]
     assert len(event_scores) == len(records)

@@ -1,6 +1,6 @@
 """The worker as a real subprocess against a real Apache Kafka broker.
 
-Produces ~200 simulated customers' events (Avro and some JSON), a few re-deliveries and a set
+Produces ~120 simulated customers' events (Avro and some JSON), a few re-deliveries and a set
 of malformed records, then checks every output topic and the sidecar's /ready and /metrics.
 """
 
@@ -136,7 +136,7 @@ def _decode_all(scenario: dict[str, Any]) -> tuple[list[dict[str, Any]], list[di
 def enabled_run(kafka_broker: Any, trained: TrainedFixture,
                 tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return _run_worker_scenario(kafka_broker, trained, tmp_path_factory.mktemp("enabled"),
-                                customers=200, days=130, enable_interventions=True)
+                                customers=120, days=130, enable_interventions=True)
 
 
 def test_one_risk_event_per_valid_input_event(enabled_run: dict[str, Any],
