@@ -38,6 +38,7 @@ from tests.support.kafka_io import (
 )
 from tests.support.models import TrainedFixture
 from tests.support.replay import assert_last_scores_match_replay, simulated
+from tests.support.state_report import state_report
 from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -118,6 +119,21 @@ class Scenario:
         return [decoder.decode(RecordType.RISK_SCORE, m.value) | {"_ts": m.timestamp}
                 for m in got[topic]]
 
+    def final_scores(self) -> list[dict[str, Any]]:
+        """Every risk event, once every input event has one and the live workers have
+        committed every input record: a worker delivers a batch's outputs before it
+        commits the batch, so nothing of the run can be written later (a repeat after a
+        takeover included; a consumer that stopped at the last missing trigger, plus a few
+        seconds, could miss one and see a customer's older vector as its last)."""
+        self.scores(at_least=len(self.records), settle=0)
+        self.assert_all_committed()
+        topic = self.topics["TOPIC_RISK_SCORES"]
+        log = asyncio.run(read_committed(self.kafka.bootstrap_servers, topic,
+                                         int(self.env["TOPIC_PARTITIONS"])))
+        decoder = OutputDecoder(SchemaCatalog.default())
+        return [decoder.decode(RecordType.RISK_SCORE, m.value) | {"_ts": m.timestamp}
+                for partition in sorted(log) for m in log[partition]]
+
     def assert_all_committed(self) -> None:
         """The live workers commit every input record: no partition stalls behind a record
         that was skipped (lag would grow for ever, and a restart would redo it)."""
@@ -139,8 +155,23 @@ class Scenario:
         if exactly_once:
             assert repeats == 0
         # in the order they were written (two workers interleave)
-        assert_last_scores_match_replay(self.records, sorted(events, key=lambda s: s["_ts"]))
+        assert_last_scores_match_replay(self.records, sorted(events, key=lambda s: s["_ts"]),
+                                        explain=self.explain)
         return repeats
+
+    def explain(self, customer: str) -> str:
+        """The customer's changelog against the replay (for a failure's message), and the
+        worker logs' warnings."""
+        topic = f"{self.topics['APP_NAME']}-customer-state-changelog"
+        log = asyncio.run(read_committed(self.kafka.bootstrap_servers, topic,
+                                         int(self.env["TOPIC_PARTITIONS"])))
+        mine = [(r.offset, r.timestamp, r.value) for records in log.values()
+                for r in records if r.key == customer.encode() and r.value is not None]
+        warnings = [line.strip()[:300] for path in sorted(self.tmp_path.glob("*/worker.log"))
+                    for line in path.read_text(errors="replace").splitlines()
+                    if " WARNING " in line or " ERROR " in line]
+        return state_report(self.records, customer, mine) + "".join(
+            f"\n  worker log: {w}" for w in warnings[-12:])
 
 
 def _assert_databases_hold_committed_states_only(scenario: Scenario, state_dir: Path) -> int:
@@ -213,8 +244,7 @@ def _two_workers_lose_one(kafka: Any, trained: TrainedFixture, tmp_path: Path, *
             assert first.stop() == 0
         takeover = _wait_assigned([second], 4)
         producing.join(120)
-        scores = scenario.scores(at_least=len(scenario.records))
-        scenario.assert_all_committed()
+        scores = scenario.final_scores()
         assert second.process is not None
         assert second.process.poll() is None
     repeats = scenario.check(scores, exactly_once=guarantee == "exactly_once")
@@ -260,8 +290,7 @@ def test_a_second_worker_joins_mid_stream_with_exactly_once(
             rebalance = time.monotonic() - joined
             assert second.metrics().get("predelinq_assigned_partitions", 0) > 0
             producing.join(120)
-            scores = scenario.scores(at_least=len(scenario.records))
-            scenario.assert_all_committed()
+            scores = scenario.final_scores()
     assert scenario.check(scores, exactly_once=True) == 0
     print(f"\n[scale-out, exactly_once, rocksdb://] both workers ready {rebalance:.1f}s after "
           "the second started")
@@ -300,8 +329,7 @@ def test_restart_of_a_single_worker(kafka_broker: Any, trained: TrainedFixture,
         worker.wait_ready()
         back = time.monotonic() - restarted
         producing.join(120)
-        scores = scenario.scores(at_least=len(scenario.records))
-        scenario.assert_all_committed()
+        scores = scenario.final_scores()
     repeats = scenario.check(scores, exactly_once=guarantee == "exactly_once")
     print(f"\n[restart, {store}] ready again after {back:.1f}s, repeated outputs {repeats}")
 
@@ -315,8 +343,7 @@ def test_exactly_once_without_a_disturbance(kafka_broker: Any, trained: TrainedF
         worker.wait_ready()
         producing = scenario.produce_in_background(scenario.inputs)
         producing.join(120)
-        scores = scenario.scores(at_least=len(scenario.records))
-        scenario.assert_all_committed()
+        scores = scenario.final_scores()
         metrics = worker.metrics()
     assert scenario.check(scores, exactly_once=True) == 0
     lag = {k: v for k, v in metrics.items() if k.startswith("predelinq_consumer_lag_records{")}
