@@ -6,6 +6,9 @@ old fetch position and are delivered twice). The end-to-end effect is checked by
 tests/integration/test_crash_recovery.py; this pins the order on both of faust's paths.
 
 Fix 3: the worker consumer faust builds gets the app's fetch wait instead of faust's 1.5 s.
+
+Fix 4: the table manager subscribes the changelogs and starts the recovery without faust's
+one-second sleep first.
 """
 
 from __future__ import annotations
@@ -95,3 +98,26 @@ async def test_the_worker_sets_kafka_fetch_max_wait_ms_on_its_consumer(
         kafka_fetch_max_wait_ms=250)
     runtime = WorkerRuntime(settings, trained.model)
     assert _worker_consumer(runtime.app)._fetch_max_wait_ms == 250
+
+
+async def test_the_table_manager_starts_without_sleeping(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    apply_faust_fixes()
+    app = faust.App(f"fixes-{id(object())}", broker="kafka://127.0.0.1:1")
+    tables: Any = app.tables
+    calls: list[str] = []
+
+    async def sleep(seconds: float) -> None:
+        calls.append(f"sleep {seconds}")
+
+    async def update_channels() -> None:  # subscribes the changelogs (needs a broker)
+        calls.append("changelogs")
+
+    async def start_recovery() -> None:
+        calls.append("recovery")
+
+    monkeypatch.setattr(tables, "sleep", sleep)
+    monkeypatch.setattr(tables, "_update_channels", update_channels)
+    monkeypatch.setattr(tables.recovery, "start", start_recovery)
+    await tables.on_start()
+    assert calls == ["changelogs", "recovery"]
