@@ -21,6 +21,7 @@ import collections
 import shutil
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +117,7 @@ class Scenario:
         got = asyncio.run(consume_until(
             self.kafka.bootstrap_servers, [topic], enough, timeout=timeout, settle=settle,
             isolation_level=self.isolation))
-        return [decoder.decode(RecordType.RISK_SCORE, m.value) | {"_ts": m.timestamp}
-                for m in got[topic]]
+        return _risk_events(got[topic])
 
     def final_scores(self) -> list[dict[str, Any]]:
         """Every risk event, once every input event has one and the live workers have
@@ -127,12 +127,12 @@ class Scenario:
         seconds, could miss one and see a customer's older vector as its last)."""
         self.scores(at_least=len(self.records), settle=0)
         self.assert_all_committed()
-        topic = self.topics["TOPIC_RISK_SCORES"]
-        log = asyncio.run(read_committed(self.kafka.bootstrap_servers, topic,
-                                         int(self.env["TOPIC_PARTITIONS"])))
-        decoder = OutputDecoder(SchemaCatalog.default())
-        return [decoder.decode(RecordType.RISK_SCORE, m.value) | {"_ts": m.timestamp}
-                for partition in sorted(log) for m in log[partition]]
+        log = self._read_all(self.topics["TOPIC_RISK_SCORES"])
+        return _risk_events(m for partition in sorted(log) for m in log[partition])
+
+    def _read_all(self, topic: str) -> dict[int, list[Any]]:
+        return asyncio.run(read_committed(self.kafka.bootstrap_servers, topic,
+                                          int(self.env["TOPIC_PARTITIONS"])))
 
     def assert_all_committed(self) -> None:
         """The live workers commit every input record: no partition stalls behind a record
@@ -162,9 +162,7 @@ class Scenario:
     def explain(self, customer: str) -> str:
         """The customer's changelog against the replay (for a failure's message), and the
         worker logs' warnings."""
-        topic = f"{self.topics['APP_NAME']}-customer-state-changelog"
-        log = asyncio.run(read_committed(self.kafka.bootstrap_servers, topic,
-                                         int(self.env["TOPIC_PARTITIONS"])))
+        log = self._read_all(f"{self.topics['APP_NAME']}-customer-state-changelog")
         mine = [(r.offset, r.timestamp, r.value) for records in log.values()
                 for r in records if r.key == customer.encode() and r.value is not None]
         warnings = [line.strip()[:300] for path in sorted(self.tmp_path.glob("*/worker.log"))
@@ -172,6 +170,13 @@ class Scenario:
                     if " WARNING " in line or " ERROR " in line]
         return state_report(self.records, customer, mine) + "".join(
             f"\n  worker log: {w}" for w in warnings[-12:])
+
+
+def _risk_events(messages: Iterable[Any]) -> list[dict[str, Any]]:
+    """Decoded risk events, each with the record's timestamp as ``_ts``."""
+    decoder = OutputDecoder(SchemaCatalog.default())
+    return [decoder.decode(RecordType.RISK_SCORE, m.value) | {"_ts": m.timestamp}
+            for m in messages]
 
 
 def _assert_databases_hold_committed_states_only(scenario: Scenario, state_dir: Path) -> int:

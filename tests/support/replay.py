@@ -29,7 +29,6 @@ def assert_last_scores_match_replay(records: Iterable[dict[str, Any]],
     (``features_sha256``): nothing lost, nothing counted twice. A failure names where the
     customer's risk events first part from the replay, which events were scored more than
     once, and ``explain(customer)`` if given (e.g. the changelog's story, ``state_report``)."""
-    records = list(records)
     last: dict[str, dict[str, Any]] = {}
     for score in scores:
         last[score["customer_id"]] = score

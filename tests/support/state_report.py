@@ -59,13 +59,13 @@ def state_report(records: Iterable[dict[str, Any]], customer: str,
     if final.watermarks != replay.watermarks:
         lines.append(f"  watermarks: stream {final.watermarks}, replay {replay.watermarks}")
     for week in sorted(set(final.weeks) | set(replay.weeks)):
-        mine_week, replay_week = final.weeks.get(week), replay.weeks.get(week)
-        if mine_week != replay_week:
-            columns = [c for c in range(len(mine_week or replay_week or []))
-                       if (mine_week or [None] * 99)[c] != (replay_week or [None] * 99)[c]]
+        ours, theirs = final.weeks.get(week) or [], replay.weeks.get(week) or []
+        columns = [c for c in range(max(len(ours), len(theirs)))
+                   if ours[c:c + 1] != theirs[c:c + 1]]
+        if columns:
             lines.append(f"  week {week}: columns {columns} differ (stream "
-                         f"{[(mine_week or [])[c:c + 1] for c in columns]}, replay "
-                         f"{[(replay_week or [])[c:c + 1] for c in columns]})")
+                         f"{[ours[c:c + 1] for c in columns]}, replay "
+                         f"{[theirs[c:c + 1] for c in columns]})")
     if final == replay:
         lines.append("  the changelog's last state equals the replay's (the risk event "
                      "differs, not the state)")
