@@ -7,7 +7,9 @@ registered nothing.
    :class:`~stream_app.worker._intake.Intake` and goes on; the records of the tables'
    active and standby changelog partitions go straight into faust's recovery buffers
    (``_changelog_restore``) instead of a task and a queue hand-off each; any other record
-   takes faust's path unchanged. faust never tracks or acknowledges intake records, so it
+   takes faust's path unchanged. Records come from :func:`~stream_app.worker._fetch.fetch`,
+   faust's ``getmany`` without its silent loss of the records it does not deliver (which
+   once made a takeover restore nothing). faust never tracks or acknowledges intake records, so it
    never commits their offsets: the worker commits them itself (``_offsets``). Everything
    else of faust's consumer is kept: the group and its co-partitioned assignment, the seek
    to the committed offsets after every rebalance, the read offsets that drop records
@@ -29,6 +31,7 @@ from typing import Any, cast
 
 from ._changelog_restore import after_fetch, restore_record, settle_read_tails
 from ._faust_fixes import verify_faust_version
+from ._fetch import fetch
 from ._intake import Intake
 
 __all__ = ["Quiesce", "install_hooks", "set_intake", "set_quiesce_hook"]
@@ -63,8 +66,8 @@ async def _drain_into_intake(self: Any, fetcher: Any) -> None:
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             self.diag.set_flag(CONSUMER_FETCHING)
-            records = self.getmany(timeout=1.0)
-            await self.sleep(0)  # getmany may not release the loop (as faust does)
+            records = fetch(self, timeout=1.0)  # faust's getmany, losing nothing
+            await self.sleep(0)  # the fetch may not release the loop (as faust does)
             if not self.should_stop:
                 await _drain_fetched(self, records, intake)
             self.diag.unset_flag(CONSUMER_FETCHING)
