@@ -31,7 +31,11 @@ def unique_topics(prefix: str = "t") -> dict[str, str]:
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, *,
+                 module: str = "stream_app") -> None:
+        """``module``: what ``python -m`` runs with ``worker`` (e.g. a fault-injecting
+        wrapper such as ``tests.support.late_resume``)."""
+        self.module = module
         self.port = free_port()
         self.workdir = workdir
         self.log_path = workdir / "worker.log"
@@ -54,7 +58,7 @@ class WorkerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # a restarted worker appends
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "stream_app", "worker"],
+                [sys.executable, "-m", self.module, "worker"],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
