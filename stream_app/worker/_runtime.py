@@ -167,7 +167,6 @@ class WorkerRuntime:
         install_hooks()  # before the app creates its consumer
         self.app = self._create_app()
         self._input_topics = frozenset(settings.input_topics)
-        self._transactional_prefix: str | None = None  # "<app>-<topic group>-" (exactly_once)
         self.intake = Intake(self._input_topics,
                              max_buffered=max(4 * settings.batch_size, _MIN_INTAKE_BUFFER))
         self._ledger = OffsetLedger()  # processed input offsets not committed yet
@@ -271,6 +270,9 @@ class WorkerRuntime:
             producer_acks=-1,
             processing_guarantee=s.processing_guarantee.value,
             table_standby_replicas=0,
+            # no leader-election topic: nothing here runs on_leader, and the topic, created
+            # after the first assignments, shifted the topic groups (transactional ids)
+            topic_disable_leader=True,
         )
         set_fetch_max_wait(app, s.kafka_fetch_max_wait_ms)  # faust has no setting for it
         return app
@@ -487,14 +489,19 @@ class WorkerRuntime:
         """
         producer = self.app.producer
         if self._exactly_once:
-            if self._transactional_prefix is None:  # the topic group is fixed once assigned
-                group = self.app.assignor.group_for_topic(self.settings.topic_transactions)
-                self._transactional_prefix = f"{self.app.conf.id}-{group}-"
             partition = out.source_partition
             return await producer.send(
                 out.topic, out.key, out.value, partition, None, None,
-                transactional_id=f"{self._transactional_prefix}{partition}")
+                transactional_id=self.transactional_id(partition))
         return await producer.send(out.topic, out.key, out.value, None, None, None)
+
+    def transactional_id(self, partition: int) -> str:
+        """faust's transactional id for an input partition, ``<app>-<topic group>-<partition>``,
+        read at every send: the assignor numbers the topic groups afresh at every assignment,
+        and the number can change (a topic more in the subscription shifts them; a worker that
+        kept the first one sent to a producer faust had stopped and crashed)."""
+        group = self.app.assignor.group_for_topic(self.settings.topic_transactions)
+        return f"{self.app.conf.id}-{group}-{partition}"
 
     # --- models ------------------------------------------------------------------------------
     def current_model(self) -> ScoringModel:
