@@ -119,14 +119,23 @@ class Scenario:
             isolation_level=self.isolation))
         return _risk_events(got[topic])
 
-    def final_scores(self) -> list[dict[str, Any]]:
+    def final_scores(self, *live: WorkerProcess) -> list[dict[str, Any]]:
         """Every risk event, once every input event has one and the live workers have
         committed every input record: a worker delivers a batch's outputs before it
         commits the batch, so nothing of the run can be written later (a repeat after a
         takeover included; a consumer that stopped at the last missing trigger, plus a few
-        seconds, could miss one and see a customer's older vector as its last)."""
-        self.scores(at_least=len(self.records), settle=0)
-        self.assert_all_committed()
+        seconds, could miss one and see a customer's older vector as its last). A failure
+        says first if one of the ``live`` workers (those that should be) has exited."""
+        try:
+            self.scores(at_least=len(self.records), settle=0)
+            self.assert_all_committed()
+        except AssertionError as error:
+            for worker in live:
+                if worker.process is not None and worker.process.poll() is not None:
+                    raise AssertionError(
+                        f"worker {worker.workdir.name} exited with "
+                        f"{worker.process.returncode}:\n{worker.log_tail(30)}") from error
+            raise
         log = self._read_all(self.topics["TOPIC_RISK_SCORES"])
         return _risk_events(m for partition in sorted(log) for m in log[partition])
 
@@ -251,7 +260,7 @@ def _two_workers_lose_one(kafka: Any, trained: TrainedFixture, tmp_path: Path, *
             assert first.stop() == 0
         takeover = _wait_assigned([second], 4)
         producing.join(120)
-        scores = scenario.final_scores()
+        scores = scenario.final_scores(second)
         assert second.process is not None
         assert second.process.poll() is None
     repeats = scenario.check(scores, exactly_once=guarantee == "exactly_once")
@@ -270,8 +279,8 @@ def test_sigkill_while_the_survivor_resumes_its_recovery_late(
     the survivor took over. A fetch still waiting from the previous generation took the
     changelog records read after the recovery's seek (faust handed it its live set of active
     partitions, empty while recovery is set up, which aiokafka reads as "all") and faust's
-    getmany dropped them. The survivor here waits 0.3 s after that seek, which made 2 of 6
-    takeovers fail before the fix (``stream_app/worker/_fetch.py``), 0 of 14 after."""
+    getmany dropped them. The survivor here waits 0.3 s after that seek, which made 5 of 12
+    takeovers fail before the fix (``stream_app/worker/_fetch.py``), 0 of 50 after."""
     _two_workers_lose_one(kafka_broker, trained, tmp_path, how="kill",
                           survivor="tests.support.late_resume")
 
@@ -309,7 +318,7 @@ def test_a_second_worker_joins_mid_stream_with_exactly_once(
             rebalance = time.monotonic() - joined
             assert second.metrics().get("predelinq_assigned_partitions", 0) > 0
             producing.join(120)
-            scores = scenario.final_scores()
+            scores = scenario.final_scores(first, second)
     assert scenario.check(scores, exactly_once=True) == 0
     print(f"\n[scale-out, exactly_once, rocksdb://] both workers ready {rebalance:.1f}s after "
           "the second started")
@@ -348,7 +357,7 @@ def test_restart_of_a_single_worker(kafka_broker: Any, trained: TrainedFixture,
         worker.wait_ready()
         back = time.monotonic() - restarted
         producing.join(120)
-        scores = scenario.final_scores()
+        scores = scenario.final_scores(worker)
     repeats = scenario.check(scores, exactly_once=guarantee == "exactly_once")
     print(f"\n[restart, {store}] ready again after {back:.1f}s, repeated outputs {repeats}")
 
@@ -362,7 +371,7 @@ def test_exactly_once_without_a_disturbance(kafka_broker: Any, trained: TrainedF
         worker.wait_ready()
         producing = scenario.produce_in_background(scenario.inputs)
         producing.join(120)
-        scores = scenario.final_scores()
+        scores = scenario.final_scores(worker)
         metrics = worker.metrics()
     assert scenario.check(scores, exactly_once=True) == 0
     lag = {k: v for k, v in metrics.items() if k.startswith("predelinq_consumer_lag_records{")}
