@@ -9,8 +9,9 @@ registered nothing.
    (``_changelog_restore``) instead of a task and a queue hand-off each; any other record
    takes faust's path unchanged. Records come from :func:`~stream_app.worker._fetch.fetch`,
    faust's ``getmany`` without its silent loss of the records it does not deliver (which
-   once made a takeover restore nothing). faust never tracks or acknowledges intake records, so it
-   never commits their offsets: the worker commits them itself (``_offsets``). Everything
+   once made a takeover restore nothing). faust never tracks or acknowledges intake
+   records, so it never commits their offsets: the worker commits them itself
+   (``_offsets``). Everything
    else of faust's consumer is kept: the group and its co-partitioned assignment, the seek
    to the committed offsets after every rebalance, the read offsets that drop records
    fetched before a seek, flow control and pausing.

@@ -74,12 +74,12 @@ def _assignment(consumer: Any) -> Any:
 
 
 async def fetch_in_thread(consumer: Any, partitions: frozenset[Any], timeout: float,
-                          max_records: int | None, flow_active: bool = True,
+                          max_records: int | None,
                           ) -> tuple[Mapping[Any, list[Any]], dict[Any, Mark]]:
     """In the consumer thread: faust's ``AIOKafkaConsumerThread._fetch_records`` for a
     snapshot of the active partitions, and where each partition that gave records stands
     right after (taken with no await in between)."""
-    if not flow_active or not partitions:
+    if not partitions:
         return {}, {}
     fetcher = consumer._fetcher
     if consumer._closed or fetcher._closed:
@@ -127,12 +127,13 @@ async def fetch(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
         return
     thread = self._thread
     aiokafka_consumer = thread._ensure_consumer()
-    self.not_waiting_next_records.set()
     records, marks = await thread.call_thread(
-        fetch_in_thread, aiokafka_consumer, active, timeout,
-        aiokafka_consumer._max_poll_records, self.flow_active)
+        fetch_in_thread, aiokafka_consumer, active, timeout, aiokafka_consumer._max_poll_records)
     if not records or self.should_stop:
         return
+    track_end_offset = self.app.monitor.track_tp_end_offset
+    for tp in records:  # once per partition and fetch (faust: at every record)
+        track_end_offset(tp, self.highwater(tp))
     generation_id = self.app.consumer_generation_id
     live = self._active_partitions  # faust's live set: it changes as we go
     buffered = self._buffered_partitions
@@ -145,7 +146,6 @@ async def fetch(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
                            and self.app.consumer_generation_id == generation_id
                            and (live is None or tp in live or tp in buffered))
             if rewinds.admit(tp, record.offset, deliverable):
-                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 yield tp, to_message(tp, record)
     finally:
         if rewinds.first_held:
@@ -163,4 +163,3 @@ async def _seek_to_committed(self: Any) -> None:
         await self.perform_seek()
     except Exception as exc:
         log.warning("exception performing seek when flow not active %r", exc)
-
