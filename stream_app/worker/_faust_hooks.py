@@ -11,10 +11,9 @@ registered nothing.
    faust's ``getmany`` without its silent loss of the records it does not deliver (which
    once made a takeover restore nothing). faust never tracks or acknowledges intake
    records, so it never commits their offsets: the worker commits them itself
-   (``_offsets``). Everything
-   else of faust's consumer is kept: the group and its co-partitioned assignment, the seek
-   to the committed offsets after every rebalance, the read offsets that drop records
-   fetched before a seek, flow control and pausing.
+   (``_offsets``). Everything else of faust's consumer is kept: the group and its
+   co-partitioned assignment, the seek to the committed offsets after every rebalance, the
+   read offsets that drop records fetched before a seek, flow control and pausing.
 2. **Quiesce.** ``App._on_partitions_revoked`` and ``App._stop_consumer`` first await the
    app's *quiesce hook*: the batch loop finishes the batch in progress and commits what it
    processed, before faust revokes the tables' partitions (a batch still running then would

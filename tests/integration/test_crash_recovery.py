@@ -44,6 +44,8 @@ from tests.support.worker_process import WorkerProcess, unique_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+OFFSET_KEY = b"__faust\0offset__"  # where faust keeps a database's changelog offset
+
 
 
 def _wait_assigned(workers: list[WorkerProcess], partitions: int, timeout: float = 90) -> float:
@@ -195,7 +197,6 @@ def _assert_databases_hold_committed_states_only(scenario: Scenario, state_dir: 
     has in the changelog at that offset or a later committed one (a commit whose states
     were being written when the kill came); nothing of the transactions the kill aborted.
     Returns the number of states checked."""
-    offset_key = b"__faust\0offset__"  # where faust keeps a database's changelog offset
     checked = 0
     for table in ("customer-state", "customer-contacts"):
         topic = f"{scenario.topics['APP_NAME']}-{table}-changelog"
@@ -204,10 +205,10 @@ def _assert_databases_hold_committed_states_only(scenario: Scenario, state_dir: 
         for partition, records in log.items():
             path = state_dir / "v1" / "tables" / f"{table}-{partition}.db"
             if not records:
-                assert not path.exists() or not [k for k in _stored(path) if k != offset_key]
+                assert not path.exists() or not [k for k in _stored(path) if k != OFFSET_KEY]
                 continue
             stored = _stored(path)
-            persisted = stored.pop(offset_key, None)
+            persisted = stored.pop(OFFSET_KEY, None)
             assert persisted is not None, f"{table}-{partition}: no persisted offset"
             at = int(persisted)
             versions: dict[bytes, list[tuple[int, bytes]]] = collections.defaultdict(list)
@@ -235,15 +236,14 @@ def _tear_write_ahead_logs(state_dir: Path,
     prefix of each log, cut anywhere, even inside a record. Cuts each database's logs to
     ``keep`` of their size; returns each database's persisted changelog offset before and
     after the cut (None: none persisted)."""
-    offset_key = b"__faust\0offset__"
     offsets: dict[str, tuple[int | None, int | None]] = {}
     for path in sorted((state_dir / "v1" / "tables").glob("*.db")):
-        before = _stored(path).get(offset_key)
+        before = _stored(path).get(OFFSET_KEY)
         for log in path.glob("*.log"):  # the write-ahead logs (000012.log; "LOG" is text)
             size = log.stat().st_size
             with log.open("r+b") as file:
                 file.truncate(int(size * keep))
-        after = _stored(path).get(offset_key)
+        after = _stored(path).get(OFFSET_KEY)
         offsets[path.name] = (None if before is None else int(before),
                               None if after is None else int(after))
     return offsets
