@@ -1,5 +1,6 @@
-"""``predelinq evaluate``: a model's metrics, calibration, reason codes and, on simulated data,
-detection lead times, written as ``report.md`` with plots into ``--out``."""
+"""``predelinq evaluate``: a model's metrics, calibration, reason codes and, on data with a
+days-past-due history (simulated, or logged DELINQUENCY_STATUS events), capture while current
+against contact volume, written as ``report.md`` with plots into ``--out``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from .main import CliError
 if TYPE_CHECKING:
     from stream_app.scoring import ScoringModel
     from stream_app.simulate import CustomerTruth
-    from stream_app.training import Dataset, Evaluation, LeadTimes
+    from stream_app.training import CaptureReport, Dataset, Evaluation
 
 MIN_CUSTOMERS = 50
 
@@ -51,10 +52,10 @@ def load_model(model: str | None) -> ScoringModel:
         raise CliError(f"the model at {path} cannot be used: {exc}") from None
 
 
-def simulate(customers: int, days: int, seed: int) -> Simulation:
+def simulate(customers: int, days: int, seed: int, scenario: str = "reference") -> Simulation:
     from stream_app.simulate import BankSimulator, SimulationConfig
 
-    config = SimulationConfig(customers=customers, days=days, seed=seed)
+    config = SimulationConfig(customers=customers, days=days, seed=seed, scenario=scenario)
     simulator = BankSimulator(config)
     events: list[dict[str, Any]] = []
     with progress_bar("simulating days", days) as bar:
@@ -62,18 +63,31 @@ def simulate(customers: int, days: int, seed: int) -> Simulation:
             events.extend(day_events)
             bar.update(day + 1)
     return Simulation(events, simulator.truths, config.start_ms, days,
-                      f"{customers:,} simulated customers x {days} days, seed {seed}")
+                      f"{customers:,} simulated customers x {days} days, seed {seed}, "
+                      f"scenario {scenario}")
 
 
-def simulated_lead_times(model: ScoringModel, simulation: Simulation) -> LeadTimes:
-    """Score every simulated event as the stream does, then lead times against the truth."""
-    from stream_app.training import lead_times, score_history
+def operating_points(model: ScoringModel, threshold: int) -> list[tuple[str, int]]:
+    from stream_app.policy import load_policy
 
-    with progress_bar("scoring every event", len(simulation.events)) as bar:
-        history = score_history(model, simulation.events, start_ms=simulation.start_ms,
-                                on_rows=bar.update)
-        bar.update(len(simulation.events))
-    return lead_times(history, simulation.truths)
+    high = load_policy(None).band_cutoffs.high
+    return [("HIGH band", high), ("AUTO_TRIGGER_THRESHOLD", threshold)]
+
+
+def capture_of(model: ScoringModel, records: list[dict[str, Any]], history: Any, *,
+               threshold: int, warmup_days: int) -> CaptureReport:
+    """Score every event as the stream does, then capture against the days-past-due
+    history."""
+    from stream_app.training import capture_report, score_history
+
+    with progress_bar("scoring every event", len(records)) as bar:
+        scores = score_history(model, records, start_ms=history.start_ms, on_rows=bar.update)
+        bar.update(len(records))
+    if history.days <= warmup_days:
+        raise CliError(f"the data cover {history.days} days: capture needs more than the "
+                       f"{warmup_days} days of warm-up (--warmup-days)", code=2)
+    return capture_report(scores, history, operating_points=operating_points(model, threshold),
+                          warmup_days=warmup_days)
 
 
 def _simulated_dataset(simulation: Simulation) -> Dataset:
@@ -83,8 +97,8 @@ def _simulated_dataset(simulation: Simulation) -> Dataset:
     labels = labels_from_truth(simulation.truths, start_ms=simulation.start_ms,
                                days=simulation.days)
     if not labels:
-        raise CliError("no labelled points: --days must be at least 121 (labels start on day 60 "
-                       "and need a 60-day outcome window)", code=2)
+        raise CliError("no labelled points: --days must be at least 151 (labels start on day 60 "
+                       "and need a 90-day outcome window)", code=2)
     with progress_bar("replaying events", len(simulation.events)) as bar:
         dataset = build_dataset(simulation.events, labels)
         bar.update(len(simulation.events))
@@ -131,17 +145,26 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stream_app.offline import EventLogError, LabelFileError, UnknownCustomersError
-    from stream_app.training import EvaluationError, TrainingError, evaluate_model
+    from stream_app.settings import load_settings
+    from stream_app.training import DpdHistory, EvaluationError, TrainingError, evaluate_model
+
+    from ._replay import read_event_log
 
     _check_arguments(args)
     model = load_model(args.model)
+    threshold = (args.threshold if args.threshold is not None
+                 else load_settings().auto_trigger_threshold)
     notes: list[str] = []
     try:
         if args.simulate is not None:
-            simulation = simulate(args.simulate, args.days, args.seed)
+            simulation = simulate(args.simulate, args.days, args.seed, args.scenario)
             source = simulation.description
             evaluation = evaluate_model(model, _simulated_dataset(simulation))
-            evaluation = evaluation.with_lead_times(simulated_lead_times(model, simulation))
+            history = DpdHistory.from_truths(simulation.truths, start_ms=simulation.start_ms,
+                                             days=simulation.days)
+            evaluation = evaluation.with_capture(capture_of(
+                model, simulation.events, history, threshold=threshold,
+                warmup_days=args.warmup_days))
             overlap = _seed_overlap_note(model, args)
             if overlap:
                 print(f"warning: {overlap}", file=sys.stderr)
@@ -150,6 +173,15 @@ def run(args: argparse.Namespace) -> int:
             source = f"event log {args.events}, labels {args.labels}"
             evaluation = evaluate_model(model, _logged_dataset(Path(args.events),
                                                                Path(args.labels)))
+            records = list(read_event_log(Path(args.events)))
+            history = DpdHistory.from_records(records)
+            if history.has_arrears:
+                evaluation = evaluation.with_capture(capture_of(
+                    model, records, history, threshold=threshold,
+                    warmup_days=args.warmup_days))
+            else:
+                notes.append("The event log has no DELINQUENCY_STATUS event with days past "
+                             "due: capture while current cannot be measured.")
     except (EventLogError, LabelFileError, UnknownCustomersError, TrainingError,
             EvaluationError) as exc:
         raise CliError(str(exc)) from None
@@ -174,26 +206,30 @@ def write(out: Path, evaluation: Evaluation, metadata: dict[str, Any], source: s
 
 
 def summary(evaluation: Evaluation) -> list[str]:
-    """A few lines for the terminal: metrics, flagged rows, lead times."""
+    """A few lines for the terminal: metrics, flagged rows, capture while current."""
     m = evaluation.metrics
     lines = [
-        f"{m['rows']:,.0f} rows, {m['positives']:,.0f} positives: ROC-AUC {m['roc_auc']:.4f}, "
-        f"PR-AUC {m['pr_auc']:.4f}, KS {m['ks']:.4f}, Brier {m['brier']:.4f}, "
-        f"capture top 5% {m['capture_top5pct']:.3f}, top 10% {m['capture_top10pct']:.3f}",
+        f"{m['rows']:,.0f} current rows, {m['positives']:,.0f} positives: ROC-AUC "
+        f"{m['roc_auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, KS {m['ks']:.4f}, Brier "
+        f"{m['brier']:.4f}, capture top 5% {m['capture_top5pct']:.3f}, top 10% "
+        f"{m['capture_top10pct']:.3f}",
         f"{evaluation.flagged_rows:,} rows scored HIGH or CRITICAL"
         + (f" (most frequent reason {evaluation.reasons[0].code})" if evaluation.reasons else ""),
     ]
-    lead = evaluation.lead_times
-    if lead is None:
+    capture = evaluation.capture
+    if capture is None:
         return lines
-    for detection in (lead.at_target, lead.at_high_band):
-        text = (f"lead time at {detection.rule}: score >= {detection.threshold}, "
-                f"{detection.false_alarm_rate:.1%} false alarms, "
-                f"{detection.detected}/{detection.positives} reaching {lead.threshold_dpd} DPD "
-                "detected")
-        if detection.lead_days:
-            text += (f", median {detection.lead_quantile(0.5):.1f} days "
-                     f"(p25 {detection.lead_quantile(0.25):.1f}, "
-                     f"p75 {detection.lead_quantile(0.75):.1f})")
+    points = [(f"false alarms <= {capture.target_false_alarm_rate:.0%}", capture.at_target),
+              *capture.operating_points]
+    for name, point in points:
+        rate = point.capture_rate
+        text = (f"{name}: score >= {point.threshold}: "
+                f"{point.captured}/{point.positives} future 30-DPD customers flagged while "
+                f"current ({0.0 if rate is None else rate:.0%})")
+        if point.lead_days:
+            text += (f", median {point.median_lead_days:.0f} days before the missed due date "
+                     f"(p25 {point.lead_quantile(0.25):.0f})")
+        text += (f"; {point.false_alarm_rate:.1%} false alarms; "
+                 f"{point.contacts_per_1000_month:.1f} contacts per 1,000 per month")
         lines.append(text)
     return lines

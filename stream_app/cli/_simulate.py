@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if args.customers < 1 or args.days < 1:
         raise CliError("--customers and --days must be at least 1", code=2)
     config = SimulationConfig(customers=args.customers, days=args.days, seed=args.seed,
-                              start_ms=_start_ms(args.start))
+                              start_ms=_start_ms(args.start), scenario=args.scenario)
     simulator = BankSimulator(config)
     total_days = config.days
 
@@ -76,6 +76,6 @@ def run(args: argparse.Namespace) -> int:
                      (Point(label.customer_id, label.as_of, label.label) for label in labels))
         print(f"wrote {len(labels)} labels to {args.labels}")
         if not labels:
-            print("note: a label needs 60 days of history and a 60-day outcome window; "
-                  "simulate at least 121 days to get labels")
+            print("note: a label needs 60 days of history and a 90-day outcome window; "
+                  "simulate at least 151 days to get labels")
     return 0

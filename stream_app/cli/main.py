@@ -33,6 +33,9 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", default="2026-01-01", help="first simulated day (UTC)")
+    parser.add_argument("--scenario", default="reference", choices=("reference", "hard"),
+                        help="how strong, early and noisy the stress signals are "
+                             "(docs/simulator.md)")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", help="write a JSON Lines event log to this file")
     target.add_argument("--avro-dir", help="write Avro container files (one per topic) here")
@@ -51,8 +54,13 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         help="train on N freshly simulated customers")
     source.add_argument("--events", help="JSON Lines event log (with --labels)")
     parser.add_argument("--labels", help="CSV customer_id,as_of,label")
-    parser.add_argument("--days", type=int, default=240, help="simulated days (--simulate)")
+    parser.add_argument("--days", type=int, default=300, help="simulated days (--simulate)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scenario", default="reference", choices=("reference", "hard"),
+                        help="simulator scenario (--simulate)")
+    parser.add_argument("--target", default="dpd30", choices=("dpd30", "first_miss"),
+                        help="simulated label: reaching 30 days past due within 90 days "
+                             "(default) or any missed payment within 90 days (--simulate)")
     parser.add_argument("--iterations", type=int, default=400)
     parser.add_argument("--registry", help="registry directory (default MODEL_REGISTRY_DIR)")
     parser.add_argument("--no-promote", action="store_true",
@@ -79,11 +87,18 @@ def _add_evaluate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                                         "(default MODEL_PATH)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--simulate", type=int, metavar="N",
-                        help="evaluate on N freshly simulated customers (adds lead times)")
+                        help="evaluate on N freshly simulated customers")
     source.add_argument("--events", help="event log (with --labels)")
     parser.add_argument("--labels", help="CSV customer_id,as_of,label")
-    parser.add_argument("--days", type=int, default=240, help="simulated days (--simulate)")
+    parser.add_argument("--days", type=int, default=300, help="simulated days (--simulate)")
     parser.add_argument("--seed", type=int, default=101, help="simulation seed (--simulate)")
+    parser.add_argument("--scenario", default="reference", choices=("reference", "hard"),
+                        help="simulator scenario (--simulate)")
+    parser.add_argument("--threshold", type=int,
+                        help="the operating point reported beside the HIGH band (default "
+                             "AUTO_TRIGGER_THRESHOLD)")
+    parser.add_argument("--warmup-days", type=int, default=90,
+                        help="days of history before capture and false alarms are counted")
     parser.add_argument("--out", required=True, help="directory for report.md and plots")
     parser.set_defaults(handler=_lazy("stream_app.cli._evaluate", "run"))
 

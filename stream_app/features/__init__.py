@@ -9,7 +9,7 @@ on another feature list.
 import hashlib
 from pathlib import Path
 
-from ._catalogue import FEATURE_NAMES, FEATURES, FeatureSpec, feature_index
+from ._catalogue import ARREARS_NOW, FEATURE_NAMES, FEATURES, FeatureSpec, feature_index
 from ._deadlines import Deadline, DeadlineIndex, DueDeadline, next_deadline
 from ._state import (
     DAY_MS,
@@ -19,6 +19,8 @@ from ._state import (
     CustomerState,
     StateFormatError,
 )
+from ._texts import reason_text
+from ._track import ARREARS, PRE_DELINQUENCY, TRACKS, in_arrears, track_of
 from ._update import Applied, apply_event, event_key
 from ._vector import feature_vector
 
@@ -34,6 +36,8 @@ def _code_fingerprint() -> str:
 FEATURE_CODE_SHA256 = _code_fingerprint()
 
 __all__ = [
+    "ARREARS",
+    "ARREARS_NOW",
     "DAY_MS",
     "FEATURES",
     "FEATURE_CODE_SHA256",
@@ -41,6 +45,8 @@ __all__ = [
     "HORIZON_WEEKS",
     "LATENESS_MS",
     "MAX_DEDUP_IDS",
+    "PRE_DELINQUENCY",
+    "TRACKS",
     "Applied",
     "CustomerState",
     "Deadline",
@@ -52,5 +58,8 @@ __all__ = [
     "event_key",
     "feature_index",
     "feature_vector",
+    "in_arrears",
     "next_deadline",
+    "reason_text",
+    "track_of",
 ]

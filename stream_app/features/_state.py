@@ -6,7 +6,8 @@ Bounded by construction:
   days) behind the customer's watermark (the newest event time seen). Features never look
   further back, so older weeks are dropped;
 * **newest-N histories**: salaries (8), and per credit product (at most 8 products) its
-  statements (6), instalment notices (6), payments (12) and monthly maxima of days past due (7);
+  statements (6), instalment notices (6), payments (12) and monthly maxima of days past due
+  (13 periods of 30 days: a year of arrears history);
 * **deduplication memory**: the 48-bit hashes of the last ``MAX_DEDUP_IDS`` = 48 events applied
   per source, in arrival order (re-deliveries after a crash or a producer retry come soon after
   the original). A duplicate arriving later than that is applied again; documented in
@@ -58,19 +59,23 @@ MAX_PRODUCTS = 8
 MAX_STATEMENTS = 6
 MAX_INSTALMENTS = 6
 MAX_PAYMENTS = 12
-DPD_MONTHS = 7  # 30-day periods of max days-past-due kept
+DPD_MONTHS = 13  # 30-day periods of max days-past-due kept (12 months and the current one)
 SOURCES = 2  # 0: transactions, 1: credit-product payments
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 BALANCE_NONE = INT32_MIN  # "no balance seen that week" (balances are clamped above it)
-_FORMAT_VERSION = 3
+_FORMAT_VERSION = 4
+_READABLE_VERSIONS = (3, 4)  # version 3: no savings column, no product first-seen time
 # version, watermark per source, first seen, close balance, close key, and the counts of
 # weeks, salaries, products and dedup ids of each source
 _HEAD = struct.Struct("<BqqqiqBBBBB")
-_PRODUCT_HEAD = struct.Struct("<IBBBBBiIii")
+_PRODUCT_HEAD = struct.Struct("<IBBBBBiIiiI")  # version 4: + first seen (epoch minutes)
+_PRODUCT_HEAD_V3 = struct.Struct("<IBBBBBiIii")
 _BIT = [1 << c for c in range(16)]
 _WEEK_FORMATS = ["iH" + "i" * n for n in range(16)]
-_PRESENT = [[c for c in range(14) if mask >> c & 1] for mask in range(1 << 14)]
+_PRESENT = [[c for c in range(15) if mask >> c & 1] for mask in range(1 << 15)]
+# version 3 buckets had 14 columns: the minimum balance and the overdrawn days were 12 and 13
+_V3_COLUMNS = list(range(12)) + [13, 14]
 
 
 def week_of_day(day: int) -> int:
@@ -97,9 +102,10 @@ class Col:
     NSF_DECLINES = 9  # declines for INSUFFICIENT_FUNDS, any channel (count)
     DEBITS = 10  # all posted debits
     CREDITS = 11  # all posted credits
-    MIN_BALANCE = 12  # lowest balance_after of the week (BALANCE_NONE if none seen)
-    OVERDRAWN_DAYS = 13  # bit d set: a balance below zero was seen on weekday d (0 = Monday)
-    WIDTH = 14
+    SAVINGS_IN = 12  # SAVINGS_TRANSFER credits: money brought in from the customer's savings
+    MIN_BALANCE = 13  # lowest balance_after of the week (BALANCE_NONE if none seen)
+    OVERDRAWN_DAYS = 14  # bit d set: a balance below zero was seen on weekday d (0 = Monday)
+    WIDTH = 15
 
 
 SUM_COLUMNS = range(Col.MIN_BALANCE)  # saturating sums
@@ -111,8 +117,8 @@ class ProductState:
     Times are epoch minutes (``*_min``), due dates epoch days.
     """
 
-    __slots__ = ("dpd_latest", "dpd_monthly", "instalments", "last_activity_min", "payments",
-                 "product", "statements")
+    __slots__ = ("dpd_latest", "dpd_monthly", "first_seen_min", "instalments",
+                 "last_activity_min", "payments", "product", "statements")
 
     PRODUCT_CODES = ("CREDIT_CARD", "PERSONAL_LOAN", "MORTGAGE", "AUTO_LOAN", "BNPL",
                      "OVERDRAFT", "OTHER")
@@ -130,6 +136,7 @@ class ProductState:
         # {30-day period index: max days past due}
         self.dpd_monthly: dict[int, int] = {}
         self.last_activity_min = 0
+        self.first_seen_min = 0  # oldest event time of the product (new credit), 0: none
 
 
 class CustomerState:
@@ -188,7 +195,7 @@ class CustomerState:
                            len(product.statements), len(product.instalments),
                            len(product.payments), len(monthly), product.dpd_latest[0],
                            product.dpd_latest[1], product.dpd_latest[2],
-                           product.last_activity_min))
+                           product.last_activity_min, product.first_seen_min))
             for statement in product.statements:
                 values.extend(statement)
             for instalment in product.instalments:
@@ -213,8 +220,12 @@ class CustomerState:
 
     @classmethod
     def _decode(cls, data: bytes) -> CustomerState:
-        if not data or data[0] != _FORMAT_VERSION:
-            raise StateFormatError(f"state format {data[:1]!r} is not {_FORMAT_VERSION}")
+        if not data or data[0] not in _READABLE_VERSIONS:
+            raise StateFormatError(f"state format {data[:1]!r} is not one of "
+                                   f"{_READABLE_VERSIONS}")
+        version = data[0]
+        columns = _V3_COLUMNS if version == 3 else None
+        product_head = _PRODUCT_HEAD_V3 if version == 3 else _PRODUCT_HEAD
         (_, wm0, wm1, first_seen, close_balance, close_key, n_weeks, n_salaries,
          n_products, n_ids0, n_ids1) = _HEAD.unpack_from(data, 0)
         offset = _HEAD.size
@@ -227,9 +238,11 @@ class CustomerState:
         for _ in range(n_weeks):
             week, mask = struct.unpack_from("<iH", data, offset)
             offset += 6
-            present = _PRESENT[mask & 0x3FFF]
+            present = _PRESENT[mask & 0x7FFF]
             values = struct.unpack_from(f"<{len(present)}i", data, offset)
             offset += 4 * len(present)
+            if columns is not None:
+                present = [columns[c] for c in present]
             bucket = cls.new_bucket()
             for c, v in zip(present, values, strict=True):
                 bucket[c] = v
@@ -238,9 +251,10 @@ class CustomerState:
         offset += 8 * n_salaries
         state.salaries = [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
         for _ in range(n_products):
+            head = product_head.unpack_from(data, offset)
             (key, code, n_st, n_in, n_pay, n_dpd, dpd_at, dpd_tie, dpd,
-             last_activity) = _PRODUCT_HEAD.unpack_from(data, offset)
-            offset += _PRODUCT_HEAD.size
+             last_activity) = head[:10]
+            offset += product_head.size
             product = ProductState(ProductState.PRODUCT_CODES[code])
             product.dpd_latest = [dpd_at, dpd_tie, dpd]
             product.last_activity_min = last_activity
@@ -249,6 +263,12 @@ class CustomerState:
             product.payments, offset = _rows(data, offset, n_pay, 2)
             monthly, offset = _rows(data, offset, n_dpd, 2)
             product.dpd_monthly = {p: v for p, v in monthly}  # noqa: C416 - rows are lists
+            if version == 3:  # not recorded: the oldest time the product's history shows
+                times = [row[0] for row in (*product.statements, *product.instalments,
+                                            *product.payments)]
+                product.first_seen_min = min([*times, last_activity])
+            else:
+                product.first_seen_min = head[10]
             state.products[key] = product
         for source, count in enumerate((n_ids0, n_ids1)):
             flat = struct.unpack_from("<" + "IH" * count, data, offset)

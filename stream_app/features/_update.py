@@ -159,6 +159,8 @@ def _apply_transaction(state: CustomerState, tx: Transaction, key: int) -> None:
                 _add_salary(state, day, amount)
         elif category == "LENDING_APP":
             _add(bucket, Col.LENDING_APP_IN, amount)
+        elif category == "SAVINGS_TRANSFER":
+            _add(bucket, Col.SAVINGS_IN, amount)
         return
     _add(bucket, Col.DEBITS, amount)
     column = _DEBIT_COLUMN.get(category)
@@ -215,6 +217,8 @@ def _apply_payment(state: CustomerState, payment: Payment, key: int) -> None:
     if product is None:
         return
     product.last_activity_min = max(product.last_activity_min, at_min)
+    if product.first_seen_min == 0 or at_min < product.first_seen_min:
+        product.first_seen_min = at_min
     kind = payment.kind
     if kind == "STATEMENT_ISSUED":
         _keep_newest(product.statements, [

@@ -43,7 +43,7 @@ _WIDTH = len(FEATURE_NAMES)
 _SUMS = range(Col.MIN_BALANCE)
 
 
-def _slope(points: list[tuple[int, int]]) -> float:
+def _slope(points: list[tuple[int, float]]) -> float:
     n = len(points)
     if n < 3:
         return 0.0
@@ -54,6 +54,10 @@ def _slope(points: list[tuple[int, int]]) -> float:
     if sxx == 0:
         return 0.0
     return sum((p[0] - mean_x) * (p[1] - mean_y) for p in points) / sxx
+
+
+def _smoothed(recent: float, before: float) -> float:
+    return (recent + SMOOTHING_MINOR) / (before + SMOOTHING_MINOR)
 
 
 def _paid_between(product: ProductState, start_min: int, end_min: int) -> int:
@@ -128,72 +132,139 @@ def feature_vector(state: CustomerState, as_of_ms: int) -> list[float]:
     net_flow = (recent[Col.CREDITS] - debits_30) / max(debits_30, SMOOTHING_MINOR)
     close = state.close_balance if 0 <= state.close_key // 1024 <= as_of_ms else 0
 
+    # income smaller than usual: the last salary against the median of the ones before
+    salary_amounts = [s[1] for s in state.salaries if s[0] <= as_day]
+    last_salary_ratio = 1.0
+    if len(salary_amounts) >= 3:
+        usual = float(median(salary_amounts[:-1]))
+        if usual > 0:
+            last_salary_ratio = min(3.0, salary_amounts[-1] / usual)
+
+    # buffer: how long the balance lasts at the recent net outflow
+    spendable = max(close, 0)
+    net_out = debits_30 - recent[Col.CREDITS]
+    runway = 90.0 if net_out <= 0 else min(90.0, spendable / (net_out / recent_days))
+
     # credit products
     total_balance = total_limit = 0
     utilisation_trend = 0.0
+    utilisation_slope = 0.0
+    limit_change = 0.0
+    balance_growth = 1.0
+    paid_share = 1.0
+    paid_share_6s = 1.0
+    payment_trend = 1.0
     min_only_streak = 0
     latest_due_day = -1
     latest_due_ratios: list[float] = []
     late_6m = 0
+    late_received_6m = 0
     dpd_current = 0
-    dpd_max_6m = 0
     in_arrears = 0
+    past_due_amount = 0
     due_soon = 0.0
+    due_next_14 = 0
+    new_credit = 0
     period_now = as_of_ms // (30 * DAY_MS)
-    spendable = max(close, 0)
+    arrears_periods_6: set[int] = set()
+    arrears_periods_12: set[int] = set()
+    dpd_max_6m = 0
+    dpd_max_12m = 0
+    first_seen_min = state.first_seen // MINUTE_MS
     for product in state.products.values():
         statements = [s for s in product.statements if s[0] <= as_min]
+        if (product.first_seen_min and product.first_seen_min <= as_min
+                and as_min - product.first_seen_min <= 90 * _MINUTES_PER_DAY
+                and product.first_seen_min - first_seen_min >= 30 * _MINUTES_PER_DAY):
+            new_credit += 1
         if product.product in _REVOLVING and statements and statements[-1][4] > 0:
             last = statements[-1]
-            total_balance += last[1]
+            total_balance += max(last[1], 0)
             total_limit += last[4]
-            utils = [s[1] / s[4] for s in statements[-3:] if s[4] > 0]
+            limited = [s for s in statements if s[4] > 0]
+            utils = [max(s[1], 0) / s[4] for s in limited]
             if len(utils) >= 2:
-                utilisation_trend = max(utilisation_trend, utils[-1] - utils[0])
+                trend = utils[-1] - utils[-3:][0]
+                utilisation_trend = max(utilisation_trend, trend)
+                limit_change = min(limit_change, limited[-1][4] / limited[0][4] - 1.0)
+            utilisation_slope = max(utilisation_slope, _slope(list(enumerate(utils))))
+        if len(statements) >= 2:
+            before = [max(s[1], 0) for s in statements[:-1]]
+            balance_growth = max(balance_growth,
+                                 _smoothed(max(statements[-1][1], 0), sum(before) / len(before)))
         # due items: (issued minute, amount due, due day)
         due_items = [(s[0], s[2], s[3]) for s in statements]
         due_items += [(i[0], i[1], i[2]) for i in product.instalments if i[0] <= as_min]
+        status_min = product.dpd_latest[0] if product.dpd_latest[0] <= as_min else 0
         for issued, due, due_day in due_items:
             end = min((due_day + 1) * _MINUTES_PER_DAY, as_min + 1)
             paid = _paid_between(product, issued, end)
             if due_day < as_day:
+                paid_now = _paid_between(product, issued, as_min + 1)
                 if as_day - 180 < due_day and paid < due:
                     late_6m += 1
+                    if paid_now >= due:
+                        late_received_6m += 1
+                # still unpaid, and no arrears run has reported since it fell due
+                if paid_now < due and status_min < (due_day + 1) * _MINUTES_PER_DAY:
+                    past_due_amount += due - paid_now
                 item_ratio = min(2.0, paid / due) if due > 0 else 1.0
                 if due_day > latest_due_day:
                     latest_due_day, latest_due_ratios = due_day, [item_ratio]
                 elif due_day == latest_due_day:
                     latest_due_ratios.append(item_ratio)
-            elif due_day - as_day <= DUE_SOON_DAYS and due - paid > spendable:
-                due_soon = 1.0
+            else:
+                outstanding = due - paid
+                if due_day - as_day <= 14 and outstanding > 0:
+                    due_next_14 += outstanding
+                if due_day - as_day <= DUE_SOON_DAYS and outstanding > spendable:
+                    due_soon = 1.0
         streak = 0
+        shares: list[float] = []
         for index in range(len(statements) - 1, -1, -1):
             issued, balance, minimum, due_day, _ = statements[index]
             if due_day >= as_day:
                 continue  # not yet due: says nothing about payment behaviour
             cycle_end = statements[index + 1][0] if index + 1 < len(statements) else as_min + 1
             paid = _paid_between(product, issued, cycle_end)
-            if minimum > 0 and balance > 1.5 * minimum and minimum <= paid <= 1.1 * minimum:
+            shares.append(min(1.0, paid / balance) if balance > 0 else 1.0)
+            if streak == len(shares) - 1 and (minimum > 0 and balance > 1.5 * minimum
+                                               and minimum <= paid <= 1.1 * minimum):
                 streak += 1
-            else:
-                break
         min_only_streak = max(min_only_streak, streak)
+        if shares:
+            paid_share = min(paid_share, shares[0])
+            paid_share_6s = min(paid_share_6s, sum(shares) / len(shares))
+        amounts = [p[1] for p in product.payments if p[0] <= as_min]
+        if len(amounts) >= 4:
+            recent_paid = amounts[-2:]
+            earlier = amounts[-6:-2]
+            payment_trend = min(payment_trend, _smoothed(sum(recent_paid) / 2,
+                                                         sum(earlier) / len(earlier)))
         if product.dpd_latest[0] and product.dpd_latest[0] <= as_min:
             dpd = product.dpd_latest[2]
             dpd_current = max(dpd_current, dpd)
             if dpd > 0:
                 in_arrears += 1
         for period, dpd in product.dpd_monthly.items():
-            if period_now - 6 < period <= period_now:
-                dpd_max_6m = max(dpd_max_6m, dpd)
+            if period_now - 12 < period <= period_now:
+                dpd_max_12m = max(dpd_max_12m, dpd)
+                if dpd > 0:
+                    arrears_periods_12.add(period)
+                if period_now - 6 < period:
+                    dpd_max_6m = max(dpd_max_6m, dpd)
+                    if dpd > 0:
+                        arrears_periods_6.add(period)
     # the weakest of the items that fell due last (1.0 when nothing has fallen due)
     pay_ratio = min(latest_due_ratios) if latest_due_ratios else 1.0
+    due_cover = 10.0 if due_next_14 <= 0 else min(10.0, spendable / due_next_14)
 
     vector = [
         history_days,
         float(income_30),
         float(income_60),
         ratio(income_30, prior[Col.INCOME]),
+        last_salary_ratio,
         days_since_salary,
         cadence,
         delay,
@@ -202,6 +273,9 @@ def feature_vector(state: CustomerState, as_of_ms: int) -> list[float]:
         float(min_balance_30 if min_balance_30 is not None else close),
         _slope(lows),
         float(overdrawn_days),
+        runway,
+        due_cover,
+        float(recent[Col.SAVINGS_IN]),
         float(recent[Col.FAILED_DD]),
         float(failed_90),
         float(recent[Col.NSF_DECLINES]),
@@ -214,16 +288,29 @@ def feature_vector(state: CustomerState, as_of_ms: int) -> list[float]:
         essential_shift,
         ratio(disc_30, disc_p),
         net_flow,
+        float(len(state.products)),
+        float(new_credit),
+        float(total_limit),
+        limit_change,
         total_balance / total_limit if total_limit > 0 else 0.0,
         utilisation_trend,
+        utilisation_slope,
+        balance_growth,
+        paid_share,
+        paid_share_6s,
+        payment_trend,
         float(min_only_streak),
         pay_ratio,
-        float(late_6m),
-        float(dpd_current),
-        float(max(dpd_max_6m, dpd_current)),
-        float(in_arrears),
         due_soon,
-        float(len(state.products)),
+        float(late_6m),
+        float(late_received_6m),
+        float(len(arrears_periods_6)),
+        float(len(arrears_periods_12)),
+        float(max(dpd_max_6m, dpd_current)),
+        float(max(dpd_max_12m, dpd_current)),
+        float(dpd_current),
+        float(in_arrears),
+        float(past_due_amount),
     ]
     assert len(vector) == _WIDTH
     return vector

@@ -1,13 +1,40 @@
 """Scoring: verified CatBoost models evaluated in batches, exact SHAP reason codes, bands."""
 
+from ._arrears import (
+    BUCKETS,
+    ArrearsAssessment,
+    ArrearsPoint,
+    arrears_points,
+    bucket_of,
+    fit_arrears_assessment,
+)
 from ._bands import DEFAULT_BANDS, Band, BandCutoffs
 from ._calibration import PlattCalibration, fit_platt
 from ._drift import SCORE_EDGES, DriftMonitor, build_baseline, psi
 from ._model import IncompatibleModelError, ScoredBatch, ScoringModel, probability_to_score
-from ._reasons import MAX_REASONS, top_reasons
+from ._reasons import MAX_REASONS, arrears_reasons, top_reasons
+from ._scale import (
+    DEFAULT_ANCHORS,
+    ProbabilityScale,
+    RiskRankScale,
+    ScoreScale,
+    fit_risk_rank_scale,
+)
 from ._trees import ObliviousForest, build_leaf_shap_table, forest_from_catboost
 
 __all__ = [
+    "BUCKETS",
+    "DEFAULT_ANCHORS",
+    "ArrearsAssessment",
+    "ArrearsPoint",
+    "ProbabilityScale",
+    "RiskRankScale",
+    "ScoreScale",
+    "arrears_points",
+    "arrears_reasons",
+    "bucket_of",
+    "fit_arrears_assessment",
+    "fit_risk_rank_scale",
     "DEFAULT_BANDS",
     "MAX_REASONS",
     "SCORE_EDGES",

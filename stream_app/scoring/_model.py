@@ -11,9 +11,13 @@ import numpy as np
 import numpy.typing as npt
 
 from model_registry import ModelVersion, RegistryError, open_version
-from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES
+from stream_app.events import Reason
+from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES, feature_index, in_arrears
 
+from ._arrears import ArrearsAssessment
 from ._calibration import PlattCalibration
+from ._reasons import arrears_reasons, top_reasons
+from ._scale import ScoreScale
 from ._trees import ObliviousForest, build_leaf_shap_table, forest_from_catboost
 
 __all__ = ["IncompatibleModelError", "ScoredBatch", "ScoringModel", "probability_to_score"]
@@ -38,11 +42,32 @@ def probability_to_score(probability: float) -> int:
     return math.floor(probability * 100 + 0.5)
 
 
+_DPD = feature_index("dpd_current")
+
+
 @dataclass(frozen=True)
 class ScoredBatch:
+    """Scores of a batch of feature vectors, each on its track.
+
+    Pre-delinquency rows (``arrears`` False): ``probabilities`` is the calibrated probability
+    of reaching 30 days past due within the label horizon and ``scores`` its risk rank on the
+    model's score scale. Arrears rows: ``probabilities`` is the roll probability and
+    ``scores`` ``round(100 * roll)``. ``contributions`` are the pre-delinquency model's exact
+    SHAP values (log-odds) of every row; ``pre_probabilities`` its probability of every row.
+    """
+
     probabilities: npt.NDArray[np.float64]  # (n,)
     scores: npt.NDArray[np.int64]  # (n,) 0-100
     contributions: npt.NDArray[np.float64]  # (n, F) exact SHAP values, log-odds
+    arrears: npt.NDArray[np.bool_]  # (n,) on the arrears track
+    roll: npt.NDArray[np.float64]  # (n,) roll probability, NaN on the pre-delinquency track
+    cure: npt.NDArray[np.float64]  # (n,) cure probability, NaN on the pre-delinquency track
+    days_past_due: npt.NDArray[np.int64]  # (n,) worst reported days past due
+    pre_probabilities: npt.NDArray[np.float64]  # (n,) the pre-delinquency model's probability
+
+    @property
+    def tracks(self) -> list[str]:
+        return ["ARREARS" if a else "PRE_DELINQUENCY" for a in self.arrears]
 
 
 class ScoringModel:
@@ -63,6 +88,9 @@ class ScoringModel:
                 f"the feature code computes {len(FEATURE_NAMES)}"
             )
         self.calibration = PlattCalibration.from_metadata(version.metadata.get("calibration"))
+        self.scale = ScoreScale.from_metadata(version.metadata.get("score_scale"))
+        self.arrears = ArrearsAssessment.from_metadata(
+            version.metadata.get("arrears_assessment"))
         table, self.expected_value = build_leaf_shap_table(catboost_model, self.forest)
         self._flat_table = table.reshape(-1, self.forest.n_features)
         self._offsets = (np.arange(self.forest.n_trees) * table.shape[1])[None, :]
@@ -104,11 +132,34 @@ class ScoringModel:
     def score(self, features: npt.NDArray[np.float64]) -> ScoredBatch:
         leaves = self.forest.leaf_indexes(features)
         raw = self.forest.raw_scores(leaves)
-        probabilities = self.calibration.apply(raw)
-        scores = np.floor(probabilities * 100 + 0.5).astype(np.int64)
+        pre = self.calibration.apply(raw)
         flat = leaves + self._offsets
         contributions = np.empty((features.shape[0], self.forest.n_features))
         for start in range(0, features.shape[0], _CHUNK):
             block = flat[start : start + _CHUNK]
             contributions[start : start + _CHUNK] = self._flat_table[block].sum(axis=1)
-        return ScoredBatch(probabilities, scores, contributions)
+        arrears = in_arrears(features)
+        scores = self.scale.scores(pre)
+        probabilities = pre
+        nan = np.full(features.shape[0], np.nan)
+        roll, cure = nan, nan.copy()
+        if arrears.any():
+            rolled, cured, _ = self.arrears.assess(features)
+            roll = np.where(arrears, rolled, np.nan)
+            cure = np.where(arrears, cured, np.nan)
+            probabilities = np.where(arrears, rolled, pre)
+            scores = np.where(arrears, np.floor(rolled * 100 + 0.5).astype(np.int64), scores)
+        return ScoredBatch(probabilities, scores, contributions, arrears, roll, cure,
+                           features[:, _DPD].astype(np.int64), pre)
+
+    def reasons(self, scored: ScoredBatch,
+                features: npt.NDArray[np.float64]) -> list[tuple[Reason, ...]]:
+        """The reasons of every row: SHAP leading signals on the pre-delinquency track, the
+        arrears assessment's on the arrears track."""
+        result = top_reasons(scored.contributions, features)
+        rows = np.flatnonzero(scored.arrears)
+        if len(rows):
+            for row, reasons in zip(rows, arrears_reasons(self.arrears, features[rows]),
+                                    strict=True):
+                result[int(row)] = reasons
+        return result

@@ -1,6 +1,8 @@
 """The bank simulator: believable customers' events with a latent stress process, and labels."""
 
-from ._bank import BankSimulator, CustomerTruth, SimulationConfig
-from ._labels import Label, labels_from_truth
+from ._bank import BankSimulator, CustomerTruth
+from ._config import SCENARIOS, STRESS_KINDS, Scenario, SimulationConfig
+from ._labels import TARGETS, Label, labels_from_truth
 
-__all__ = ["BankSimulator", "CustomerTruth", "Label", "SimulationConfig", "labels_from_truth"]
+__all__ = ["SCENARIOS", "STRESS_KINDS", "TARGETS", "BankSimulator", "CustomerTruth", "Label", "Scenario",
+           "SimulationConfig", "labels_from_truth"]

@@ -4,7 +4,9 @@ Ranking and probability metrics (ROC-AUC, PR-AUC, KS, Brier, capture in the top 
 from :mod:`._metrics`; this module adds the calibration table, the ROC and precision-recall
 curves, and how often each reason code is among the top-3 reasons of the rows scored HIGH or
 CRITICAL (the rows the stream would act on), from the model's exact SHAP contributions.
-Detection lead times (simulated data only) come from :mod:`._lead_time` and ride along.
+Only points where the customer is current are evaluated (the pre-delinquency model's
+population; points in arrears are counted and left out). Capture while current, on data with
+a days-past-due history, comes from :mod:`._capture` and rides along.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from stream_app.features import FEATURES
+from stream_app.features import FEATURES, in_arrears
 from stream_app.scoring import DEFAULT_BANDS, MAX_REASONS, BandCutoffs, ScoringModel, top_reasons
 
-from ._lead_time import LeadTimes
+from ._capture import CaptureReport
 from ._metrics import classification_metrics
 from ._train import Dataset
 
@@ -77,10 +79,11 @@ class Evaluation:
     roc: Curve
     precision_recall: Curve
     bands: BandCutoffs = DEFAULT_BANDS
-    lead_times: LeadTimes | None = None
+    capture: CaptureReport | None = None
+    arrears_rows_left_out: int = 0
 
-    def with_lead_times(self, lead_times: LeadTimes) -> Evaluation:
-        return dataclasses.replace(self, lead_times=lead_times)
+    def with_capture(self, capture: CaptureReport) -> Evaluation:
+        return dataclasses.replace(self, capture=capture)
 
 
 def calibration_table(labels: Ints, probabilities: Floats, bins: int = 10) -> list[CalibrationBin]:
@@ -157,9 +160,16 @@ def evaluate_model(
     bands: BandCutoffs = DEFAULT_BANDS,
     calibration_bins: int = 10,
 ) -> Evaluation:
-    """Score every row and evaluate; refuses labels without both classes."""
+    """Score every current row and evaluate; refuses labels without both classes."""
+    current = ~in_arrears(dataset.features)
+    left_out = int(len(current) - current.sum())
+    if left_out:
+        dataset = dataset.subset(np.flatnonzero(current))
     labels = dataset.labels
     positives = int(labels.sum())
+    if len(labels) == 0:
+        raise EvaluationError("every labelled point is in arrears: the pre-delinquency model "
+                              "is evaluated on points where the customer is current")
     if positives == 0:
         raise EvaluationError("the labels contain no positive (label=1) row: ROC-AUC, PR-AUC, "
                               "KS and capture rates need positives and negatives")
@@ -178,4 +188,5 @@ def evaluate_model(
         roc=roc_curve(labels, scored.probabilities),
         precision_recall=precision_recall_curve(labels, scored.probabilities),
         bands=bands,
+        arrears_rows_left_out=left_out,
     )

@@ -21,6 +21,7 @@ PLOT_FILES = {
     "precision_recall": "precision_recall.png",
     "calibration": "calibration.png",
     "reasons": "reason_codes.png",
+    "capture": "capture_vs_contacts.png",
 }
 _MAX_REASON_BARS = 15
 _DPI = 100
@@ -94,10 +95,36 @@ def _reasons(evaluation: Evaluation, path: Path) -> Path:
     return _save(figure, path)
 
 
+def _capture(evaluation: Evaluation, path: Path) -> Path:
+    figure, axes = _figure(6.5, 4.5)
+    capture = evaluation.capture
+    assert capture is not None
+    curve = capture.curve
+    axes.plot(curve.contacts_per_1000_month, [c * 100 for c in curve.capture_rate],
+              color="tab:blue", label="every threshold 0-100")
+    marks = [(f"false alarms <= {capture.target_false_alarm_rate:.0%}", capture.at_target),
+             *capture.operating_points]
+    for (name, point), marker in zip(marks, ("o", "s", "^", "D"), strict=False):
+        axes.plot([point.contacts_per_1000_month], [(point.capture_rate or 0.0) * 100],
+                  marker=marker, linestyle="none",
+                  label=f"{name}: score >= {point.threshold}")
+    top = max([10.0, *(pt.contacts_per_1000_month for _, pt in marks)]) * 1.5
+    axes.set(xlim=(0, min(top, max(curve.contacts_per_1000_month or (top,)))), ylim=(0, 101),
+             xlabel="customers contacted per 1,000 per month",
+             ylabel="% of future 30-DPD customers reached while current",
+             title="Capture while current against contact volume")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    return _save(figure, path)
+
+
 def write_plots(directory: Path, evaluation: Evaluation) -> dict[str, Path]:
-    """Write the four plots into ``directory``; returns their paths by :data:`PLOT_FILES` key."""
+    """Write the plots into ``directory`` (the capture plot only when the evaluation has
+    capture figures); returns their paths by :data:`PLOT_FILES` key."""
     directory.mkdir(parents=True, exist_ok=True)
     writers = {"roc": _roc, "precision_recall": _precision_recall,
                "calibration": _calibration, "reasons": _reasons}
+    if evaluation.capture is not None:
+        writers["capture"] = _capture
     return {key: writer(evaluation, directory / PLOT_FILES[key])
             for key, writer in writers.items()}

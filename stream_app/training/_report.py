@@ -2,8 +2,9 @@
 
 The report names the model version and the data it was evaluated on, and shows the metrics of
 each training split (from the version's metadata) next to this evaluation's, the calibration
-table, the reason-code frequencies of HIGH/CRITICAL rows and, on simulated data, the detection
-lead times. :func:`report_files` reads a written report back as ``{relative path: bytes}`` for
+table, the reason-code frequencies of HIGH/CRITICAL rows, the score scale and, on data with a
+days-past-due history (simulated, or logged DELINQUENCY_STATUS events), capture while current
+against contact volume. :func:`report_files` reads a written report back as ``{relative path: bytes}`` for
 ``save_trained_model(extra_files=...)``.
 """
 
@@ -16,8 +17,8 @@ from typing import Any
 
 from stream_app.features import FEATURE_CODE_SHA256
 
+from ._capture import CapturePoint, CaptureReport
 from ._evaluate import Evaluation
-from ._lead_time import Detection, LeadTimes
 from ._plots import PLOT_FILES, write_plots
 
 __all__ = ["PLOTS_DIR", "REPORT_FILE", "render_report", "report_files", "write_report"]
@@ -105,34 +106,62 @@ def _reasons_section(evaluation: Evaluation) -> list[str]:
     return [*lines, "", f"![Reason-code frequency]({PLOTS_DIR}/{PLOT_FILES['reasons']})", ""]
 
 
-def _detection_row(detection: Detection) -> list[str]:
-    rate = detection.detection_rate
-    return [detection.rule, str(detection.threshold),
-            f"{detection.false_alarm_rate:.1%} ({detection.false_alarms:,}/"
-            f"{detection.negatives:,})",
-            f"{detection.detected:,}/{detection.positives:,}",
-            "n/a" if rate is None else f"{rate:.1%}",
-            *(_number(detection.lead_quantile(q), 1) for q in (0.5, 0.25, 0.75))]
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
-def _lead_time_section(lead: LeadTimes | None) -> list[str]:
-    lines = ["## Detection lead time", ""]
-    if lead is None:
-        return [*lines, "Lead times need the simulator's ground truth: "
-                        "`predelinq evaluate --simulate N` computes them.", ""]
-    dpd = lead.threshold_dpd
+def _capture_row(name: str, point: CapturePoint) -> list[str]:
+    return [name, str(point.threshold),
+            f"{_rate(point.capture_rate)} ({point.captured:,}/{point.positives:,})",
+            _number(point.median_lead_days, 1), _number(point.lead_quantile(0.25), 1),
+            f"{_rate(point.first_miss_capture_rate)} ({point.first_miss_captured:,}/"
+            f"{point.first_miss_positives:,})",
+            f"{point.false_alarm_rate:.1%} ({point.false_alarms:,}/{point.negatives:,})",
+            f"{point.contacts_per_1000_month:,.1f}"]
+
+
+def _capture_section(capture: CaptureReport | None) -> list[str]:
+    lines = ["## Pre-delinquency capture (the measurement that matters)", ""]
+    if capture is None:
+        return [*lines, "Capture needs a days-past-due history: `predelinq evaluate --simulate N`, "
+                        "or an event log with DELINQUENCY_STATUS events.", ""]
+    target = capture.target_false_alarm_rate
+    rows = [_capture_row(f"false alarms <= {target:.0%}", capture.at_target)]
+    rows += [_capture_row(name, point) for name, point in capture.operating_points]
     lines += [
-        f"Every one of {lead.customers:,} simulated customers scored as the stream scores them "
-        f"(after every event and at absence deadlines: {lead.rows_scored:,} scores). "
-        f"A false alarm is a customer who never reaches {dpd} days past due but is scored at "
-        f"or above the threshold at some time; a detected customer is scored at or above it on "
-        f"a day strictly before the first day at {dpd} days past due, and the lead time is the "
-        f"number of days from the first such score to that day.", "",
-        *_table(["threshold", "score", "false-alarm rate", "detected", "detection rate",
-                 "median lead days", "p25", "p75"],
-                [_detection_row(lead.at_target), _detection_row(lead.at_high_band)]),
-        ""]
+        f"{capture.customers:,} customers scored as the stream scores them ({capture.rows_scored:,} "
+        f"scores). The window is the last {capture.window_days} days, after "
+        f"{capture.warmup_days} days of history. A flag is a pre-delinquency (current) score at "
+        "or above the threshold. **Captured while current**: a customer who later reaches 30 "
+        "days past due, flagged on a day strictly before the missed due date that led there; "
+        "**lead**: days from the first such flag to that due date. **Before first miss**: "
+        "flagged before the customer's first missed payment of all. **False alarm**: never "
+        f"reaches 30 days past due, flagged at least {capture.outcome_days} days before the end. "
+        "**Contacts**: customers flagged per 1,000 customers per 30 days. "
+        "Definitions: docs/definitions.md.", "",
+        *_table(["operating point", "score", "captured while current", "median lead days",
+                 "p25 lead days", "before first miss", "false alarms",
+                 "contacts / 1,000 / month"], rows),
+        "", f"![Capture against contact volume]({PLOTS_DIR}/{PLOT_FILES['capture']})", ""]
     return lines
+
+
+def _scale_section(metadata: Mapping[str, Any]) -> list[str]:
+    scale = metadata.get("score_scale")
+    lines = ["## Score scale", ""]
+    if not isinstance(scale, Mapping) or scale.get("method") != "risk_rank":
+        return [*lines, "Score = round(100 x calibrated probability) (a model without a "
+                        "risk-rank scale).", ""]
+    rows = [[f"{float(share):.1%}", str(score)] for share, score in scale.get("anchors", [])]
+    knots = [[str(round(float(s))), f"{float(p):.4f}"] for p, s in scale.get("knots", [])]
+    return [*lines,
+            "The pre-delinquency score is a risk rank among the training population's current "
+            f"customers ({int(scale.get('population_rows', 0)):,} rows): at each anchor, the "
+            "share of that population scored at or above it.", "",
+            *_table(["share at or above", "score"], rows), "",
+            "Knots (score: lowest calibrated probability of 30 days past due within 90 days); "
+            "the score is linear in log-odds between them:", "",
+            *_table(["score", "probability"], knots), ""]
 
 
 def render_report(evaluation: Evaluation, metadata: Mapping[str, Any], source: str,
@@ -156,11 +185,16 @@ def render_report(evaluation: Evaluation, metadata: Mapping[str, Any], source: s
     lines += [f"> {note}" for note in notes]
     if notes:
         lines.append("")
+    if evaluation.arrears_rows_left_out:
+        lines += [f"> {evaluation.arrears_rows_left_out:,} labelled points where the customer "
+                  "was in arrears were left out: the pre-delinquency model is evaluated on "
+                  "current customers.", ""]
     lines += _metrics_section(evaluation, metadata)
     lines += _calibration_section(evaluation)
     lines += _curves_section()
     lines += _reasons_section(evaluation)
-    lines += _lead_time_section(evaluation.lead_times)
+    lines += _scale_section(metadata)
+    lines += _capture_section(evaluation.capture)
     return "\n".join(lines)
 
 

@@ -17,9 +17,20 @@ import numpy as np
 import numpy.typing as npt
 
 from model_registry import ModelVersion, write_version
-from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES
+from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES, in_arrears
 from stream_app.offline import AsOf, ReplayStats, replay_points
-from stream_app.scoring import PlattCalibration, build_baseline, fit_platt, forest_from_catboost
+from stream_app.scoring import (
+    DEFAULT_ANCHORS,
+    ArrearsAssessment,
+    ArrearsPoint,
+    PlattCalibration,
+    RiskRankScale,
+    build_baseline,
+    fit_arrears_assessment,
+    fit_platt,
+    fit_risk_rank_scale,
+    forest_from_catboost,
+)
 
 from ._metrics import classification_metrics
 
@@ -29,6 +40,8 @@ __all__ = [
     "TrainingError",
     "TrainingParams",
     "build_dataset",
+    "build_training_data",
+    "fit_contact_scale",
     "model_fingerprint",
     "save_trained_model",
     "train_model",
@@ -84,10 +97,13 @@ class TrainedModel:
     dataset_fingerprint: str
     calibration: PlattCalibration
     split: dict[str, Any]  # how rows were split (for the report and the metadata)
-    # dataset row indexes of each part: "train", "validation", "out_of_time"
+    # row indexes of each part ("train", "validation", "out_of_time") in the dataset given to
+    # train_model (arrears rows it dropped are in none)
     rows: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
     # training distribution of the score and the top features (for drift monitoring)
     baseline: dict[str, Any] = field(default_factory=dict)
+    scale: RiskRankScale | None = None  # the pre-delinquency score scale
+    arrears: ArrearsAssessment = field(default_factory=ArrearsAssessment.prior)
 
 
 def build_dataset(
@@ -115,6 +131,39 @@ def build_dataset(
     )
 
 
+def build_training_data(
+    records: Iterable[dict[str, Any]],
+    labels: Sequence[AsOf],
+    arrears: Sequence[ArrearsPoint] = (),
+    stats: ReplayStats | None = None,
+) -> tuple[Dataset, ArrearsAssessment]:
+    """One replay for both tracks: the labelled points' features (the pre-delinquency model's
+    data) and the arrears points' features (the roll-rate table's segments)."""
+    label_rows: list[list[float]] = []
+    targets: list[int] = []
+    customers: list[str] = []
+    as_of: list[int] = []
+    arrears_rows: list[tuple[ArrearsPoint, npt.NDArray[np.float64]]] = []
+    points: list[AsOf] = [*labels, *arrears]
+    for point, vector in replay_points(records, points, stats):
+        if isinstance(point, ArrearsPoint):
+            row = np.asarray(vector, dtype=np.float64)
+            if in_arrears(row[None, :])[0]:  # the features agree that it is past due
+                arrears_rows.append((point, row))
+            continue
+        label_rows.append(vector)
+        targets.append(int(getattr(point, "label")))  # noqa: B009 - AsOf has no label field
+        customers.append(point.customer_id)
+        as_of.append(point.as_of)
+    if not label_rows:
+        raise TrainingError("no labelled points: the label file is empty")
+    dataset = Dataset(np.asarray(label_rows, dtype=np.float64),
+                      np.asarray(targets, dtype=np.int64), customers,
+                      np.asarray(as_of, dtype=np.int64))
+    assessment = fit_arrears_assessment(arrears_rows) if arrears else ArrearsAssessment.prior()
+    return dataset, assessment
+
+
 def _in_validation(customer_id: str, share: float) -> bool:
     digest = hashlib.blake2b(customer_id.encode(), digest_size=4, person=b"pd-split").digest()
     return int.from_bytes(digest, "big") % 10_000 < share * 10_000
@@ -133,11 +182,26 @@ def train_model(
     dataset: Dataset,
     params: TrainingParams = TrainingParams(),
     on_iteration: Callable[[int, int], None] | None = None,
+    *,
+    arrears: ArrearsAssessment | None = None,
+    anchors: Sequence[tuple[float, int]] = DEFAULT_ANCHORS,
 ) -> TrainedModel:
-    """Fit CatBoost with early stopping on a customer-disjoint validation split, calibrate
-    on it, and, where the as-of dates allow, keep the latest 20% of them out of time."""
+    """Fit the pre-delinquency model: CatBoost with early stopping on a customer-disjoint
+    validation split, calibrated on it, and, where the as-of dates allow, the latest 20% of
+    them kept out of time. Only points where the customer is current are used (rows whose
+    features show an amount past due are dropped and counted: they are the arrears track's).
+    The risk-rank score scale is fitted on the calibrated probabilities of the in-time rows;
+    ``arrears`` (the roll-rate table) rides along into the metadata."""
     from catboost import CatBoostClassifier, Pool
 
+    current = ~in_arrears(dataset.features)
+    dropped = int(len(current) - current.sum())
+    kept = np.flatnonzero(current)  # rows of the caller's dataset (TrainedModel.rows)
+    if dropped:
+        dataset = dataset.subset(kept)
+    if not len(dataset.labels):
+        raise TrainingError("every labelled point is in arrears: the pre-delinquency model "
+                            "learns from points where the customer is current")
     y = dataset.labels
     if int(y.sum()) == 0:
         raise TrainingError("the labels contain no positive (label=1) row: nothing to learn")
@@ -204,15 +268,76 @@ def train_model(
         "out_of_time_from": cutoff,
         "rows": {"train": len(train_idx), "validation": len(valid_idx),
                  "out_of_time": len(oot_idx)},
+        "arrears_rows_dropped": dropped,
     }
     in_time_idx = np.concatenate([train_idx, valid_idx])
-    in_time_scores = np.floor(calibration.apply(raw(in_time_idx)) * 100 + 0.5).astype(np.int64)
+    scale = fit_risk_rank_scale(calibration.apply(raw(in_time_idx)), anchors)
+    in_time_scores = scale.scores(calibration.apply(raw(in_time_idx)))
     baseline = build_baseline(in_time_scores, dataset.features[in_time_idx], names,
                               np.asarray(model.get_feature_importance(), dtype=np.float64))
     return TrainedModel(model, params, metrics, int(model.get_best_iteration() or 0),
                         dataset.fingerprint(), calibration, split,
-                        {"train": train_idx, "validation": valid_idx, "out_of_time": oot_idx},
-                        baseline)
+                        {"train": kept[train_idx], "validation": kept[valid_idx],
+                         "out_of_time": kept[oot_idx]},
+                        baseline, scale, arrears or ArrearsAssessment.prior())
+
+
+def fit_contact_scale(
+    trained: TrainedModel,
+    dataset: Dataset,
+    records: Iterable[dict[str, Any]],
+    *,
+    customers: Iterable[str] | None = None,
+    anchors: Sequence[tuple[float, int]] = DEFAULT_ANCHORS,
+) -> TrainedModel:
+    """Refit the score scale on what the stream would publish: replay ``records`` (the
+    training events) as the worker scores them, for ``customers`` (default: the validation
+    customers, never trained on), and take each customer's highest pre-delinquency
+    probability in every 30-day period. An anchor ``(share, score)`` then says which share of
+    current customer-months reach the score: the contacts per customer per month that a
+    threshold at that score makes, on the training population."""
+    import dataclasses
+
+    from stream_app.offline import replay_events
+
+    chosen = (set(customers) if customers is not None
+              else {dataset.customers[int(i)] for i in trained.rows["validation"]})
+    forest = forest_from_catboost(trained.model)
+    period_ms = 30 * 86_400_000
+    maxima: dict[tuple[str, int], float] = {}
+    keys: list[tuple[str, int]] = []
+    vectors: list[list[float]] = []
+
+    def flush() -> None:
+        if not vectors:
+            return
+        matrix = np.asarray(vectors, dtype=np.float64)
+        probabilities = trained.calibration.apply(forest.raw_scores(forest.leaf_indexes(matrix)))
+        for key, p, arrears in zip(keys, probabilities, in_arrears(matrix), strict=True):
+            if not arrears and p > maxima.get(key, -1.0):
+                maxima[key] = float(p)
+        keys.clear()
+        vectors.clear()
+
+    for row in replay_events(r for r in records if r.get("customer_id") in chosen):
+        keys.append((row.customer_id, row.as_of // period_ms))
+        vectors.append(row.vector)
+        if len(vectors) >= 8192:
+            flush()
+    flush()
+    if len(maxima) < 2:
+        return trained  # too little to fit on: keep the labelled points' scale
+    scale = fit_risk_rank_scale(np.asarray(list(maxima.values())), anchors)
+    in_time = np.concatenate([trained.rows["train"], trained.rows["validation"]])
+    raw = trained.model.predict(dataset.features[in_time], prediction_type="RawFormulaVal")
+    baseline = build_baseline(scale.scores(trained.calibration.apply(raw)),
+                              dataset.features[in_time], list(FEATURE_NAMES),
+                              np.asarray(trained.model.get_feature_importance(),
+                                         dtype=np.float64))
+    split = {**trained.split, "score_scale_population": (
+        f"{len(maxima):,} customer-months of {len(chosen):,} customers' stream scores")}
+    return dataclasses.replace(trained, scale=dataclasses.replace(scale, unit="customer-months"),
+                               baseline=baseline, split=split)
 
 
 def model_fingerprint(model: Any) -> str:
@@ -250,6 +375,9 @@ def version_metadata(
         "best_iteration": trained.best_iteration,
         "metrics": trained.metrics,
         "calibration": trained.calibration.to_metadata(),
+        "track": "PRE_DELINQUENCY",
+        "score_scale": trained.scale.to_metadata() if trained.scale is not None else None,
+        "arrears_assessment": trained.arrears.to_metadata(),
         "split": trained.split,
         "baseline": trained.baseline,
         "catboost_version": catboost.__version__,
