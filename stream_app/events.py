@@ -19,6 +19,7 @@ __all__ = [
     "DIRECTIONS",
     "PAYMENT_KINDS",
     "PRODUCTS",
+    "TRACKS",
     "TRANSACTION_STATUSES",
     "CustomerFlags",
     "DeadLetter",
@@ -49,6 +50,10 @@ PAYMENT_KINDS = frozenset(
      "DELINQUENCY_STATUS"}
 )
 BANDS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+# Output contract revision 3: a customer with no amount past due is on the pre-delinquency
+# track, one with any amount past due on the arrears track. Records written before revision 3
+# read as "UNKNOWN" (the schemas' default), which is never a value the engine publishes.
+TRACKS = ("PRE_DELINQUENCY", "ARREARS")
 
 
 class RecordType(enum.Enum):
@@ -149,6 +154,10 @@ class RiskScore:
     features_sha256: str | None = None
     challenger_model_version: str | None = None  # shadow scoring; never acts
     challenger_score: int | None = None
+    track: str = "UNKNOWN"  # one of TRACKS; "UNKNOWN" only for records before revision 3
+    days_past_due: int | None = None  # current, worst product; 0 on the pre-delinquency track
+    roll_probability: float | None = None  # arrears track: to the next bucket within 30 days
+    cure_probability: float | None = None  # arrears track: back to current within 30 days
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -166,6 +175,10 @@ class RiskScore:
             "features_sha256": self.features_sha256,
             "challenger_model_version": self.challenger_model_version,
             "challenger_score": self.challenger_score,
+            "track": self.track,
+            "days_past_due": self.days_past_due,
+            "roll_probability": self.roll_probability,
+            "cure_probability": self.cure_probability,
         }
 
 
@@ -189,6 +202,8 @@ class Intervention:
     rule: str | None = None  # the contact rule that suppressed or rerouted the decision
     features: tuple[float, ...] = ()  # decision bundle: the scored vector, model column order
     feature_names_sha256: str | None = None
+    track: str = "UNKNOWN"  # one of TRACKS; "UNKNOWN" only for records before revision 3
+    days_past_due: int | None = None  # as in the RiskScore that triggered it
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -210,6 +225,8 @@ class Intervention:
             "rule": self.rule,
             "features": list(self.features),
             "feature_names_sha256": self.feature_names_sha256,
+            "track": self.track,
+            "days_past_due": self.days_past_due,
         }
 
 

@@ -45,9 +45,12 @@ class AvroCodec:
 
     def __init__(self, catalog: SchemaCatalog) -> None:
         self.catalog = catalog
+        # the header names the schema the body is written with: the newest version of the
+        # record type's subject (not the highest id, although ids are appended in order)
+        latest = {s.record_type: catalog.latest(s.record_type).schema_id for s in catalog.all()}
         self._headers = {
-            s.record_type: bytes([MAGIC_BYTE]) + s.schema_id.to_bytes(4, "big")
-            for s in catalog.all()
+            record_type: bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big")
+            for record_type, schema_id in latest.items()
         }
 
     def encode(self, record_type: RecordType, record: Mapping[str, Any]) -> bytes:

@@ -114,8 +114,9 @@ REASONS = (
 )
 
 
-def risk_score() -> dict[str, Any]:
-    return RiskScore(
+def risk_score(**changes: Any) -> dict[str, Any]:
+    """A revision-3 score on the pre-delinquency track (``changes`` replace record fields)."""
+    record = RiskScore(
         event_id="rs-7f3a",
         customer_id="CUST-0000042",
         scored_at=T0 + 1_234,
@@ -128,11 +129,23 @@ def risk_score() -> dict[str, Any]:
         top_reasons=REASONS,
         trigger_topic="bank.transactions.v1",
         features_sha256="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        track="PRE_DELINQUENCY",
+        days_past_due=0,
     ).to_record()
+    record.update(changes)
+    return record
 
 
-def intervention() -> dict[str, Any]:
-    return Intervention(
+def arrears_risk_score() -> dict[str, Any]:
+    """A revision-3 score on the arrears track: score and probability are the roll's."""
+    return risk_score(event_id="rs-9b21", probability=0.4125, score=41, band="HIGH",
+                      track="ARREARS", days_past_due=34, roll_probability=0.4125,
+                      cure_probability=0.2250)
+
+
+def intervention(**changes: Any) -> dict[str, Any]:
+    """A revision-3 intervention on the pre-delinquency track."""
+    record = Intervention(
         intervention_id="iv-5c1e",
         customer_id="CUST-0000042",
         created_at=T0 + 2_000,
@@ -147,7 +160,11 @@ def intervention() -> dict[str, Any]:
         expires_at=T0 + 7 * 86_400_000,
         trigger_event_id="tx-0001",
         experiment_arm="CONTROL",
+        track="PRE_DELINQUENCY",
+        days_past_due=0,
     ).to_record()
+    record.update(changes)
+    return record
 
 
 def dead_letter(key: bytes | None = b"CUST-0000042") -> dict[str, Any]:

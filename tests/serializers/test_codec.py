@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from stream_app.events import (
     PAYMENT_KINDS,
+    TRACKS,
     CustomerFlags,
     Payment,
     RecordType,
@@ -95,22 +96,117 @@ def test_catalogue_holds_every_record_type_with_the_registry_ids() -> None:
     assert CATALOG.by_id(999) is None
 
 
-def test_every_later_version_of_a_subject_reads_every_earlier_one() -> None:
-    """Backward compatibility: a new version only adds fields with defaults."""
+def _versions_by_subject() -> list[list[Any]]:
     by_subject: dict[str, list[Any]] = {}
     for schema in ALL_SCHEMAS:
         by_subject.setdefault(schema.subject, []).append(schema)
-    for versions in by_subject.values():
-        versions.sort(key=lambda s: s.version)
-        for older, newer in itertools.pairwise(versions):
+    return [sorted(v, key=lambda s: s.version) for v in by_subject.values()]
+
+
+def _fields(schema: Any) -> dict[str, Any]:
+    return {f["name"]: f for f in schema.definition["fields"]}
+
+
+def _written_with(schema: Any, record: dict[str, Any]) -> bytes:
+    """The Avro body of ``record`` as a producer on ``schema`` writes it (its fields only)."""
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, schema.wire,
+                               {k: v for k, v in record.items() if k in _fields(schema)})
+    return body.getvalue()
+
+
+def _read(body: bytes, writer: Any, reader: Any) -> dict[str, Any]:
+    record = fastavro.schemaless_reader(io.BytesIO(body), writer.wire, reader.wire)
+    assert isinstance(record, dict)
+    return record
+
+
+def test_every_later_version_of_a_subject_reads_every_earlier_one() -> None:
+    """Backward compatibility: a new version only adds fields with defaults."""
+    for versions in _versions_by_subject():
+        for older, newer in itertools.combinations(versions, 2):
             record = records.sample(older.record_type)
-            body = io.BytesIO()
-            fastavro.schemaless_writer(body, older.wire, record)
-            body.seek(0)
-            read = fastavro.schemaless_reader(body, older.wire, newer.wire)
-            added = {f["name"] for f in newer.definition["fields"]} - set(record)
-            assert all(read[name] is None for name in added)
-            assert {k: read[k] for k in record} == record
+            read = _read(_written_with(older, record), older, newer)
+            kept = set(_fields(older))
+            for name, field in _fields(newer).items():
+                if name in kept:
+                    assert read[name] == record[name], name
+                else:
+                    assert "default" in field, f"{newer.subject} v{newer.version}: {name}"
+                    assert read[name] == field["default"], name
+
+
+def test_every_earlier_version_of_a_subject_reads_every_later_one() -> None:
+    """Forward compatibility: a consumer still on an older revision reads newer records."""
+    for versions in _versions_by_subject():
+        for older, newer in itertools.combinations(versions, 2):
+            record = records.sample(newer.record_type)
+            read = _read(_written_with(newer, record), newer, older)
+            assert read == {k: record[k] for k in _fields(older)}
+
+
+SCORE_REV2, SCORE_REV3 = CATALOG.by_id(7), CATALOG.by_id(9)
+INTERVENTION_REV2, INTERVENTION_REV3 = CATALOG.by_id(8), CATALOG.by_id(10)
+REV3_SCORE_FIELDS = {"track", "days_past_due", "roll_probability", "cure_probability"}
+
+
+def test_revision_3_is_the_newest_revision_of_both_output_subjects() -> None:
+    assert CATALOG.latest(RecordType.RISK_SCORE) is SCORE_REV3
+    assert CATALOG.latest(RecordType.INTERVENTION) is INTERVENTION_REV3
+    assert (SCORE_REV3.version, INTERVENTION_REV3.version) == (3, 3)
+    assert set(_fields(SCORE_REV3)) - set(_fields(SCORE_REV2)) == REV3_SCORE_FIELDS
+    assert set(_fields(INTERVENTION_REV3)) - set(_fields(INTERVENTION_REV2)) == {
+        "track", "days_past_due"}
+    for schema in (SCORE_REV3, INTERVENTION_REV3):
+        track = _fields(schema)["track"]
+        assert track["default"] == "UNKNOWN"
+        assert track["type"]["name"] == "Track"
+        assert track["type"]["symbols"] == [*TRACKS, "UNKNOWN"]
+        assert track["type"]["default"] == "UNKNOWN"
+        added = set(_fields(schema)) - set(_fields(CATALOG.by_id(schema.schema_id - 2)))
+        for name in added:
+            assert _fields(schema)[name]["doc"], name
+        for name in added - {"track"}:
+            assert _fields(schema)[name]["type"][0] == "null"
+            assert _fields(schema)[name]["default"] is None
+
+
+def test_a_revision_3_reader_gives_revision_2_records_the_defaults() -> None:
+    for record, old, new in ((records.arrears_risk_score(), SCORE_REV2, SCORE_REV3),
+                             (records.intervention(), INTERVENTION_REV2, INTERVENTION_REV3)):
+        read = _read(_written_with(old, record), old, new)
+        assert read["track"] == "UNKNOWN"
+        assert read["days_past_due"] is None
+        if new is SCORE_REV3:
+            assert (read["roll_probability"], read["cure_probability"]) == (None, None)
+        assert {k: read[k] for k in _fields(old)} == {k: record[k] for k in _fields(old)}
+
+
+ARREARS_ACTIONS = ("ARREARS_REMINDER", "HARDSHIP_ASSESSMENT", "COLLECTIONS_HANDOFF")
+
+
+def test_revision_3_adds_the_arrears_actions_and_older_readers_see_other() -> None:
+    def actions(schema: Any) -> list[str]:
+        symbols: list[str] = _fields(schema)["action"]["type"]["symbols"]
+        return symbols
+
+    old_symbols = actions(INTERVENTION_REV2)
+    assert actions(INTERVENTION_REV3) == [*old_symbols, *ARREARS_ACTIONS]  # indexes kept
+    for action in ARREARS_ACTIONS:
+        record = records.intervention(action=action, track="ARREARS", days_past_due=45)
+        body = _written_with(INTERVENTION_REV3, record)
+        assert _read(body, INTERVENTION_REV3, INTERVENTION_REV3)["action"] == action
+        for older in (CATALOG.by_id(5), INTERVENTION_REV2):
+            assert _read(body, INTERVENTION_REV3, older)["action"] == "OTHER"  # enum default
+
+
+def test_a_revision_2_reader_reads_revision_3_records() -> None:
+    for record, old, new in ((records.arrears_risk_score(), SCORE_REV2, SCORE_REV3),
+                             (records.intervention(track="ARREARS", days_past_due=12),
+                              INTERVENTION_REV2, INTERVENTION_REV3)):
+        body = _written_with(new, record)
+        assert _read(body, new, new) == record
+        assert _read(body, new, old) == {k: record[k] for k in _fields(old)}
 
 
 def test_every_schema_file_is_registered() -> None:
@@ -294,10 +390,63 @@ def test_newer_reader_schema_reads_frames_written_with_the_older_one(
 def test_output_records_read_back_in_either_format(output_format: str) -> None:
     encoder = OutputEncoder(CATALOG, output_format)
     reader = OutputDecoder(CATALOG)
-    record = records.risk_score()
-    data = encoder.encode(RecordType.RISK_SCORE, record)
-    assert data[:1] == (b"\x00" if output_format == "avro" else b"{")
-    assert reader.decode(RecordType.RISK_SCORE, data) == record
+    for record in (records.risk_score(), records.arrears_risk_score()):
+        data = encoder.encode(RecordType.RISK_SCORE, record)
+        assert data[:1] == (b"\x00" if output_format == "avro" else b"{")
+        assert reader.decode(RecordType.RISK_SCORE, data) == record
+    record = records.intervention(track="ARREARS", days_past_due=64)
+    data = encoder.encode(RecordType.INTERVENTION, record)
+    assert reader.decode(RecordType.INTERVENTION, data) == record
+
+
+def test_the_output_encoder_writes_revision_3_with_its_id() -> None:
+    encoder = OutputEncoder(CATALOG, "avro")
+    score = encoder.encode(RecordType.RISK_SCORE, records.arrears_risk_score())
+    assert score[:5] == _header(9)
+    assert _read(score[5:], SCORE_REV3, SCORE_REV3) == records.arrears_risk_score()
+    decision = encoder.encode(RecordType.INTERVENTION, records.intervention())
+    assert decision[:5] == _header(10)
+
+
+@pytest.mark.parametrize("schema_id", [4, 7], ids=["rev1", "rev2"])
+def test_older_risk_scores_decode_with_the_revision_3_defaults(schema_id: int) -> None:
+    writer = CATALOG.by_id(schema_id)
+    assert writer is not None
+    record = records.arrears_risk_score()
+    decoded = OutputDecoder(CATALOG).decode(
+        RecordType.RISK_SCORE, _header(schema_id) + _written_with(writer, record))
+    assert (decoded["track"], decoded["days_past_due"], decoded["roll_probability"],
+            decoded["cure_probability"]) == ("UNKNOWN", None, None, None)
+    assert {k: decoded[k] for k in _fields(writer)} == {k: record[k] for k in _fields(writer)}
+
+
+@pytest.mark.parametrize("schema_id", [5, 8], ids=["rev1", "rev2"])
+def test_older_interventions_decode_with_the_revision_3_defaults(schema_id: int) -> None:
+    writer = CATALOG.by_id(schema_id)
+    assert writer is not None
+    record = records.intervention(track="ARREARS", days_past_due=40)
+    decoded = OutputDecoder(CATALOG).decode(
+        RecordType.INTERVENTION, _header(schema_id) + _written_with(writer, record))
+    assert (decoded["track"], decoded["days_past_due"]) == ("UNKNOWN", None)
+    assert {k: decoded[k] for k in _fields(writer)} == {k: record[k] for k in _fields(writer)}
+
+
+def test_the_header_names_the_newest_version_even_when_its_id_is_lower(tmp_path: Path) -> None:
+    """The body is written with the subject's newest version; the header must name it."""
+    shutil.copytree(SCHEMAS, tmp_path, dirs_exist_ok=True)
+    registry = json.loads((tmp_path / "registry.json").read_text())
+    subject = registry["subjects"]["bank.transactions.v1-value"]
+    v2 = json.loads((SCHEMAS / "transaction.v1.avsc").read_text())
+    v2["fields"].append({"name": "note", "type": ["null", "string"], "default": None})
+    (tmp_path / "transaction.v2.avsc").write_text(json.dumps(v2))
+    subject[0]["id"] = 99  # version 1 under a high id, version 2 under a lower one
+    subject.append({"version": 2, "id": 98, "file": "transaction.v2.avsc"})
+    (tmp_path / "registry.json").write_text(json.dumps(registry))
+    evolved = SchemaCatalog(tmp_path)
+    frame = AvroCodec(evolved).encode(RecordType.TRANSACTION, {**records.transaction(),
+                                                               "note": "hi"})
+    assert frame[:5] == _header(98)
+    assert AvroCodec(evolved).decode(frame, RecordType.TRANSACTION)["note"] == "hi"
 
 
 def test_output_encoder_refuses_an_unknown_format() -> None:
