@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from stream_app.events import RecordType
+from stream_app.events import TRACKS, RecordType
 from stream_app.serializers import MAGIC_BYTE, InputError, OutputDecoder, SchemaCatalog
 
 __all__ = ["InterventionRow", "RowDecoder", "RowError", "ScoreRow", "schema_id_of"]
@@ -28,6 +28,8 @@ __all__ = ["InterventionRow", "RowDecoder", "RowError", "ScoreRow", "schema_id_o
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_TEXT = 10_000  # far above any field we write; bounds what one bad record can store
 _EXPERIMENT_ARMS = frozenset({"TREATMENT", "CONTROL"})
+_TRACKS = frozenset({*TRACKS, "UNKNOWN"})  # UNKNOWN: a record written before revision 3
+_MAX_DAYS_PAST_DUE = 2**31 - 1  # the column is an integer; the contract's inputs stop at 3650
 
 
 class RowError(ValueError):
@@ -55,6 +57,10 @@ class ScoreRow(NamedTuple):
     features_sha256: str | None
     challenger_model_version: str | None
     challenger_score: int | None
+    track: str
+    days_past_due: int | None
+    roll_probability: float | None
+    cure_probability: float | None
     schema_id: int | None
 
 
@@ -79,6 +85,8 @@ class InterventionRow(NamedTuple):
     rule: str | None
     features: list[float]
     feature_names_sha256: str | None
+    track: str
+    days_past_due: int | None
     schema_id: int | None
 
 
@@ -189,9 +197,30 @@ def _features(record: Mapping[str, Any]) -> list[float]:
 
 
 def _probability(record: Mapping[str, Any]) -> float:
-    value = _number(_get(record, "probability", optional=False), "probability")
+    value = _optional_probability(record, "probability")
+    if value is None:
+        raise RowError("missing_field", "probability is missing")
+    return value
+
+
+def _optional_probability(record: Mapping[str, Any], name: str) -> float | None:
+    value = _get(record, name, optional=True)
+    if value is None:
+        return None
+    value = _number(value, name)
     if not 0.0 <= value <= 1.0 or math.isnan(value):
-        raise RowError("invalid_value", "probability must be between 0 and 1")
+        raise RowError("invalid_value", f"{name} must be between 0 and 1")
+    return value
+
+
+def _track(record: Mapping[str, Any]) -> str:
+    """The record's track; a record written before revision 3 (JSON without the field, or
+    Avro read with the newest schema's default) is ``UNKNOWN``."""
+    value = _optional_text(record, "track")
+    if value is None:
+        return "UNKNOWN"
+    if value not in _TRACKS:
+        raise RowError("invalid_value", "track must be PRE_DELINQUENCY, ARREARS or UNKNOWN")
     return value
 
 
@@ -236,6 +265,10 @@ class RowDecoder:
             features_sha256=_optional_text(r, "features_sha256"),
             challenger_model_version=_optional_text(r, "challenger_model_version"),
             challenger_score=_optional_integer(r, "challenger_score", 0, 100),
+            track=_track(r),
+            days_past_due=_optional_integer(r, "days_past_due", 0, _MAX_DAYS_PAST_DUE),
+            roll_probability=_optional_probability(r, "roll_probability"),
+            cure_probability=_optional_probability(r, "cure_probability"),
             schema_id=schema_id_of(value),
         )
 
@@ -264,5 +297,7 @@ class RowDecoder:
             rule=_optional_text(r, "rule"),
             features=_features(r),
             feature_names_sha256=_optional_text(r, "feature_names_sha256"),
+            track=_track(r),
+            days_past_due=_optional_integer(r, "days_past_due", 0, _MAX_DAYS_PAST_DUE),
             schema_id=schema_id_of(value),
         )

@@ -10,6 +10,7 @@ import orjson
 import pytest
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from stream_app.events import TRACKS
 from stream_app.sink import INTERVENTIONS, SCORES, RowDecoder, RowError, build_batch, schema_id_of
 from tests.support.outputs import T0, encode, encode_with_schema, intervention, risk_score
 
@@ -24,7 +25,28 @@ def test_an_avro_score_becomes_its_row_with_the_schema_id() -> None:
     assert row.challenger_model_version == "m-challenger"
     assert row.challenger_score == 4
     assert json.loads(row.top_reasons) == [r.to_record() for r in score.top_reasons]
-    assert row.schema_id == 7
+    assert row.schema_id == 9  # revision 3
+    assert (row.track, row.days_past_due, row.roll_probability, row.cure_probability) == (
+        "UNKNOWN", None, None, None)  # RiskScore's defaults
+
+
+def test_an_arrears_score_keeps_its_track_days_past_due_and_probabilities() -> None:
+    score = risk_score(1, track="ARREARS", days_past_due=45, roll_probability=0.375,
+                       cure_probability=0.125, probability=0.375, score=38)
+    for wire in ("avro", "json"):
+        row = DECODER.score_row(encode(score, wire))
+        assert (row.track, row.days_past_due, row.roll_probability, row.cure_probability) == (
+            "ARREARS", 45, 0.375, 0.125)
+    row = DECODER.score_row(encode(risk_score(2, track="PRE_DELINQUENCY", days_past_due=0)))
+    assert (row.track, row.days_past_due, row.roll_probability) == ("PRE_DELINQUENCY", 0, None)
+
+
+def test_an_arrears_intervention_keeps_its_track_and_days_past_due() -> None:
+    decision = intervention(3, track="ARREARS", days_past_due=62, action="COLLECTIONS_HANDOFF")
+    for wire in ("avro", "json"):
+        row = DECODER.intervention_row(encode(decision, wire))
+        assert (row.track, row.days_past_due, row.action) == (
+            "ARREARS", 62, "COLLECTIONS_HANDOFF")
 
 
 def test_a_json_intervention_has_no_schema_id_and_keeps_its_bundle() -> None:
@@ -44,6 +66,32 @@ def test_records_of_the_first_schema_revision_get_the_new_fields_defaults() -> N
     score = DECODER.score_row(encode_with_schema(risk_score(1), 4))
     assert (score.schema_id, score.challenger_model_version, score.challenger_score) == (
         4, None, None)
+    assert (row.track, row.days_past_due) == ("UNKNOWN", None)
+    assert (score.track, score.days_past_due, score.roll_probability,
+            score.cure_probability) == ("UNKNOWN", None, None, None)
+
+
+def test_records_of_revision_2_get_the_track_defaults() -> None:
+    arrears = {"track": "ARREARS", "days_past_due": 33}
+    score = risk_score(1, roll_probability=0.5, cure_probability=0.25, **arrears)
+    row = DECODER.score_row(encode_with_schema(score, 7))  # rev2 drops the rev3 fields
+    assert (row.schema_id, row.challenger_model_version) == (7, "m-challenger")
+    assert (row.track, row.days_past_due, row.roll_probability, row.cure_probability) == (
+        "UNKNOWN", None, None, None)
+    decision = DECODER.intervention_row(encode_with_schema(intervention(3, **arrears), 8))
+    assert (decision.schema_id, decision.rule) == (8, "cooldown")
+    assert (decision.track, decision.days_past_due) == ("UNKNOWN", None)
+
+
+def test_json_records_without_the_revision_3_fields_get_the_defaults() -> None:
+    new_fields = ("track", "days_past_due", "roll_probability", "cure_probability")
+    record = {k: v for k, v in risk_score(1).to_record().items() if k not in new_fields}
+    row = DECODER.score_row(orjson.dumps(record))
+    assert (row.track, row.days_past_due, row.roll_probability, row.cure_probability) == (
+        "UNKNOWN", None, None, None)
+    record = {k: v for k, v in intervention(2).to_record().items() if k not in new_fields}
+    decision = DECODER.intervention_row(orjson.dumps(record))
+    assert (decision.track, decision.days_past_due) == ("UNKNOWN", None)
 
 
 @pytest.mark.parametrize(("change", "reason"), [
@@ -53,6 +101,19 @@ def test_records_of_the_first_schema_revision_get_the_new_fields_defaults() -> N
     ({"customer_id": "a\x00b"}, "invalid_value"),
     ({"scored_at": 10**17}, "invalid_value"),
     ({"top_reasons": [{"code": "R"}]}, "missing_field"),
+    ({"track": "COLLECTIONS"}, "invalid_value"),
+    ({"track": "arrears"}, "invalid_value"),
+    ({"track": ""}, "invalid_value"),
+    ({"track": 1}, "wrong_type"),
+    ({"days_past_due": -1}, "invalid_value"),
+    ({"days_past_due": 2**31}, "invalid_value"),
+    ({"days_past_due": 3.5}, "wrong_type"),
+    ({"days_past_due": True}, "wrong_type"),
+    ({"roll_probability": 1.5}, "invalid_value"),
+    ({"roll_probability": -0.01}, "invalid_value"),
+    ({"roll_probability": "0.5"}, "wrong_type"),
+    ({"cure_probability": 2}, "invalid_value"),
+    ({"cure_probability": False}, "wrong_type"),
 ])
 def test_a_score_the_table_would_refuse_is_rejected_before_the_transaction(
         change: dict[str, object], reason: str) -> None:
@@ -67,6 +128,33 @@ def test_a_probability_outside_the_check_constraint_is_rejected() -> None:
     for probability in (float("nan"), 1.5):
         with pytest.raises(RowError, match="probability"):
             DECODER.score_row(encode(risk_score(1, probability=probability)))
+    for name in ("roll_probability", "cure_probability"):  # Avro carries NaN, JSON cannot
+        for bad in (float("nan"), float("inf"), 1.0000001):
+            with pytest.raises(RowError, match=name) as caught:
+                DECODER.score_row(encode(risk_score(1, track="ARREARS", **{name: bad})))
+            assert caught.value.reason == "invalid_value"
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"track": "UNKNOWN_TRACK"}, "invalid_value"),
+    ({"track": ["ARREARS"]}, "wrong_type"),
+    ({"days_past_due": -30}, "invalid_value"),
+    ({"days_past_due": "30"}, "wrong_type"),
+])
+def test_an_intervention_the_table_would_refuse_is_rejected_before_the_transaction(
+        change: dict[str, object], reason: str) -> None:
+    record = {**intervention(1).to_record(), **change}
+    with pytest.raises(RowError) as caught:
+        DECODER.intervention_row(orjson.dumps(record))
+    assert caught.value.reason == reason
+    assert str(next(iter(change))) in str(caught.value)  # names the field
+
+
+def test_every_track_the_contract_names_is_stored() -> None:
+    for track in (*TRACKS, "UNKNOWN"):
+        assert DECODER.score_row(encode(risk_score(1, track=track))).track == track
+        assert DECODER.intervention_row(encode(intervention(1, track=track), "json")).track == (
+            track)
 
 
 def test_undecodable_values_carry_the_decoder_reason() -> None:

@@ -46,11 +46,19 @@ async def _write_twice(url: str, scores: list[bytes], interventions: list[bytes]
 
 def test_rows_land_with_every_column(database: str) -> None:
     score, old_score = risk_score(1), risk_score(2)
+    arrears_score = risk_score(6, track="ARREARS", days_past_due=47, probability=0.625,
+                               score=63, roll_probability=0.625, cure_probability=0.0625)
+    rev2_score = risk_score(8, track="ARREARS", days_past_due=3)
     decision, json_decision, old_decision = intervention(3), intervention(4), intervention(5)
+    arrears_decision = intervention(7, track="ARREARS", days_past_due=47,
+                                    action="HARDSHIP_ASSESSMENT")
+    rev2_decision = intervention(9, track="ARREARS", days_past_due=3)
     asyncio.run(_write_twice(
         database,
-        [encode(score), encode_with_schema(old_score, 4)],
-        [encode(decision), encode(json_decision, "json"), encode_with_schema(old_decision, 5)]))
+        [encode(score), encode_with_schema(old_score, 4), encode(arrears_score, "json"),
+         encode_with_schema(rev2_score, 7)],
+        [encode(decision), encode(json_decision, "json"), encode_with_schema(old_decision, 5),
+         encode(arrears_decision), encode_with_schema(rev2_decision, 8)]))
 
     scores = {str(r["event_id"]): r for r in asyncio.run(fetch(database, "TABLE risk_scores"))}
     row = scores[score.event_id]
@@ -60,11 +68,20 @@ def test_rows_land_with_every_column(database: str) -> None:
     assert (row["probability"], row["score"], row["band"]) == (0.01, 1, "MEDIUM")
     assert (row["trigger_event_id"], row["trigger_topic"]) == ("tx-1", "bank.transactions.v1")
     assert json.loads(row["top_reasons"]) == [r.to_record() for r in score.top_reasons]
-    assert (row["features_sha256"], row["schema_id"]) == (score.features_sha256, 7)
+    assert (row["features_sha256"], row["schema_id"]) == (score.features_sha256, 9)
     assert (row["challenger_model_version"], row["challenger_score"]) == ("m-challenger", 4)
+    assert (row["track"], row["days_past_due"], row["roll_probability"]) == ("UNKNOWN", None, None)
     old = scores[old_score.event_id]
     assert (old["schema_id"], old["challenger_model_version"], old["challenger_score"]) == (
         4, None, None)
+    row = scores[arrears_score.event_id]
+    assert (row["schema_id"], row["track"], row["days_past_due"], row["roll_probability"],
+            row["cure_probability"], row["score"]) == (None, "ARREARS", 47, 0.625, 0.0625, 63)
+    for event_id in (old_score.event_id, rev2_score.event_id):  # before revision 3
+        row = scores[event_id]
+        assert (row["track"], row["days_past_due"], row["roll_probability"],
+                row["cure_probability"]) == ("UNKNOWN", None, None, None)
+    assert scores[rev2_score.event_id]["schema_id"] == 7
 
     decisions = {str(r["intervention_id"]): r
                  for r in asyncio.run(fetch(database, "TABLE interventions"))}
@@ -72,7 +89,7 @@ def test_rows_land_with_every_column(database: str) -> None:
     assert row["features"] == list(decision.features)  # double precision[], exact
     assert (row["actionable"], row["rule"], row["experiment_arm"]) == (
         False, "cooldown", "TREATMENT")
-    assert (row["feature_names_sha256"], row["schema_id"]) == (NAMES_SHA256, 8)
+    assert (row["feature_names_sha256"], row["schema_id"]) == (NAMES_SHA256, 10)
     assert (row["action"], row["channel"], row["priority"]) == ("PAYMENT_REMINDER", "SMS", "HIGH")
     assert (row["model_version"], row["policy_version"]) == ("m-test", "policy-test")
     assert row["expires_at"] == datetime.fromtimestamp(decision.expires_at / 1000, UTC)
@@ -83,6 +100,13 @@ def test_rows_land_with_every_column(database: str) -> None:
     assert (old["schema_id"], old["actionable"], old["rule"], old["features"],
             old["feature_names_sha256"]) == (5, True, None, [], None)
     assert old["experiment_arm"] == "CONTROL"
+    row = decisions[arrears_decision.intervention_id]
+    assert (row["track"], row["days_past_due"], row["action"], row["schema_id"]) == (
+        "ARREARS", 47, "HARDSHIP_ASSESSMENT", 10)
+    for intervention_id in (old_decision.intervention_id, rev2_decision.intervention_id):
+        row = decisions[intervention_id]
+        assert (row["track"], row["days_past_due"]) == ("UNKNOWN", None)
+    assert decisions[rev2_decision.intervention_id]["schema_id"] == 8
 
 
 def test_writing_a_batch_twice_keeps_one_row_per_id_and_counts_duplicates(database: str) -> None:
