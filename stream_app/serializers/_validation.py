@@ -101,6 +101,29 @@ def _amount(record: Mapping[str, Any], name: str, *, positive: bool = False) -> 
     return value
 
 
+def _signed_amount(record: Mapping[str, Any], name: str) -> int:
+    """A balance: negative means in credit (the bank owes the customer)."""
+    value = _int(_require(record, name), name)
+    if abs(value) > MAX_AMOUNT_MINOR:
+        raise InvalidValueError(
+            name, f"must be between -{MAX_AMOUNT_MINOR} and {MAX_AMOUNT_MINOR} minor units")
+    return value
+
+
+def _minimum_due(record: Mapping[str, Any], balance: int) -> int:
+    """The minimum payment of a statement: at most a positive balance, and 0 when the card is
+    settled or in credit (nothing is owed). Issuers cap the minimum at the balance, and past-due
+    amounts and fees are part of the balance, so a larger minimum is a producer bug."""
+    minimum = _amount(record, "minimum_due_minor")
+    if balance > 0 and minimum > balance:
+        raise InvalidValueError("minimum_due_minor",
+                                "must not exceed a positive statement_balance_minor")
+    if balance <= 0 and minimum != 0:
+        raise InvalidValueError("minimum_due_minor", "must be 0 when statement_balance_minor "
+                                "is 0 or negative (nothing is owed)")
+    return minimum
+
+
 def _opt_amount(record: Mapping[str, Any], name: str) -> int | None:
     if record.get(name) is None:
         return None
@@ -168,6 +191,7 @@ def validate_transaction(record: Mapping[str, Any]) -> Transaction:
         customer_id=_id(record, "customer_id"),
         account_id=_id(record, "account_id"),
         occurred_at=_timestamp(record, "occurred_at"),
+        # the sign is in direction: a refund is a CREDIT in the purchase's category
         amount_minor=_amount(record, "amount_minor", positive=True),
         currency=_currency(record),
         direction=_symbol(record, "direction", DIRECTIONS),
@@ -187,12 +211,14 @@ def validate_payment(record: Mapping[str, Any]) -> Payment:
     failure_reason = None
     due_date = _date(record, "due_date", required=kind in ("STATEMENT_ISSUED", "INSTALMENT_DUE"))
     if kind == "STATEMENT_ISSUED":
-        statement_balance = _amount(record, "statement_balance_minor")
-        minimum_due = _amount(record, "minimum_due_minor")
-        credit_limit = _opt_amount(record, "credit_limit_minor")
+        statement_balance = _signed_amount(record, "statement_balance_minor")  # < 0: in credit
+        minimum_due = _minimum_due(record, statement_balance)
+        credit_limit = _opt_amount(record, "credit_limit_minor")  # 0: no limit known
     elif kind == "INSTALMENT_DUE":
-        amount_due = _amount(record, "amount_due_minor")
+        amount_due = _amount(record, "amount_due_minor")  # 0: a payment holiday
     elif kind == "PAYMENT_RECEIVED":
+        # may exceed what is owed (an overpayment puts the card in credit); a reversed
+        # payment comes as PAYMENT_FAILED, never as a negative amount
         amount = _amount(record, "amount_minor", positive=True)
     elif kind == "PAYMENT_FAILED":
         amount = _amount(record, "amount_minor", positive=True)

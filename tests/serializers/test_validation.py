@@ -162,6 +162,96 @@ def test_output_record_types_cannot_be_validated_as_input() -> None:
         validate(RecordType.RISK_SCORE, records.risk_score())
 
 
+# --- credit balances, overpayments, refunds: what real card and loan systems emit ---------
+
+
+def _statement(balance: int, minimum: int, **changes: Any) -> dict[str, Any]:
+    return records.payment("STATEMENT_ISSUED", statement_balance_minor=balance,
+                           minimum_due_minor=minimum, **changes)
+
+
+@pytest.mark.parametrize("balance", [-1, -25_000, -MAX_AMOUNT_MINOR],
+                         ids=["one-cent", "refund", "limit"])
+def test_a_statement_of_a_card_in_credit_is_valid(balance: int) -> None:
+    """A negative balance is a card in credit (an overpayment or a refund): it owes nothing."""
+    event = validate_payment(_statement(balance, 0))
+    assert (event.statement_balance_minor, event.minimum_due_minor) == (balance, 0)
+    assert InputDecoder(CATALOG, TOPICS).decode(
+        "bank.payments.v1", AvroCodec(CATALOG).encode(RecordType.PAYMENT, _statement(balance, 0))
+    ) == event
+
+
+def test_the_balance_bound_is_symmetric() -> None:
+    assert validate_payment(_statement(MAX_AMOUNT_MINOR, 0)).statement_balance_minor == (
+        MAX_AMOUNT_MINOR)
+    failure = _fails(RecordType.PAYMENT, _statement(-MAX_AMOUNT_MINOR - 1, 0),
+                     InvalidValueError, "statement_balance_minor")
+    assert f"-{MAX_AMOUNT_MINOR} and {MAX_AMOUNT_MINOR}" in failure.message
+
+
+@pytest.mark.parametrize(("balance", "minimum"), [(1, 1), (154_210, 154_210), (154_210, 0)],
+                         ids=["one-cent-all-due", "all-due", "nothing-due"])
+def test_a_minimum_up_to_a_positive_balance_is_valid(balance: int, minimum: int) -> None:
+    assert validate_payment(_statement(balance, minimum)).minimum_due_minor == minimum
+
+
+SECRET_BALANCE, SECRET_MINIMUM = 7_654_321, 7_654_322  # must not appear in messages
+
+
+@pytest.mark.parametrize(
+    ("balance", "minimum", "rule"),
+    [(SECRET_BALANCE, SECRET_MINIMUM, "must not exceed a positive statement_balance_minor"),
+     (0, 1, "must be 0 when statement_balance_minor is 0 or negative"),
+     (-SECRET_BALANCE, SECRET_MINIMUM, "must be 0 when statement_balance_minor is 0 or negative"),
+     (-1, 1, "must be 0 when statement_balance_minor is 0 or negative")],
+    ids=["above-the-balance", "settled", "in-credit", "in-credit-one-cent"],
+)
+def test_a_minimum_the_balance_does_not_allow_is_refused(balance: int, minimum: int,
+                                                         rule: str) -> None:
+    failure = _fails(RecordType.PAYMENT, _statement(balance, minimum), InvalidValueError,
+                     "minimum_due_minor")
+    assert rule in failure.message  # names the field and the rule ...
+    for text in (str(failure), repr(failure)):  # ... never the values
+        assert not any(c.isdigit() for c in text.replace("must be 0", ""))
+
+
+def test_a_credit_limit_of_zero_means_no_limit_known() -> None:
+    assert validate_payment(_statement(154_210, 4_626, credit_limit_minor=0)).credit_limit_minor \
+        == 0
+    _fails(RecordType.PAYMENT, _statement(154_210, 4_626, credit_limit_minor=-1),
+           InvalidValueError, "credit_limit_minor")
+
+
+def test_an_instalment_of_zero_is_a_payment_holiday() -> None:
+    event = validate_payment(records.payment("INSTALMENT_DUE", amount_due_minor=0))
+    assert event.amount_due_minor == 0
+
+
+def test_an_overpayment_is_accepted_as_is() -> None:
+    """A payment larger than anything owed is valid: the card goes into credit."""
+    event = validate_payment(records.payment("PAYMENT_RECEIVED", amount_minor=MAX_AMOUNT_MINOR))
+    assert event.amount_minor == MAX_AMOUNT_MINOR
+    # a reversal is a PAYMENT_FAILED, never a negative payment
+    _fails(RecordType.PAYMENT, records.payment("PAYMENT_RECEIVED", amount_minor=-4_626),
+           InvalidValueError, "amount_minor")
+
+
+@pytest.mark.parametrize("category", ["DISCRETIONARY", "GROCERIES", "UTILITIES", "GAMBLING"])
+def test_a_refund_is_a_credit_in_the_purchase_category(category: str) -> None:
+    refund = records.transaction(direction="CREDIT", category=category, amount_minor=4_599,
+                                 balance_after_minor=-7_451)
+    event = validate_transaction(refund)
+    assert (event.direction, event.category, event.amount_minor) == ("CREDIT", category, 4_599)
+    _fails(RecordType.TRANSACTION, {**refund, "amount_minor": -4_599}, InvalidValueError,
+           "amount_minor")
+
+
+def test_an_overdrawn_balance_after_a_transaction_is_valid() -> None:
+    for balance in (-1, -MAX_AMOUNT_MINOR):
+        assert validate_transaction(
+            records.transaction(balance_after_minor=balance)).balance_after_minor == balance
+
+
 # --- missing fields --------------------------------------------------------------------------
 
 TRANSACTION_REQUIRED = ["event_id", "customer_id", "account_id", "occurred_at", "amount_minor",
@@ -288,7 +378,9 @@ INVALID_VALUES = [
     (RecordType.PAYMENT, "kind", "REFUND"),
     (RecordType.PAYMENT, "product", "LEASE"),
     (RecordType.PAYMENT, "currency", "usd"),
-    (RecordType.PAYMENT, "statement_balance_minor", -1),
+    (RecordType.PAYMENT, "statement_balance_minor", -MAX_AMOUNT_MINOR - 1),
+    (RecordType.PAYMENT, "statement_balance_minor", MAX_AMOUNT_MINOR + 1),
+    (RecordType.PAYMENT, "minimum_due_minor", -1),
     (RecordType.PAYMENT, "minimum_due_minor", MAX_AMOUNT_MINOR + 1),
     (RecordType.PAYMENT, "credit_limit_minor", -300_000),
     (RecordType.PAYMENT, "due_date", "1999-12-31"),
