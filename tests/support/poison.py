@@ -90,7 +90,8 @@ _PAY_BY_KIND: dict[str, tuple[str, ...]] = {  # the per-kind fields validation r
     "PAYMENT_FAILED": ("amount_minor", "failure_reason"),
     "DELINQUENCY_STATUS": ("days_past_due",),
 }
-_PAY_AMOUNTS: dict[str, tuple[str, ...]] = {  # validated amounts per kind (>= 0, <= 10^12)
+_PAY_AMOUNTS: dict[str, tuple[str, ...]] = {  # validated amounts per kind (>= 0, <= 10^12;
+    # statement_balance_minor: |value| <= 10^12, negative is a card in credit)
     "STATEMENT_ISSUED": ("statement_balance_minor", "minimum_due_minor", "credit_limit_minor"),
     "INSTALMENT_DUE": ("amount_due_minor",),
     "PAYMENT_RECEIVED": ("amount_minor",),
@@ -325,7 +326,8 @@ class _Generator:
         else:
             field = rng.choice(_PAY_AMOUNTS[body["kind"]])
             positive = body["kind"] in ("PAYMENT_RECEIVED", "PAYMENT_FAILED")
-            number = self._absurd_long(1 if positive else 0, MAX_AMOUNT)
+            low = -MAX_AMOUNT if field == "statement_balance_minor" else 1 if positive else 0
+            number = self._absurd_long(low, MAX_AMOUNT)
             if positive and rng.random() < 0.2:
                 number = 0
         roll = rng.random()
