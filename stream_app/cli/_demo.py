@@ -31,6 +31,10 @@ from typing import Any
 from .main import CliError
 
 _BAND_STYLE = {"LOW": "green", "MEDIUM": "yellow", "HIGH": "dark_orange", "CRITICAL": "red"}
+_BANDS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+_TRACKS = ("PRE_DELINQUENCY", "ARREARS")
+_TRACK_TITLE = {"PRE_DELINQUENCY": "pre-delinquency (current customers)",
+                "ARREARS": "arrears (collections track)"}
 
 
 @dataclass
@@ -38,10 +42,14 @@ class _View:
     started: float = field(default_factory=time.monotonic)
     published: int = 0
     scored: int = 0
-    bands: Counter[str] = field(default_factory=Counter)
+    bands: Counter[tuple[str, str]] = field(default_factory=Counter)  # (track, band)
+    tracks: Counter[str] = field(default_factory=Counter)  # scores by track
     actions: Counter[str] = field(default_factory=Counter)  # actionable decisions by action
     outcomes: Counter[str] = field(default_factory=Counter)  # actionable/control/<rule>
-    interventions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=8))
+    # latest actionable interventions of each track, one row per customer
+    interventions: dict[str, deque[dict[str, Any]]] = field(default_factory=lambda: {
+        track: deque(maxlen=6) for track in _TRACKS})
+    track_actions: Counter[str] = field(default_factory=Counter)  # actionable, by track
     intervened_customers: set[str] = field(default_factory=set)
     scored_customers: set[str] = field(default_factory=set)
     dead_letters: int = 0
@@ -73,29 +81,36 @@ class _View:
         decisions = Table.grid(padding=(0, 3))
         decisions.add_row("[bold]decisions[/] " + (", ".join(
             f"{k} {n:,}" for k, n in self.outcomes.most_common()) or "none yet"))
-        bands = Table(title="score bands", expand=True)
-        for band in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
+        bands = Table(title="scores by track and band", expand=True)
+        bands.add_column("track")
+        for band in _BANDS:
             bands.add_column(band, style=_BAND_STYLE[band], justify="right")
-        bands.add_row(*(f"{self.bands[b]:,}" for b in ("LOW", "MEDIUM", "HIGH", "CRITICAL")))
-        latest = Table(title=f"latest interventions ({sum(self.actions.values()):,} for "
-                             f"{len(self.intervened_customers)} of "
-                             f"{len(self.scored_customers)} customers)", expand=True)
-        for column in ("customer", "score", "band", "action", "channel", "top reason"):
-            latest.add_column(column)
-        for item in reversed(self.interventions):
-            reasons = item["reasons"][0]["text"] if item["reasons"] else "-"
-            latest.add_row(item["customer_id"], str(item["score"]),
-                           f"[{_BAND_STYLE.get(item['band'], 'white')}]{item['band']}",
-                           item["action"], item["channel"], reasons)
-        return Panel(Group(head, decisions, bands, latest), title="predelinq demo",
+        for track in _TRACKS:
+            bands.add_row(_TRACK_TITLE[track], *(f"{self.bands[(track, b)]:,}" for b in _BANDS))
+        tables = []
+        for track in _TRACKS:
+            latest = Table(title=f"latest {_TRACK_TITLE[track]} interventions "
+                                 f"({self.track_actions[track]:,})", expand=True)
+            for column in ("customer", "score", "DPD", "action", "channel", "top reason"):
+                latest.add_column(column)
+            for item in reversed(self.interventions[track]):
+                reasons = item["reasons"][0]["text"] if item["reasons"] else "-"
+                latest.add_row(item["customer_id"], str(item["score"]),
+                               str(item.get("days_past_due") or 0), item["action"],
+                               item["channel"], reasons)
+            tables.append(latest)
+        summary = (f"{sum(self.actions.values()):,} interventions for "
+                   f"{len(self.intervened_customers)} of {len(self.scored_customers)} customers")
+        return Panel(Group(head, decisions, bands, *tables, summary), title="predelinq demo",
                      border_style="blue")
 
     def summary(self) -> str:
         lines = [
             f"published {self.published:,} events; scored {self.scored:,} "
             f"({len(self.scored_customers)} customers); dead letters {self.dead_letters}",
-            "bands: " + ", ".join(f"{b} {self.bands[b]:,}"
-                                  for b in ("LOW", "MEDIUM", "HIGH", "CRITICAL")),
+            *(f"{_TRACK_TITLE[t]}: {self.tracks[t]:,} scores ("
+              + ", ".join(f"{b} {self.bands[(t, b)]:,}" for b in _BANDS)
+              + f"); {self.track_actions[t]:,} interventions" for t in _TRACKS),
             f"interventions: {sum(self.actions.values()):,} for "
             f"{len(self.intervened_customers)} customers"
             + ("" if not self.actions else " (" + ", ".join(
@@ -122,7 +137,12 @@ def _wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float) -> N
 def _ensure_model(registry: Path) -> Path:
     from model_registry import RegistryError, promote
     from stream_app.scoring import ScoringModel
-    from stream_app.training import TrainingParams, save_trained_model, train_model
+    from stream_app.training import (
+        TrainingParams,
+        fit_contact_scale,
+        save_trained_model,
+        train_model,
+    )
 
     from ._progress import progress_bar
     from ._train import simulated_dataset
@@ -135,10 +155,12 @@ def _ensure_model(registry: Path) -> Path:
         except RegistryError as exc:
             print(f"existing demo model unusable ({exc}); training a new one")
     print("training a model on 1,500 simulated customers (first run only) ...")
-    dataset, extra = simulated_dataset(1500, 240, 7)
+    dataset, assessment, extra, events = simulated_dataset(1500, 300, 7)
     params = TrainingParams(iterations=300)
     with progress_bar("training", params.iterations) as bar:
-        trained = train_model(dataset, params, lambda i, n: bar.update(i + 1, n))
+        trained = train_model(dataset, params, lambda i, n: bar.update(i + 1, n),
+                              arrears=assessment)
+    trained = fit_contact_scale(trained, dataset, events)
     version = save_trained_model(registry, trained, extra_metadata=extra)
     promote(registry, version.version, "champion")
     print(f"model {version.version}: validation ROC-AUC "
@@ -167,7 +189,8 @@ async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> N
                     if tp.topic == settings.topic_risk_scores:
                         score = decoder.decode(RecordType.RISK_SCORE, message.value)
                         view.scored += 1
-                        view.bands[score["band"]] += 1
+                        view.bands[(score["track"], score["band"])] += 1
+                        view.tracks[score["track"]] += 1
                         view.scored_customers.add(score["customer_id"])
                     elif tp.topic == settings.topic_interventions:
                         item = decoder.decode(RecordType.INTERVENTION, message.value)
@@ -181,11 +204,13 @@ async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> N
                         if not item["actionable"]:
                             continue  # recorded for the audit trail, not shown as a contact
                         view.intervened_customers.add(item["customer_id"])
+                        track = item["track"] if item["track"] in _TRACKS else "PRE_DELINQUENCY"
+                        view.track_actions[track] += 1
                         # one row per customer: the latest decision replaces older ones
-                        for old in [i for i in view.interventions
-                                    if i["customer_id"] == item["customer_id"]]:
-                            view.interventions.remove(old)
-                        view.interventions.append(item)
+                        shown = view.interventions[track]
+                        for old in [i for i in shown if i["customer_id"] == item["customer_id"]]:
+                            shown.remove(old)
+                        shown.append(item)
                     else:
                         view.dead_letters += 1
     finally:
@@ -273,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
         model_path = _ensure_model(workdir / "registry")
         threshold = args.threshold
         if threshold is None:
-            threshold = int(os.environ.get("AUTO_TRIGGER_THRESHOLD", "60"))
+            threshold = int(os.environ.get("AUTO_TRIGGER_THRESHOLD", "80"))
         if not 0 <= threshold <= 100:
             raise CliError("--threshold must be between 0 and 100", code=2)
         run_id = uuid.uuid4().hex[:8]

@@ -117,12 +117,10 @@ def _bands(settings: Settings, policy_version: str) -> tuple[Any, str]:
 
 
 def _recompute(model: Any, features: list[float], bands: Any) -> _Decision:
-    from stream_app.scoring import top_reasons
-
     matrix = np.asarray([features], dtype=np.float64)
     scored = model.score(matrix)
     score = int(scored.scores[0])
-    reasons = top_reasons(scored.contributions, matrix)[0]
+    reasons = model.reasons(scored, matrix)[0]
     return _Decision(score, bands.band(score),
                      tuple(_Reason(r.code, r.value, r.contribution) for r in reasons))
 

@@ -19,7 +19,8 @@ from ._progress import progress_bar
 from ._replay import read_event_log
 from .main import CliError
 
-COLUMNS = ["customer_id", "as_of", "probability", "score", "band", "reasons"]
+# a column added at the end keeps readers of the older columns working
+COLUMNS = ["customer_id", "as_of", "probability", "score", "band", "reasons", "track"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         read_points,
         replay_points,
     )
-    from stream_app.scoring import DEFAULT_BANDS, ScoringModel, top_reasons
+    from stream_app.scoring import DEFAULT_BANDS, ScoringModel
     from stream_app.settings import load_settings
 
     settings = load_settings()
@@ -51,12 +52,14 @@ def run(args: argparse.Namespace) -> int:
             def flush(batch: list[tuple[Any, list[float]]]) -> None:
                 matrix = np.asarray([vector for _, vector in batch], dtype=np.float64)
                 scored = model.score(matrix)
-                reasons = top_reasons(scored.contributions, matrix)
+                reasons = model.reasons(scored, matrix)
+                tracks = scored.tracks
                 for i, (point, _) in enumerate(batch):
                     score = int(scored.scores[i])
                     results[(point.customer_id, point.as_of)] = [
                         point.customer_id, point.as_of, repr(float(scored.probabilities[i])),
-                        score, DEFAULT_BANDS.band(score), ";".join(r.code for r in reasons[i])]
+                        score, DEFAULT_BANDS.band(score), ";".join(r.code for r in reasons[i]),
+                        tracks[i]]
                 bar.update(len(results))
 
             batch: list[tuple[Any, list[float]]] = []

@@ -141,10 +141,8 @@ def model_report(
 
     from model_registry import ModelVersion
     from stream_app.scoring import ScoringModel
-    from stream_app.training import evaluate_model, version_metadata
+    from stream_app.training import DpdHistory, evaluate_model, version_metadata
     from stream_app.training._report import report_files, write_report
-
-    from stream_app.training import DpdHistory
 
     from ._evaluate import capture_of, simulate
 

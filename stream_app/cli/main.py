@@ -160,7 +160,7 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--duration", type=float, default=120.0,
                         help="seconds to run (default 120; Ctrl-C stops earlier)")
     parser.add_argument("--customers", type=int, default=400)
-    parser.add_argument("--days", type=int, default=150)
+    parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--rate", type=float, default=3000.0, help="events per second")
     parser.add_argument("--threshold", type=int, default=None,
                         help="intervention threshold (default: AUTO_TRIGGER_THRESHOLD if set, "

@@ -75,7 +75,7 @@ _BIT = [1 << c for c in range(16)]
 _WEEK_FORMATS = ["iH" + "i" * n for n in range(16)]
 _PRESENT = [[c for c in range(15) if mask >> c & 1] for mask in range(1 << 15)]
 # version 3 buckets had 14 columns: the minimum balance and the overdrawn days were 12 and 13
-_V3_COLUMNS = list(range(12)) + [13, 14]
+_V3_COLUMNS = [*range(12), 13, 14]
 
 
 def week_of_day(day: int) -> int:

@@ -41,6 +41,7 @@ def _plural(n: float, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
+_FAILED = "direct debits or automatic payments"
 _TEXTS: dict[str, Callable[[Row], str]] = {
     "history_days": lambda r: f"Only {_v(r, 'history_days'):.0f} days of account history",
     "income_30d_minor": lambda r: (
@@ -83,7 +84,7 @@ _TEXTS: dict[str, Callable[[Row], str]] = {
         f"Moved {_money(_v(r, 'savings_drawdown_30d_minor'))} from savings into the current "
         "account in the last 30 days"),
     "failed_dd_30d": lambda r: (
-        f"{_plural(_v(r, 'failed_dd_30d'), 'direct debit or automatic payment', 'direct debits or automatic payments')}"
+        f"{_plural(_v(r, 'failed_dd_30d'), 'direct debit or automatic payment', _FAILED)}"
         f" failed in the last 30 days ({_v(r, 'failed_dd_90d'):.0f} in 90 days)"),
     "failed_dd_90d": lambda r: (
         f"{_plural(_v(r, 'failed_dd_90d'), 'failed direct debit')} in the last 90 days"),

@@ -13,6 +13,7 @@ actually covers (29 to 35), so they do not swing with the weekday.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 from statistics import median
 
@@ -43,7 +44,7 @@ _WIDTH = len(FEATURE_NAMES)
 _SUMS = range(Col.MIN_BALANCE)
 
 
-def _slope(points: list[tuple[int, float]]) -> float:
+def _slope(points: Sequence[tuple[int, float]]) -> float:
     n = len(points)
     if n < 3:
         return 0.0

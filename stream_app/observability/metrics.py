@@ -32,7 +32,9 @@ class WorkerMetrics:
             "predelinq_late_events_total",
             "Input events older than the lateness bound (also dead-lettered).", registry=r)
         self.scores = Counter(
-            "predelinq_scores_total", "Risk scores published, by band.", ["band"], registry=r)
+            "predelinq_scores_total",
+            "Risk scores published, by track (PRE_DELINQUENCY, ARREARS) and band.",
+            ["track", "band"], registry=r)
         self.interventions = Counter(
             "predelinq_interventions_total", "Interventions published, by action and arm.",
             ["action", "arm"], registry=r)

@@ -15,12 +15,18 @@ from stream_app.scoring import Band, BandCutoffs
 
 from ._contact import MAX_CONTACTS
 
-__all__ = ["DEFAULT_POLICY_PATH", "PolicyConfig", "PolicyFileError", "load_policy"]
+__all__ = ["DEFAULT_POLICY_PATH", "Action", "ArrearsPolicy", "PolicyConfig", "PolicyFileError",
+           "load_policy"]
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.json")
 
 Action = Literal["PAYMENT_DATE_MOVE", "PAYMENT_REMINDER", "INSTALMENT_PLAN", "SPECIALIST_CALL",
-                 "BUDGETING_SUPPORT", "OTHER"]
+                 "BUDGETING_SUPPORT", "OTHER", "ARREARS_REMINDER", "HARDSHIP_ASSESSMENT",
+                 "COLLECTIONS_HANDOFF"]
+ArrearsAction = Literal["ARREARS_REMINDER", "HARDSHIP_ASSESSMENT", "COLLECTIONS_HANDOFF",
+                        "SPECIALIST_CALL", "OTHER"]
+PRE_DELINQUENCY_ACTIONS = ("PAYMENT_DATE_MOVE", "PAYMENT_REMINDER", "INSTALMENT_PLAN",
+                           "SPECIALIST_CALL", "BUDGETING_SUPPORT", "OTHER")
 Channel = Literal["SMS", "EMAIL", "PUSH", "CALL", "LETTER", "OTHER"]
 Priority = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
 BANDS: tuple[Band, ...] = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -65,6 +71,36 @@ class VulnerableRoute(_Strict):
     priority: Priority = "HIGH"
 
 
+class ArrearsPolicy(_Strict):
+    """The arrears track's own action family: never competes with the pre-delinquency
+    threshold. In order: a hardship signal (income lost or cut, salary missing) gets a
+    hardship assessment; otherwise a customer at or past ``collections_min_days_past_due``,
+    or whose roll probability reaches ``collections_min_roll_probability``, is handed to
+    collections; otherwise (early arrears likely to cure) an arrears reminder."""
+
+    hardship_action: ArrearsAction = "HARDSHIP_ASSESSMENT"
+    collections_action: ArrearsAction = "COLLECTIONS_HANDOFF"
+    reminder_action: ArrearsAction = "ARREARS_REMINDER"
+    collections_min_days_past_due: int = Field(default=30, ge=1, le=3650)
+    collections_min_roll_probability: float = Field(default=0.5, ge=0.0, le=1.0)
+    channel_by_action: dict[ArrearsAction, Channel] = {
+        "ARREARS_REMINDER": "SMS", "HARDSHIP_ASSESSMENT": "CALL", "COLLECTIONS_HANDOFF": "CALL"}
+    priority_by_bucket: dict[Literal["1-29", "30-59", "60-89", "90+"], Priority] = {
+        "1-29": "NORMAL", "30-59": "HIGH", "60-89": "URGENT", "90+": "URGENT"}
+
+    @model_validator(mode="after")
+    def _complete(self) -> ArrearsPolicy:
+        missing = [a for a in (self.hardship_action, self.collections_action,
+                               self.reminder_action) if a not in self.channel_by_action]
+        if missing:
+            raise ValueError(f"channel_by_action lacks {', '.join(sorted(set(missing)))}")
+        buckets = [b for b in ("1-29", "30-59", "60-89", "90+") if b not in
+                   self.priority_by_bucket]
+        if buckets:
+            raise ValueError(f"priority_by_bucket lacks {', '.join(buckets)}")
+        return self
+
+
 class PolicyConfig(_Strict):
     version: str = Field(min_length=1, max_length=64)
     bands: BandsConfig
@@ -79,9 +115,15 @@ class PolicyConfig(_Strict):
     contact_caps: list[ContactCap] = []
     experiment: ExperimentConfig
     vulnerable: VulnerableRoute = VulnerableRoute()
+    arrears: ArrearsPolicy = ArrearsPolicy()
 
     @model_validator(mode="after")
     def _complete(self) -> PolicyConfig:
+        wrong = sorted({a for a in (*self.actions_by_reason.values(), self.default_action)
+                        if a not in PRE_DELINQUENCY_ACTIONS})
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} belong to the arrears track (the arrears "
+                             "section), not to the pre-delinquency actions")
         for name, mapping in (("channel_by_band", self.channel_by_band),
                               ("priority_by_band", self.priority_by_band)):
             missing = [band for band in BANDS if band not in mapping]

@@ -26,8 +26,10 @@ FLAG_VULNERABLE = 2
 FLAG_HARDSHIP_PLAN = 4
 FLAG_DECEASED = 8
 FLAG_BANKRUPTCY = 16
+# stored as their index: append new actions, never reorder
 ACTION_CODES = ("PAYMENT_DATE_MOVE", "PAYMENT_REMINDER", "INSTALMENT_PLAN", "SPECIALIST_CALL",
-                "BUDGETING_SUPPORT", "OTHER")
+                "BUDGETING_SUPPORT", "OTHER", "ARREARS_REMINDER", "HARDSHIP_ASSESSMENT",
+                "COLLECTIONS_HANDOFF")
 MAX_CONTACTS = 32
 _VERSION = 1
 _HEAD = struct.Struct("<BBqB")  # version, flags, flags_at, number of contacts

@@ -1,14 +1,19 @@
-"""The intervention policy engine (pure): score, band and reasons -> a decision.
+"""The intervention policy engine (pure): track, score, band and reasons -> a decision.
 
-Rules, in order, for a score at or above ``AUTO_TRIGGER_THRESHOLD`` (with interventions
-enabled):
+The two tracks never compete for one threshold. **Pre-delinquency** (the customer is
+current): a decision only for a score at or above ``AUTO_TRIGGER_THRESHOLD``, with an action
+from the top reason. **Arrears** (an amount is past due): the policy's ``arrears`` section
+decides for every arrears score (hardship assessment, collections hand-off or an arrears
+reminder; see :class:`~stream_app.policy._config.ArrearsPolicy`), whatever the threshold.
+Then, on both tracks and with interventions enabled:
 
 1. ``deceased`` or ``bankruptcy`` flag: suppressed (no contact of any kind);
 2. ``opt_out`` or ``hardship_plan`` flag: suppressed;
 3. ``vulnerable`` flag: routed to the specialist team (the policy's ``vulnerable`` route)
    instead of an automated message;
-4. otherwise the action follows the top reason (``actions_by_reason``), the channel and the
-   priority follow the band (``channel_by_action`` overrides the channel);
+4. otherwise, pre-delinquency: the action follows the top reason (``actions_by_reason``),
+   the channel and the priority follow the band (``channel_by_action`` overrides the
+   channel); arrears: the channel follows the action, the priority the days-past-due bucket;
 5. cooldown: the same action within ``cooldown_days[action]`` days: suppressed (``cooldown``);
 6. contact caps: ``max_contacts`` already within ``days``: suppressed (``cap_<days>d``);
 7. control group: a deterministic ``control_fraction`` of customers (hash of the customer id
@@ -27,9 +32,9 @@ import hashlib
 from dataclasses import dataclass
 
 from stream_app.events import Reason
-from stream_app.scoring import Band, BandCutoffs
+from stream_app.scoring import BUCKETS, Band, BandCutoffs, bucket_of
 
-from ._config import PolicyConfig
+from ._config import Action, PolicyConfig
 from ._contact import (
     FLAG_BANKRUPTCY,
     FLAG_DECEASED,
@@ -69,13 +74,16 @@ class InterventionPolicy:
         self.bands: BandCutoffs = config.band_cutoffs
         self._memory_ms = config.memory_days * DAY_MS
 
-    def considers(self, score: int) -> bool:
-        return self.enabled and score >= self.threshold
+    def considers(self, score: int, *, arrears: bool = False) -> bool:
+        """Whether a score gets a decision: every arrears score, a pre-delinquency score at
+        or above the threshold (and nothing while interventions are disabled)."""
+        return self.enabled and (arrears or score >= self.threshold)
 
     def decide(self, *, customer_id: str, score: int, band: Band, reasons: tuple[Reason, ...],
                at_ms: int, now_ms: int, contact: ContactState) -> Decision | None:
-        """The decision for this score (None below the threshold or when disabled); records
-        the contact in ``contact`` when the decision would contact the customer."""
+        """The pre-delinquency decision for this score (None below the threshold or when
+        disabled); records the contact in ``contact`` when the decision would contact the
+        customer."""
         if not self.considers(score):
             return None
         config = self.config
@@ -83,6 +91,33 @@ class InterventionPolicy:
         action = config.actions_by_reason.get(top, config.default_action)
         channel = config.channel_by_action.get(action, config.channel_by_band[band])
         priority = config.priority_by_band[band]
+        return self._apply_rules(customer_id, action, channel, priority, at_ms=at_ms,
+                                 now_ms=now_ms, contact=contact)
+
+    def decide_arrears(self, *, customer_id: str, days_past_due: int, roll_probability: float,
+                       hardship: bool, at_ms: int, now_ms: int,
+                       contact: ContactState) -> Decision | None:
+        """The arrears-track decision (None when interventions are disabled)."""
+        if not self.considers(0, arrears=True):
+            return None
+        arrears = self.config.arrears
+        action: Action
+        if hardship:
+            action = arrears.hardship_action
+        elif (days_past_due >= arrears.collections_min_days_past_due
+              or roll_probability >= arrears.collections_min_roll_probability):
+            action = arrears.collections_action
+        else:
+            action = arrears.reminder_action
+        channel = arrears.channel_by_action.get(action, "CALL")
+        by_bucket = {str(bucket): value for bucket, value in arrears.priority_by_bucket.items()}
+        priority = by_bucket[BUCKETS[bucket_of(days_past_due)]]
+        return self._apply_rules(customer_id, action, channel, priority, at_ms=at_ms,
+                                 now_ms=now_ms, contact=contact)
+
+    def _apply_rules(self, customer_id: str, action: Action, channel: str, priority: str, *,
+                     at_ms: int, now_ms: int, contact: ContactState) -> Decision:
+        config = self.config
         rule: str | None = None
         if contact.has(FLAG_VULNERABLE):
             route = config.vulnerable

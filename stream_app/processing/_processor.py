@@ -47,7 +47,6 @@ from stream_app.policy import ContactState, ContactStateError, InterventionPolic
 from stream_app.scoring import (
     ScoredBatch,
     ScoringModel,
-    top_reasons,
 )
 from stream_app.serializers import (
     InputDecoder,
@@ -448,7 +447,7 @@ class BatchProcessor:
         started = time.perf_counter()
         matrix = np.asarray(vectors, dtype=np.float64)
         scored = model.score(matrix)
-        reasons = top_reasons(scored.contributions, matrix)
+        reasons = model.reasons(scored, matrix)
         shadow = challenger.score(matrix).scores if challenger is not None else None
         self._metrics.scoring_duration.observe(time.perf_counter() - started)
         if self._observer is not None:
@@ -457,11 +456,15 @@ class BatchProcessor:
         policy = self._policy
         encode = self._encoder.encode
         topics = self._topics
+        tracks = scored.tracks
         for i, item in enumerate(pending):
             customer = item.customer_id
             key = customer.encode()
             score = int(scored.scores[i])
             band = policy.bands.band(score)
+            track = tracks[i]
+            arrears = bool(scored.arrears[i])
+            days_past_due = int(scored.days_past_due[i])
             shadow_score = None
             if shadow is not None and challenger is not None:
                 shadow_score = int(shadow[i])
@@ -483,18 +486,28 @@ class BatchProcessor:
                 features_sha256=vector_sha256(matrix[i]),
                 challenger_model_version=challenger.version if challenger is not None else None,
                 challenger_score=shadow_score,
+                track=track,
+                days_past_due=days_past_due,
+                roll_probability=float(scored.roll[i]) if arrears else None,
+                cure_probability=float(scored.cure[i]) if arrears else None,
             )
             result.scores.append(risk)
             result.outputs.append(OutputRecord(
                 topics.risk_scores, key, encode(RecordType.RISK_SCORE, risk.to_record()),
                 item.partition))
-            self._metrics.scores.labels(band).inc()
-            if not policy.considers(score):
+            self._metrics.scores.labels(track, band).inc()
+            if not policy.considers(score, arrears=arrears):
                 continue
-            decision = policy.decide(
-                customer_id=customer, score=score, band=band, reasons=reasons[i],
-                at_ms=item.as_of, now_ms=now,
-                contact=contacts.load(store, item.partition, customer, changing=True))
+            contact = contacts.load(store, item.partition, customer, changing=True)
+            if arrears:
+                decision = policy.decide_arrears(
+                    customer_id=customer, days_past_due=days_past_due,
+                    roll_probability=float(scored.roll[i]), hardship=bool(scored.hardship[i]),
+                    at_ms=item.as_of, now_ms=now, contact=contact)
+            else:
+                decision = policy.decide(
+                    customer_id=customer, score=score, band=band, reasons=reasons[i],
+                    at_ms=item.as_of, now_ms=now, contact=contact)
             if decision is None:
                 continue
             intervention = Intervention(
@@ -519,6 +532,8 @@ class BatchProcessor:
                 rule=decision.rule,
                 features=tuple(float(v) for v in matrix[i]),
                 feature_names_sha256=FEATURE_NAMES_SHA256,
+                track=track,
+                days_past_due=days_past_due,
             )
             result.interventions.append(intervention)
             result.outputs.append(OutputRecord(

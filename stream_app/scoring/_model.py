@@ -14,7 +14,7 @@ from model_registry import ModelVersion, RegistryError, open_version
 from stream_app.events import Reason
 from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES, feature_index, in_arrears
 
-from ._arrears import ArrearsAssessment
+from ._arrears import ArrearsAssessment, hardship
 from ._calibration import PlattCalibration
 from ._reasons import arrears_reasons, top_reasons
 from ._scale import ScoreScale
@@ -64,6 +64,7 @@ class ScoredBatch:
     cure: npt.NDArray[np.float64]  # (n,) cure probability, NaN on the pre-delinquency track
     days_past_due: npt.NDArray[np.int64]  # (n,) worst reported days past due
     pre_probabilities: npt.NDArray[np.float64]  # (n,) the pre-delinquency model's probability
+    hardship: npt.NDArray[np.bool_]  # (n,) income lost or cut (the arrears segment)
 
     @property
     def tracks(self) -> list[str]:
@@ -150,7 +151,7 @@ class ScoringModel:
             probabilities = np.where(arrears, rolled, pre)
             scores = np.where(arrears, np.floor(rolled * 100 + 0.5).astype(np.int64), scores)
         return ScoredBatch(probabilities, scores, contributions, arrears, roll, cure,
-                           features[:, _DPD].astype(np.int64), pre)
+                           features[:, _DPD].astype(np.int64), pre, hardship(features))
 
     def reasons(self, scored: ScoredBatch,
                 features: npt.NDArray[np.float64]) -> list[tuple[Reason, ...]]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -92,8 +93,8 @@ class RiskRankScale(ScoreScale):
             raise ValueError("a risk-rank scale needs at least two knots")
         probabilities = [k[0] for k in self.knots]
         scores = [k[1] for k in self.knots]
-        if any(b <= a for a, b in zip(probabilities, probabilities[1:], strict=False)) or any(
-                b < a for a, b in zip(scores, scores[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(probabilities)) or any(
+                b < a for a, b in pairwise(scores)):
             raise ValueError("risk-rank knots must increase")
         if scores[0] != 0 or scores[-1] != 100:
             raise ValueError("risk-rank knots must run from score 0 to score 100")
@@ -126,7 +127,9 @@ class RiskRankScale(ScoreScale):
         }
 
     @classmethod
-    def from_metadata(cls, data: dict[str, Any]) -> RiskRankScale:
+    def from_metadata(cls, data: object) -> RiskRankScale:
+        if not isinstance(data, dict):
+            raise ValueError("a risk-rank scale's metadata must be an object")
         return cls(tuple((float(p), float(s)) for p, s in data["knots"]),
                    tuple((float(q), int(s)) for q, s in data.get("anchors", DEFAULT_ANCHORS)),
                    int(data.get("population_rows", 0)), str(data.get("unit", "rows")))
@@ -141,7 +144,7 @@ def fit_risk_rank_scale(probabilities: Floats,
         raise ValueError("a risk-rank scale needs a population of at least two rows")
     ordered = sorted(anchors, key=lambda a: -a[0])  # largest share (lowest score) first
     if any(not 0 < q < 1 or not 0 < s < 100 for q, s in ordered) or any(
-            b[1] <= a[1] for a, b in zip(ordered, ordered[1:], strict=False)):
+            b[1] <= a[1] for a, b in pairwise(ordered)):
         raise ValueError("anchors must be (share in (0, 1), score in (0, 100)) with scores "
                          "rising as shares fall")
     knots: list[tuple[float, float]] = [(float(p[0]), 0.0)]
@@ -152,8 +155,9 @@ def fit_risk_rank_scale(probabilities: Floats,
     knots.append((float(p[-1]), 100.0))
     # strictly increasing probabilities: ties (a flat population) are nudged apart
     fixed: list[tuple[float, float]] = []
-    for probability, score in knots:
-        if fixed and probability <= fixed[-1][0]:
-            probability = min(1 - _EPS, np.nextafter(fixed[-1][0], 1.0) * (1 + 1e-9) + 1e-15)
-        fixed.append((probability, score))
+    for quantile, knot_score in knots:
+        at = quantile
+        if fixed and at <= fixed[-1][0]:
+            at = min(1 - _EPS, fixed[-1][0] * (1 + 1e-9) + 1e-15)
+        fixed.append((at, knot_score))
     return RiskRankScale(tuple(fixed), tuple((float(q), int(s)) for q, s in ordered), len(p))

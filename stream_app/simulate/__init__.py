@@ -4,5 +4,5 @@ from ._bank import BankSimulator, CustomerTruth
 from ._config import SCENARIOS, STRESS_KINDS, Scenario, SimulationConfig
 from ._labels import TARGETS, Label, labels_from_truth
 
-__all__ = ["SCENARIOS", "STRESS_KINDS", "TARGETS", "BankSimulator", "CustomerTruth", "Label", "Scenario",
-           "SimulationConfig", "labels_from_truth"]
+__all__ = ["SCENARIOS", "STRESS_KINDS", "TARGETS", "BankSimulator", "CustomerTruth", "Label",
+           "Scenario", "SimulationConfig", "labels_from_truth"]

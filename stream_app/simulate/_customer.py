@@ -135,7 +135,8 @@ class SimCustomer:
         # --- the budget: what is left after fixed outgoings is spent or saved ---
         self.savings_rate = min(0.25, max(-0.08, rng.gauss(0.06, 0.07)))
         income = self.salary + self.benefits
-        fixed = (self.rent + sum(a for _, a in self.utilities) + sum(a for _, a in self.subscriptions)
+        fixed = (self.rent + sum(a for _, a in self.utilities)
+                 + sum(a for _, a in self.subscriptions)
                  + sum(loan.instalment for loan in self.loans))
         variable = max(int(0.1 * income), int(income * (1 - self.savings_rate)) - fixed)
         self.grocery_p = rng.uniform(0.3, 0.6)
@@ -629,9 +630,10 @@ class SimCustomer:
 
     def _catch_up(self, out: list[dict[str, Any]], d: int, day_ms: int,
                   paid_today: bool) -> None:
-        """A customer in arrears pays them: within days of the bank's reminder when the
-        month's essentials stay covered, otherwise mostly not before payday, and then only
-        when food and rent allow (a forgetful payer pays when they notice)."""
+        """A customer in arrears pays them: within days of the bank's reminder (about one
+        chance in three a day) when the month's essentials stay covered; otherwise only on a
+        payday, with the same chance (food and rent first). A forgetful payer pays when they
+        notice."""
         if d < self.forgot_until:
             return
         # what the month's essentials need: rent and bills still to come, and food
@@ -640,11 +642,8 @@ class SimCustomer:
             owed = sum(x.amount for x in self.dues if x.product == product and x.due_day < d)
             if not owed or not self._can_pay(owed):
                 continue
-            if self._room() - owed >= reserve:
-                likely = 0.35
-            else:
-                likely = 0.35 if paid_today else 0.0
-            if self.rng.random() < likely:
+            covered = self._room() - owed >= reserve
+            if (covered or paid_today) and self.rng.random() < 0.35:
                 self._pay(out, day_ms + 10 * HOUR_MS, product, owed)
 
     def _product_account(self, product: str) -> tuple[str, str]:

@@ -4,6 +4,17 @@ The report writer (``stream_app.training._report``) is not imported here: it nee
 which the training and evaluation code do not.
 """
 
+from ._capture import (
+    CaptureCurve,
+    CapturePoint,
+    CaptureReport,
+    DpdHistory,
+    Outcome,
+    ScoreHistory,
+    capture_at,
+    capture_report,
+    score_history,
+)
 from ._evaluate import (
     CalibrationBin,
     Curve,
@@ -15,17 +26,6 @@ from ._evaluate import (
     precision_recall_curve,
     reason_frequency,
     roc_curve,
-)
-from ._capture import (
-    CaptureCurve,
-    CapturePoint,
-    CaptureReport,
-    DpdHistory,
-    Outcome,
-    ScoreHistory,
-    capture_at,
-    capture_report,
-    score_history,
 )
 from ._metrics import classification_metrics, pr_auc, roc_auc
 from ._train import (
@@ -44,11 +44,11 @@ from ._train import (
 
 __all__ = [
     "CalibrationBin",
-    "Curve",
-    "Dataset",
     "CaptureCurve",
     "CapturePoint",
     "CaptureReport",
+    "Curve",
+    "Dataset",
     "DpdHistory",
     "Evaluation",
     "EvaluationError",
@@ -61,9 +61,9 @@ __all__ = [
     "build_dataset",
     "build_training_data",
     "calibration_table",
-    "classification_metrics",
     "capture_at",
     "capture_report",
+    "classification_metrics",
     "evaluate_model",
     "fit_contact_scale",
     "model_fingerprint",

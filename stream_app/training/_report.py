@@ -4,8 +4,8 @@ The report names the model version and the data it was evaluated on, and shows t
 each training split (from the version's metadata) next to this evaluation's, the calibration
 table, the reason-code frequencies of HIGH/CRITICAL rows, the score scale and, on data with a
 days-past-due history (simulated, or logged DELINQUENCY_STATUS events), capture while current
-against contact volume. :func:`report_files` reads a written report back as ``{relative path: bytes}`` for
-``save_trained_model(extra_files=...)``.
+against contact volume. :func:`report_files` reads a written report back as
+``{relative path: bytes}`` for ``save_trained_model(extra_files=...)``.
 """
 
 from __future__ import annotations
@@ -129,10 +129,10 @@ def _capture_section(capture: CaptureReport | None) -> list[str]:
     rows = [_capture_row(f"false alarms <= {target:.0%}", capture.at_target)]
     rows += [_capture_row(name, point) for name, point in capture.operating_points]
     lines += [
-        f"{capture.customers:,} customers scored as the stream scores them ({capture.rows_scored:,} "
-        f"scores). The window is the last {capture.window_days} days, after "
-        f"{capture.warmup_days} days of history. A flag is a pre-delinquency (current) score at "
-        "or above the threshold. **Captured while current**: a customer who later reaches 30 "
+        f"{capture.customers:,} customers scored as the stream scores them "
+        f"({capture.rows_scored:,} scores). The window is the last {capture.window_days} days, "
+        f"after {capture.warmup_days} days of history. A flag is a pre-delinquency (current) "
+        "score at or above the threshold. **Captured while current**: a customer who later reaches 30 "
         "days past due, flagged on a day strictly before the missed due date that led there; "
         "**lead**: days from the first such flag to that due date. **Before first miss**: "
         "flagged before the customer's first missed payment of all. **False alarm**: never "

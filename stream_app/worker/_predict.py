@@ -20,7 +20,7 @@ import numpy as np
 from aiokafka.partitioner import murmur2
 
 from stream_app.features import CustomerState, StateFormatError, feature_vector
-from stream_app.scoring import BandCutoffs, ScoringModel, top_reasons
+from stream_app.scoring import BandCutoffs, ScoringModel
 from stream_app.sidecar import PredictUnavailable
 
 __all__ = ["WorkerPredictBackend"]
@@ -102,14 +102,19 @@ class WorkerPredictBackend:
         model = self._model()
         scored = model.score(vector)
         score = int(scored.scores[0])
+        arrears = bool(scored.arrears[0])
         return {
             "customer_id": customer_id,
             "as_of": as_of,
+            "track": scored.tracks[0],
+            "days_past_due": int(scored.days_past_due[0]),
             "probability": float(scored.probabilities[0]),
+            "roll_probability": float(scored.roll[0]) if arrears else None,
+            "cure_probability": float(scored.cure[0]) if arrears else None,
             "score": score,
             "band": self._bands.band(score),
             "model_version": model.version,
-            "reasons": list(top_reasons(scored.contributions, vector)[0]),
+            "reasons": list(model.reasons(scored, vector)[0]),
         }
 
     async def _forward(self, owner: str, customer_id: str) -> Mapping[str, Any] | None:

@@ -527,7 +527,9 @@ class WorkerRuntime:
             self._drift = DriftMonitor.from_metadata(model.version, model.metadata)
             self.metrics.drift_psi.clear()
         if self._drift is not None:
-            self._drift.observe(scored.scores, matrix)
+            # the baseline is the pre-delinquency population's: arrears rows are left out
+            current = ~scored.arrears
+            self._drift.observe(scored.scores[current], matrix[current])
 
     # --- health ------------------------------------------------------------------------------
     def _recovery(self) -> Any:
