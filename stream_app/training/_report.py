@@ -130,14 +130,15 @@ def _capture_section(capture: CaptureReport | None) -> list[str]:
     rows += [_capture_row(name, point) for name, point in capture.operating_points]
     lines += [
         f"{capture.customers:,} customers scored as the stream scores them "
-        f"({capture.rows_scored:,} scores). The window is the last {capture.window_days} days, "
-        f"after {capture.warmup_days} days of history. A flag is a pre-delinquency (current) "
-        "score at or above the threshold. **Captured while current**: a customer who later "
-        "reaches 30 days past due, flagged on a day strictly before the missed due date that "
-        "led there; **lead**: days from the first such flag to that due date. **Before first miss**: "
-        "flagged before the customer's first missed payment of all. **False alarm**: never "
-        f"reaches 30 days past due, flagged at least {capture.outcome_days} days before the end. "
-        "**Contacts**: customers flagged per 1,000 customers per 30 days. "
+        f"({capture.rows_scored:,} scores). The window is the last {capture.window_days} "
+        f"days, after {capture.warmup_days} days of history. A flag is a pre-delinquency "
+        "(current) score at or above the threshold. **Captured while current**: a customer "
+        "who later reaches 30 days past due, flagged on a day strictly before the missed "
+        "due date that led there; **lead**: days from the first such flag to that due date. "
+        "**Before first miss**: flagged before the customer's first missed payment of all. "
+        "**False alarm**: never reaches 30 days past due, flagged at least "
+        f"{capture.outcome_days} days before the end. **Contacts**: customers flagged per "
+        "1,000 customers per 30 days. "
         "Definitions: docs/definitions.md.", "",
         *_table(["operating point", "score", "captured while current", "median lead days",
                  "p25 lead days", "before first miss", "false alarms",
