@@ -27,7 +27,7 @@ def second_model(trained: TrainedFixture) -> TrainedFixture:
     """A second, different version in the same registry (champion still on ``trained``)."""
     from model_registry import set_alias
 
-    fixture = train_small_model(trained.registry, customers=300, days=160, iterations=30, seed=8)
+    fixture = train_small_model(trained.registry, customers=500, days=240, iterations=30, seed=8)
     set_alias(trained.registry, "champion", trained.path.name)
     return fixture
 
