@@ -7,6 +7,7 @@ from ._arrears import (
     arrears_points,
     bucket_of,
     fit_arrears_assessment,
+    hardship,
 )
 from ._bands import DEFAULT_BANDS, Band, BandCutoffs
 from ._calibration import PlattCalibration, fit_platt
@@ -50,6 +51,7 @@ __all__ = [
     "fit_platt",
     "fit_risk_rank_scale",
     "forest_from_catboost",
+    "hardship",
     "probability_to_score",
     "psi",
     "top_reasons",

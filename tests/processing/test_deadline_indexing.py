@@ -21,7 +21,7 @@ BATCH = 100
 @pytest.fixture(scope="module")
 def restart() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A simulated bank's log cut in two: the history before a restart, and what follows."""
-    records = list(BankSimulator(SimulationConfig(customers=40, days=200, seed=5)).events())
+    records = list(BankSimulator(SimulationConfig(customers=60, days=200, seed=5)).events())
     cut = int(len(records) * 0.7)
     return records[:cut], records[cut:]
 

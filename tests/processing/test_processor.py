@@ -16,7 +16,10 @@ import pytest
 
 from stream_app.events import RecordType, RiskScore
 from stream_app.features import (
+    ARREARS_NOW,
     FEATURE_NAMES,
+    FEATURES,
+    MAX_DEDUP_IDS,
     Applied,
     CustomerState,
     apply_event,
@@ -37,6 +40,7 @@ from stream_app.processing import (
     score_event_id,
 )
 from stream_app.scoring import DEFAULT_BANDS
+from stream_app.scoring import hardship as income_lost
 from stream_app.serializers import (
     AvroCodec,
     InputDecoder,
@@ -115,6 +119,7 @@ def encode(records: list[dict[str, Any]], catalog: SchemaCatalog, *, json_every:
 
 
 POLICY = load_policy()
+ARREARS_NOW_CODES = {FEATURES[i].reason_code for i in ARREARS_NOW}
 
 
 def policy_of(*, enabled: bool, threshold: int) -> InterventionPolicy:
@@ -180,8 +185,23 @@ def test_one_score_per_valid_event(trained: TrainedFixture, catalog: SchemaCatal
         assert score.band == DEFAULT_BANDS.band(score.score)
         shown = [r.contribution for r in score.top_reasons]
         assert len(shown) <= 3
-        assert all(c > 0 for c in shown)
-        assert shown == sorted(shown, reverse=True)
+        if score.track == "PRE_DELINQUENCY":  # exact SHAP leading signals
+            assert score.days_past_due == 0
+            assert score.roll_probability is None
+            assert score.cure_probability is None
+            assert all(c > 0 for c in shown)
+            assert shown == sorted(shown, reverse=True)
+            assert not {r.code for r in score.top_reasons} & ARREARS_NOW_CODES
+        else:  # the arrears assessment: roll probability on the roll scale
+            assert score.track == "ARREARS"
+            assert score.roll_probability is not None
+            assert score.cure_probability is not None
+            assert 0 <= score.roll_probability <= 1
+            assert 0 <= score.cure_probability <= 1
+            assert score.probability == score.roll_probability
+            assert score.score == round(100 * score.roll_probability)
+            assert score.top_reasons[0].code == "R_PAST_DUE"
+    assert {s.track for s in _event_scores(result)} == {"PRE_DELINQUENCY", "ARREARS"}
     for output, score in zip(risk_outputs, result.scores, strict=True):
         assert output.key == score.customer_id.encode()
         decoded = decoder.decode(RecordType.RISK_SCORE, output.value)
@@ -419,10 +439,16 @@ def test_interventions_exactly_for_scores_at_or_above_threshold(
     assert not disabled.interventions
     assert not [o for o in disabled.outputs if o.topic == OUT.interventions]
 
-    scores = sorted(s.score for s in disabled.scores)
-    threshold = scores[len(scores) * 3 // 4]
-    qualifying = {s.trigger_event_id for s in disabled.scores if s.score >= threshold}
-    assert 0 < len(qualifying) < len(scores), "need some but not all scores to qualify"
+    pre = sorted(s.score for s in disabled.scores if s.track == "PRE_DELINQUENCY")
+    threshold = pre[len(pre) * 3 // 4]
+    # every arrears score gets a decision; a pre-delinquency one at or above the threshold
+    qualifying = {s.trigger_event_id for s in disabled.scores
+                  if s.track == "ARREARS" or s.score >= threshold}
+    below = {s.trigger_event_id for s in disabled.scores
+             if s.track == "PRE_DELINQUENCY" and s.score < threshold}
+    assert below, "need some scores below the threshold"
+    assert qualifying - below, "need some scores to qualify"
+    assert any(s.track == "ARREARS" for s in disabled.scores)
 
     policy = policy_of(enabled=True, threshold=threshold)
     metrics = WorkerMetrics()
@@ -438,11 +464,24 @@ def test_interventions_exactly_for_scores_at_or_above_threshold(
     contacts: dict[str, ContactState] = {}  # the policy's own view, in emission order
     for intervention, output in zip(enabled.interventions, outputs, strict=True):
         score = by_trigger[intervention.trigger_event_id]
-        decision = policy.decide(
-            customer_id=score.customer_id, score=score.score, band=score.band,
-            reasons=score.top_reasons, at_ms=score.as_of, now_ms=int(NOW_S * 1000),
-            contact=contacts.setdefault(score.customer_id, ContactState()))
+        contact = contacts.setdefault(score.customer_id, ContactState())
+        if score.track == "ARREARS":
+            assert score.days_past_due is not None
+            assert score.roll_probability is not None
+            # the segment of the scored vector (the decision bundle carries it)
+            hardship = bool(income_lost(np.asarray([intervention.features]))[0])
+            decision = policy.decide_arrears(
+                customer_id=score.customer_id, days_past_due=score.days_past_due,
+                roll_probability=score.roll_probability, hardship=hardship,
+                at_ms=score.as_of, now_ms=int(NOW_S * 1000), contact=contact)
+        else:
+            decision = policy.decide(
+                customer_id=score.customer_id, score=score.score, band=score.band,
+                reasons=score.top_reasons, at_ms=score.as_of, now_ms=int(NOW_S * 1000),
+                contact=contact)
         assert decision is not None
+        assert (intervention.track, intervention.days_past_due) == (score.track,
+                                                                    score.days_past_due)
         assert (intervention.experiment_arm, intervention.actionable, intervention.rule) == (
             decision.experiment_arm, decision.actionable, decision.rule)
         # the decision bundle is the vector that was scored
@@ -469,6 +508,11 @@ def test_interventions_exactly_for_scores_at_or_above_threshold(
             intervention.intervention_id)
     # the default policy's cooldowns and caps suppress repeated contacts of a customer
     assert any(not i.actionable and i.rule for i in enabled.interventions)
+    # the arrears track has its own action family
+    arrears_actions = {i.action for i in enabled.interventions if i.track == "ARREARS"}
+    assert arrears_actions
+    assert arrears_actions <= {"ARREARS_REMINDER", "HARDSHIP_ASSESSMENT", "COLLECTIONS_HANDOFF",
+                               POLICY.vulnerable.action}
     actions = Counter((i.action, i.experiment_arm) for i in enabled.interventions)
     for (action, arm), count in actions.items():
         assert metric(metrics, "predelinq_interventions_total", action=action,
@@ -480,9 +524,12 @@ def test_interventions_exactly_for_scores_at_or_above_threshold(
 def test_state_is_written_once_per_customer_per_batch(trained: TrainedFixture,
                                                       catalog: SchemaCatalog,
                                                       simulated: list[dict[str, Any]]) -> None:
-    records = simulated[:800]
+    records = simulated[:450]
     customers = {r["customer_id"] for r in records}
     assert len(customers) > 3
+    # within the deduplication memory: re-delivering any of them is a duplicate
+    per_customer = Counter(r["customer_id"] for r in records)
+    assert max(per_customer.values()) <= MAX_DEDUP_IDS
     store = DictStore()
     processor = make_processor(trained, catalog)
     processor.process(encode(records, catalog), store)
@@ -544,10 +591,12 @@ def test_metrics_count_what_happened(trained: TrainedFixture, catalog: SchemaCat
     per_topic = Counter(r.topic for r in batch)
     for topic, count in per_topic.items():
         assert metric(metrics, "predelinq_input_records_total", topic=topic) == count
-    bands = Counter(s.band for s in result.scores)
+    bands = Counter((s.track, s.band) for s in result.scores)
     assert len(_event_scores(result)) == len(records)
-    for band in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
-        assert metric(metrics, "predelinq_scores_total", band=band) == bands.get(band, 0)
+    for track in ("PRE_DELINQUENCY", "ARREARS"):
+        for band in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
+            assert metric(metrics, "predelinq_scores_total", track=track,
+                          band=band) == bands.get((track, band), 0)
     assert metric(metrics, "predelinq_duplicate_events_total") == 1
     assert metric(metrics, "predelinq_dead_letters_total", topic=PAY_TOPIC,
                   reason="malformed_frame") == 1
