@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+import struct
+from collections.abc import Sequence
 
 import pytest
 
 from stream_app.events import InputEvent
 from stream_app.features import (
+    FEATURE_NAMES,
     HORIZON_WEEKS,
     LATENESS_MS,
     MAX_DEDUP_IDS,
@@ -20,6 +23,7 @@ from stream_app.features import (
     feature_index,
     feature_vector,
 )
+from stream_app.features import _state as _state_module
 from stream_app.features._state import (
     BALANCE_NONE,
     INT32_MAX,
@@ -53,14 +57,17 @@ from tests.support.events import (
     tx,
 )
 
-# Sizes of the v3 layout (little-endian, no padding), from the struct formats in _state.py:
+# Sizes of the v4 layout (little-endian, no padding), from the struct formats in _state.py:
 HEAD_BYTES = 1 + 8 + 8 + 8 + 4 + 8 + 5  # version, 2 watermarks, first seen, close, key, 5 counts
 WEEK_HEAD_BYTES = 4 + 2  # week index, mask of the columns present
-PRODUCT_HEAD_BYTES = 4 + 5 * 1 + 4 + 4 + 4 + 4  # key, code + 4 counts, dpd_latest (3), activity
+# key, code + 4 counts, dpd_latest (3), last activity, first seen (new in v4)
+PRODUCT_HEAD_BYTES = 4 + 5 * 1 + 4 + 4 + 4 + 4 + 4
+V3_PRODUCT_HEAD_BYTES = PRODUCT_HEAD_BYTES - 4  # v3: no first seen
 STATEMENT_BYTES, INSTALMENT_BYTES, PAYMENT_BYTES, DPD_MONTH_BYTES = 5 * 4, 3 * 4, 2 * 4, 2 * 4
 SALARY_BYTES = 2 * 4
 DEDUP_ID_BYTES = 4 + 2  # 48 bits
-DPD_MONTHS = 7
+BUCKET_COLUMNS = 15  # v4: SAVINGS_IN (12) before MIN_BALANCE (13) and OVERDRAWN_DAYS (14)
+DPD_MONTHS = 13  # 30-day periods: a year of arrears history and the current period
 
 
 def week(w: int) -> int:
@@ -156,7 +163,7 @@ def _rich_state() -> CustomerState:
 
 
 PRODUCT_SLOTS = ("product", "statements", "instalments", "payments", "dpd_latest",
-                 "dpd_monthly", "last_activity_min")
+                 "dpd_monthly", "last_activity_min", "first_seen_min")
 
 
 def test_round_trip_keeps_state_and_features() -> None:
@@ -197,7 +204,7 @@ def test_empty_state_round_trip_is_the_header_only() -> None:
     empty = CustomerState()
     data = empty.to_bytes()
     assert len(data) == HEAD_BYTES
-    assert data[0] == 3  # format version
+    assert data[0] == 4  # format version
     restored = CustomerState.from_bytes(data)
     assert restored == empty
     assert restored.close_key == -1
@@ -211,7 +218,7 @@ def test_layout_size_of_a_small_state() -> None:
 
 
 def test_continuing_after_a_round_trip_equals_never_serialising() -> None:
-    events = [tx(d, 1_000 + d, balance=50_000 - 700 * d) for d in range(40)]
+    events: list[InputEvent] = [tx(d, 1_000 + d, balance=50_000 - 700 * d) for d in range(40)]
     events += [pay(d, "PAYMENT_RECEIVED", amount=100 + d) for d in range(0, 40, 3)]
     events.sort(key=lambda e: e.occurred_at)
     direct, hopping = CustomerState(), CustomerState()
@@ -225,7 +232,8 @@ def test_continuing_after_a_round_trip_equals_never_serialising() -> None:
 
 @pytest.mark.parametrize("data", [
     b"",
-    b"\x03",  # the version byte alone
+    b"\x03",  # the version byte alone (the older readable format)
+    b"\x04",  # the version byte alone (the current format)
     b"not a state at all",
     b"\x00\x01\x02\xff",
     b"{}",
@@ -240,7 +248,7 @@ def test_garbage_raises_state_format_error(data: bytes) -> None:
         CustomerState.from_bytes(data)
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 4, 255])
+@pytest.mark.parametrize("version", [0, 1, 2, 5, 255])
 def test_other_format_version_raises_state_format_error(version: int) -> None:
     data = bytearray(_rich_state().to_bytes())
     data[0] = version
@@ -294,6 +302,218 @@ def test_damaged_counts_or_codes_raise_state_format_error() -> None:
     ):
         with pytest.raises(StateFormatError):
             CustomerState.from_bytes(bad)
+
+
+# --- the v4 layout and reading version 3 -------------------------------------------------------
+
+def _minute(day: int, hour: int = 12) -> int:
+    return at(day, hour) // 60_000
+
+
+def test_a_savings_week_and_the_product_first_seen_are_in_the_v4_bytes() -> None:
+    state = _apply_all(CustomerState(), [
+        tx(day_in(0), 7_000, direction="CREDIT", channel="TRANSFER",
+           category="SAVINGS_TRANSFER"),
+        pay(day_in(0, TUESDAY), "PAYMENT_RECEIVED", amount=5),
+    ])
+    data = state.to_bytes()
+    assert data[0] == 4
+    # the week: SAVINGS_IN and CREDITS, mask bits 12 and 11
+    week_index, mask = struct.unpack_from("<iH", data, HEAD_BYTES)
+    assert week_index == week(0)
+    assert mask == 1 << 11 | 1 << 12
+    assert struct.unpack_from("<ii", data, HEAD_BYTES + WEEK_HEAD_BYTES) == (7_000, 7_000)
+    # the product head ends with the first-seen minute
+    product_at = HEAD_BYTES + WEEK_HEAD_BYTES + 2 * 4
+    head = struct.unpack_from("<IBBBBBiIiiI", data, product_at)
+    assert head[1:6] == (0, 0, 0, 1, 0)  # CREDIT_CARD; 0 statements, 0 instalments, 1 payment
+    assert head[9] == head[10] == _minute(day_in(0, TUESDAY))  # last activity, first seen
+    assert len(data) == (HEAD_BYTES + WEEK_HEAD_BYTES + 2 * 4 + PRODUCT_HEAD_BYTES
+                         + PAYMENT_BYTES + 2 * DEDUP_ID_BYTES)
+    assert CustomerState.from_bytes(data) == state
+
+
+# v3 week buckets had 14 columns: 0..11 as today, then MIN_BALANCE (12) and OVERDRAWN_DAYS (13)
+V3_MIN_BALANCE, V3_OVERDRAWN_DAYS = 12, 13
+
+
+def _v3_week(week_index: int, columns: dict[int, int]) -> bytes:
+    """A v3 week: index, mask of the (v3) columns present, their values in column order."""
+    present = sorted(columns)
+    return struct.pack(f"<iH{len(present)}i", week_index, sum(1 << c for c in present),
+                       *(columns[c] for c in present))
+
+
+def _v3_product(key: int, code: int, *, statements: Sequence[Sequence[int]] = (),
+                instalments: Sequence[Sequence[int]] = (),
+                payments: Sequence[Sequence[int]] = (), monthly: dict[int, int] | None = None,
+                dpd_latest: Sequence[int], last_activity: int) -> bytes:
+    """A v3 product: key u32, code u8, 4 counts u8, dpd_latest (i32 at, u32 tiebreak, i32 dpd),
+    last activity i32, then the rows (i32 each)."""
+    months = sorted((monthly or {}).items())
+    out = struct.pack("<IBBBBBiIii", key, code, len(statements), len(instalments),
+                      len(payments), len(months), *dpd_latest, last_activity)
+    for row in (*statements, *instalments, *payments, *months):
+        out += struct.pack(f"<{len(row)}i", *row)
+    return out
+
+
+def _v3_ids(ids: list[int]) -> bytes:
+    return b"".join(struct.pack("<IH", i >> 16, i & 0xFFFF) for i in ids)
+
+
+def _v3_head(*, watermarks: tuple[int, int], first_seen: int, close: tuple[int, int],
+             counts: tuple[int, int, int, int, int]) -> bytes:
+    return struct.pack("<BqqqiqBBBBB", 3, *watermarks, first_seen, *close, *counts)
+
+
+def test_a_hand_built_version_3_state_decodes_to_the_v4_state() -> None:
+    statement_at, first_payment_at = _minute(day_in(2)), _minute(day_in(1))
+    loan_status_at = _minute(day_in(5))
+    period = at(day_in(5)) // (30 * DAY_MS)
+    close_key = at(day_in(5)) * 1024 + 7
+    data = (
+        _v3_head(watermarks=(at(day_in(5)), at(day_in(6))), first_seen=at(day_in(0)),
+                 close=(-1_500, close_key), counts=(2, 1, 2, 1, 2))
+        + _v3_week(week(0), {Col.INCOME: 300_000, Col.CREDITS: 300_000,
+                             V3_MIN_BALANCE: -1_500, V3_OVERDRAWN_DAYS: 0b101})
+        + _v3_week(week(1), {Col.ESSENTIAL: 2_000, Col.DEBITS: 2_000})
+        + struct.pack("<ii", epoch_day(day_in(0)), 300_000)
+        # a card whose oldest item is a payment (older than its statement)
+        + _v3_product(111, 0, statements=[[statement_at, 60_000, 3_000, epoch_day(day_in(4)),
+                                           100_000]],
+                      payments=[[first_payment_at, 500], [_minute(day_in(3)), 1_000]],
+                      monthly={period: 3}, dpd_latest=(_minute(day_in(6)), 0xABCD, 3),
+                      last_activity=_minute(day_in(6)))
+        # a loan known only from an arrears status: no rows, the activity is all there is
+        + _v3_product(222, 1, monthly={period: 12}, dpd_latest=(loan_status_at, 1, 12),
+                      last_activity=loan_status_at)
+        + _v3_ids([0x1234_5678_9ABC])
+        + _v3_ids([0xFFFF_FFFF_FFFF, 1])
+    )
+    state = CustomerState.from_bytes(data)
+
+    assert state.watermarks == [at(day_in(5)), at(day_in(6))]
+    assert state.watermark == at(day_in(6))
+    assert state.first_seen == at(day_in(0))
+    assert (state.close_balance, state.close_key) == (-1_500, close_key)
+    first = [0] * Col.WIDTH
+    first[Col.INCOME] = first[Col.CREDITS] = 300_000
+    first[Col.MIN_BALANCE] = -1_500  # v3 column 12 is column 13 now
+    first[Col.OVERDRAWN_DAYS] = 0b101  # v3 column 13 is column 14 now
+    second = [0] * Col.WIDTH
+    second[Col.ESSENTIAL] = second[Col.DEBITS] = 2_000
+    second[Col.MIN_BALANCE] = BALANCE_NONE
+    assert state.weeks == {week(0): first, week(1): second}
+    assert state.weeks[week(0)][Col.SAVINGS_IN] == 0  # v3 had no savings column
+    assert state.salaries == [[epoch_day(day_in(0)), 300_000]]
+    card, loan = state.products[111], state.products[222]
+    assert card.product == "CREDIT_CARD"
+    assert card.statements == [[statement_at, 60_000, 3_000, epoch_day(day_in(4)), 100_000]]
+    assert card.instalments == []
+    assert card.payments == [[first_payment_at, 500], [_minute(day_in(3)), 1_000]]
+    assert card.dpd_monthly == {period: 3}
+    assert card.dpd_latest == [_minute(day_in(6)), 0xABCD, 3]
+    assert card.last_activity_min == _minute(day_in(6))
+    # not stored in v3: the oldest time of the kept history (here the first payment)
+    assert card.first_seen_min == first_payment_at
+    assert loan.product == "PERSONAL_LOAN"
+    assert (loan.statements, loan.instalments, loan.payments) == ([], [], [])
+    assert loan.first_seen_min == loan_status_at
+    assert state.ids == [[0x1234_5678_9ABC], [0xFFFF_FFFF_FFFF, 1]]
+
+    # written back as v4: same weeks (same columns present), 4 more bytes per product head
+    again = state.to_bytes()
+    assert again[0] == 4
+    assert len(again) == len(data) + 2 * (PRODUCT_HEAD_BYTES - V3_PRODUCT_HEAD_BYTES)
+    assert CustomerState.from_bytes(again) == state
+    # and the features read the remapped columns
+    f = dict(zip(FEATURE_NAMES, feature_vector(state, end_of(day_in(1, SUNDAY))), strict=True))
+    assert f["balance_min_30d_minor"] == -1_500
+    assert f["overdrawn_days_30d"] == 2
+    assert f["savings_drawdown_30d_minor"] == 0
+    assert f["income_30d_minor"] == 300_000
+    later = dict(zip(FEATURE_NAMES, feature_vector(state, end_of(day_in(6))), strict=True))
+    assert (later["dpd_current"], later["products_in_arrears"]) == (12, 2)
+
+
+def _as_v3(state: CustomerState) -> bytes:
+    """``state`` in the version 3 layout, written independently of the product's encoder."""
+    out = _v3_head(watermarks=(state.watermarks[0], state.watermarks[1]),
+                   first_seen=state.first_seen, close=(state.close_balance, state.close_key),
+                   counts=(len(state.weeks), len(state.salaries), len(state.products),
+                           len(state.ids[0]), len(state.ids[1])))
+    for index in sorted(state.weeks):
+        bucket = state.weeks[index]
+        assert bucket[Col.SAVINGS_IN] == 0, "v3 cannot hold savings"
+        columns = {c: bucket[c] for c in range(12) if bucket[c]}
+        if bucket[Col.MIN_BALANCE] != BALANCE_NONE:
+            columns[V3_MIN_BALANCE] = bucket[Col.MIN_BALANCE]
+        if bucket[Col.OVERDRAWN_DAYS]:
+            columns[V3_OVERDRAWN_DAYS] = bucket[Col.OVERDRAWN_DAYS]
+        out += _v3_week(index, columns)
+    for day, amount in state.salaries:
+        out += struct.pack("<ii", day, amount)
+    codes = ("CREDIT_CARD", "PERSONAL_LOAN", "MORTGAGE", "AUTO_LOAN", "BNPL", "OVERDRAFT",
+             "OTHER")
+    for key in sorted(state.products):
+        p = state.products[key]
+        out += _v3_product(key, codes.index(p.product), statements=p.statements,
+                           instalments=p.instalments, payments=p.payments,
+                           monthly=p.dpd_monthly, dpd_latest=p.dpd_latest,
+                           last_activity=p.last_activity_min)
+    return out + _v3_ids(state.ids[0]) + _v3_ids(state.ids[1])
+
+
+def test_a_version_3_state_reads_as_the_state_it_was_written_from() -> None:
+    # every product of the rich history keeps its oldest event in its histories (the card its
+    # statement, the loan its instalment notice), so v3 loses nothing of it
+    state = _rich_state()
+    data = _as_v3(state)
+    assert data[0] == 3
+    assert len(data) == len(state.to_bytes()) - 4 * len(state.products)
+    restored = CustomerState.from_bytes(data)
+    assert restored == state
+    for key, product in state.products.items():
+        for slot in PRODUCT_SLOTS:
+            assert getattr(restored.products[key], slot) == getattr(product, slot), slot
+    for as_of in (end_of(day_in(2)), end_of(day_in(6)), state.watermark):
+        assert feature_vector(restored, as_of) == feature_vector(state, as_of)
+
+
+def test_a_version_3_product_whose_first_event_left_no_row_starts_at_its_oldest_row() -> None:
+    # a failed payment leaves no history row: v3 cannot know it came first, so the product
+    # starts at its statement (v4 keeps the true first event)
+    state = _apply_all(CustomerState(), [
+        pay(day_in(0), "PAYMENT_FAILED", amount=100, failure_reason="INSUFFICIENT_FUNDS"),
+        statement(day_in(2), 10_000, 500, due_day=day_in(5)),
+    ])
+    (product,) = state.products.values()
+    assert product.first_seen_min == _minute(day_in(0))
+    (restored,) = CustomerState.from_bytes(_as_v3(state)).products.values()
+    assert restored.first_seen_min == _minute(day_in(2))
+
+
+def test_every_truncation_of_a_version_3_state_raises_state_format_error() -> None:
+    data = _as_v3(_rich_state())
+    for length in range(len(data)):
+        with pytest.raises(StateFormatError):
+            CustomerState.from_bytes(data[:length])
+    with pytest.raises(StateFormatError, match="unexpected bytes"):
+        CustomerState.from_bytes(data + b"\x00")
+
+
+def test_a_version_3_week_with_a_15th_column_raises_state_format_error() -> None:
+    # v3 buckets had 14 columns (bits 0..13): bit 14 is damage, not the v4 overdrawn days
+    data = (_v3_head(watermarks=(at(0), 0), first_seen=at(0), close=(0, -1),
+                     counts=(1, 0, 0, 0, 0))
+            + _v3_week(week(0), {Col.DEBITS: 100, 14: 1}))
+    with pytest.raises(StateFormatError):
+        CustomerState.from_bytes(data)
+    good = (_v3_head(watermarks=(at(0), 0), first_seen=at(0), close=(0, -1),
+                     counts=(1, 0, 0, 0, 0))
+            + _v3_week(week(0), {Col.DEBITS: 100, V3_OVERDRAWN_DAYS: 1}))
+    assert CustomerState.from_bytes(good).weeks[week(0)][Col.OVERDRAWN_DAYS] == 1
 
 
 # --- int32 saturation --------------------------------------------------------------------------
@@ -391,6 +611,8 @@ def _every_column_of_a_week(w: int) -> list[InputEvent]:
         tx(d, 10, category="GAMBLING", hour=8),
         tx(d, 10, channel="DIRECT_DEBIT", category="RENT", status="RETURNED",
            decline_reason="INSUFFICIENT_FUNDS", balance=-10, hour=9),  # FAILED_DD, NSF, OVERDRAWN
+        tx(d, 10, direction="CREDIT", channel="TRANSFER", category="SAVINGS_TRANSFER",
+           hour=10),  # SAVINGS_IN
     ]
 
 
@@ -423,9 +645,13 @@ def test_a_state_with_every_cap_filled_has_the_layout_size_and_stops_growing() -
         events += _every_column_of_a_week(w)
         events += _products_in_week(w, range(MAX_PRODUCTS))
     events += [salary(day_in(4 * w, WEDNESDAY)) for w in range(9)]
-    events += _statuses(day_in(0), day_in(35), range(MAX_PRODUCTS))
+    # 36 weeks hold only 9 of the 13 periods of days past due: the statuses start 4 periods
+    # (120 days) before week 0, so that every product keeps 13
+    events += _statuses(day_in(0) - 4 * 30, day_in(35), range(MAX_PRODUCTS))
     events.sort(key=lambda e: e.occurred_at)
     state = _apply_all(CustomerState(), events)
+    assert _state_module.DPD_MONTHS == DPD_MONTHS
+    assert Col.WIDTH == BUCKET_COLUMNS
 
     assert len(state.weeks) == HORIZON_WEEKS
     assert all(b[c] != (BALANCE_NONE if c == Col.MIN_BALANCE else 0)
@@ -440,13 +666,14 @@ def test_a_state_with_every_cap_filled_has_the_layout_size_and_stops_growing() -
     assert [len(ids) for ids in state.ids] == [MAX_DEDUP_IDS, MAX_DEDUP_IDS]
 
     full = (HEAD_BYTES
-            + HORIZON_WEEKS * (WEEK_HEAD_BYTES + Col.WIDTH * 4)
+            + HORIZON_WEEKS * (WEEK_HEAD_BYTES + BUCKET_COLUMNS * 4)
             + MAX_SALARIES * SALARY_BYTES
             + MAX_PRODUCTS * (PRODUCT_HEAD_BYTES + MAX_STATEMENTS * STATEMENT_BYTES
                               + MAX_INSTALMENTS * INSTALMENT_BYTES + MAX_PAYMENTS * PAYMENT_BYTES
                               + DPD_MONTHS * DPD_MONTH_BYTES)
             + 2 * MAX_DEDUP_IDS * DEDUP_ID_BYTES)
-    assert full == 4440
+    # 42 + 13 x 66 + 8 x 8 + 8 x (29 + 6 x 20 + 6 x 12 + 12 x 8 + 13 x 8) + 2 x 48 x 6
+    assert full == 42 + 858 + 64 + 8 * 421 + 576 == 4908
     assert len(state.to_bytes()) == full
     print(f"\nevery cap filled: {full} bytes")
 
