@@ -3,6 +3,8 @@ dedup memory of the last 48 events applied per source, capped histories and prod
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from stream_app.events import InputEvent
@@ -18,6 +20,8 @@ from stream_app.features import (
     feature_vector,
 )
 from stream_app.features._state import (
+    DPD_MONTHS,
+    INT32_MAX,
     MAX_INSTALMENTS,
     MAX_PAYMENTS,
     MAX_PRODUCTS,
@@ -207,7 +211,8 @@ def test_a_duplicate_does_not_refresh_its_place_in_the_memory() -> None:
 def test_rejected_events_do_not_push_ids_out_of_the_memory() -> None:
     original = tx(day_in(6), 10)
     state = _state_with(original)
-    others = [tx(day_in(6), 10, hour=13, minute=i) for i in range(MAX_DEDUP_IDS - 1)]
+    others: list[InputEvent] = [tx(day_in(6), 10, hour=13, minute=i)
+                                for i in range(MAX_DEDUP_IDS - 1)]
     _apply(state, others)
     # duplicates, too-late events and customer flags are not remembered
     for event in others:
@@ -334,9 +339,11 @@ def test_salary_history_keeps_the_newest_8_paydays() -> None:
     assert state.salaries == [[epoch_day(30 * i), 100_000 + i] for i in range(3, 11)]
 
 
-def test_delinquency_keeps_the_maximum_of_each_of_the_newest_7_periods() -> None:
+def test_delinquency_keeps_the_maximum_of_each_of_the_newest_13_periods() -> None:
+    # a year of arrears history and the current period: 13 periods of 30 days
+    assert DPD_MONTHS == 13
     events = []
-    for period in range(9):
+    for period in range(15):
         events += [pay(30 * period + 1, "DELINQUENCY_STATUS", dpd=period),
                    pay(30 * period + 2, "DELINQUENCY_STATUS", dpd=50 + period),
                    pay(30 * period + 3, "DELINQUENCY_STATUS", dpd=0)]
@@ -344,6 +351,112 @@ def test_delinquency_keeps_the_maximum_of_each_of_the_newest_7_periods() -> None
     (product,) = state.products.values()
     first_period = at(1) // (30 * DAY_MS)
     assert at(3) // (30 * DAY_MS) == first_period  # the three statuses share a 30-day period
-    assert product.dpd_monthly == {first_period + p: 50 + p for p in range(2, 9)}
+    assert at(30 * 14 + 1) // (30 * DAY_MS) == first_period + 14
+    # periods 0 and 1 were dropped when periods 13 and 14 came
+    assert product.dpd_monthly == {first_period + p: 50 + p for p in range(2, 15)}
     assert product.dpd_latest[2] == 0
-    assert feature_vector(state, end_of(30 * 8 + 3))[feature_index("dpd_current")] == 0
+    assert feature_vector(state, end_of(30 * 14 + 3))[feature_index("dpd_current")] == 0
+
+
+def test_a_late_status_raises_the_maximum_of_its_kept_period() -> None:
+    events = [pay(30 * p + 1, "DELINQUENCY_STATUS", dpd=10 + p) for p in range(1, 14)]
+    state = _state_with(*events)
+    (product,) = state.products.values()
+    first_period = at(1) // (30 * DAY_MS)
+    assert sorted(product.dpd_monthly) == [first_period + p for p in range(1, 14)]
+    # period 12 (day 361 is in it), 30 days behind the newest status: not too late
+    assert at(361) // (30 * DAY_MS) == first_period + 12
+    assert apply_event(state, pay(361, "DELINQUENCY_STATUS", dpd=99, hour=15)) is (
+        Applied.APPLIED)
+    assert product.dpd_monthly[first_period + 12] == 99
+    assert apply_event(state, pay(362, "DELINQUENCY_STATUS", dpd=1)) is Applied.APPLIED
+    assert product.dpd_monthly[first_period + 12] == 99  # a maximum: a lower one changes nothing
+    assert len(product.dpd_monthly) == DPD_MONTHS
+    # the newest status is still the one of day 391 (not the late ones)
+    assert product.dpd_latest[2] == 10 + 13
+
+
+# --- savings transfers -------------------------------------------------------------------------
+
+def _week_of(day: int) -> int:
+    return week_of_day(epoch_day(day))
+
+
+def test_savings_transfer_credits_go_to_the_savings_column() -> None:
+    d = day_in(2)
+    state = _state_with(
+        tx(d, 40_000, direction="CREDIT", channel="TRANSFER", category="SAVINGS_TRANSFER"),
+        tx(d + 1, 15_000, direction="CREDIT", channel="TRANSFER", category="SAVINGS_TRANSFER"),
+        # money put away into savings is a debit, not a drawdown
+        tx(d + 2, 9_000, direction="DEBIT", channel="TRANSFER", category="SAVINGS_TRANSFER"),
+        # a transfer from savings that did not post brings nothing in
+        tx(d + 3, 70_000, direction="CREDIT", channel="TRANSFER", category="SAVINGS_TRANSFER",
+           status="RETURNED"),
+        # other credits are not savings
+        tx(d + 4, 5_000, direction="CREDIT", channel="TRANSFER", category="OTHER"),
+    )
+    bucket = state.weeks[_week_of(d)]
+    assert bucket[Col.SAVINGS_IN] == 40_000 + 15_000
+    assert bucket[Col.CREDITS] == 40_000 + 15_000 + 5_000
+    assert bucket[Col.INCOME] == 0  # not income
+    assert bucket[Col.DEBITS] == 9_000
+    assert Col.SAVINGS_IN == 12
+    assert (Col.MIN_BALANCE, Col.OVERDRAWN_DAYS, Col.WIDTH) == (13, 14, 15)
+
+
+def test_savings_transfers_saturate_at_int32() -> None:
+    d = day_in(0)
+    state = _state_with(*[tx(d, 10**12, direction="CREDIT", channel="TRANSFER",
+                             category="SAVINGS_TRANSFER", hour=h) for h in (9, 10)])
+    assert state.weeks[_week_of(d)][Col.SAVINGS_IN] == INT32_MAX
+
+
+# --- product first seen ------------------------------------------------------------------------
+
+def _card_history() -> list[InputEvent]:
+    return [
+        pay(12, "PAYMENT_FAILED", amount=3_000, failure_reason="INSUFFICIENT_FUNDS", hour=9),
+        statement(14, 60_000, 3_000, due_day=30),
+        pay(16, "PAYMENT_RECEIVED", amount=3_000),
+        pay(20, "DELINQUENCY_STATUS", dpd=0),
+        pay(22, "INSTALMENT_DUE", amount_due=1_000, due_day=40),
+    ]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(5)))[::7])
+def test_product_first_seen_is_its_oldest_event_in_any_arrival_order(
+        order: tuple[int, ...]) -> None:
+    history = _card_history()
+    # the customer's own first event (a transaction) is older still: not the product's
+    state = _state_with(tx(0, 100), *[history[i] for i in order])
+    (product,) = state.products.values()
+    assert product.first_seen_min == at(12, 9) // MINUTE_MS  # the failed payment
+    assert product.last_activity_min == at(22) // MINUTE_MS
+    assert state.first_seen == at(0)
+
+
+def test_each_product_has_its_own_first_seen() -> None:
+    state = _state_with(
+        statement(5, 10_000, 500, due_day=25, account="CC-1"),
+        pay(9, "INSTALMENT_DUE", product="PERSONAL_LOAN", account="LN-1", amount_due=2_000,
+            due_day=30),
+        pay(20, "PAYMENT_RECEIVED", amount=500, account="CC-1"),
+        pay(21, "PAYMENT_RECEIVED", product="PERSONAL_LOAN", account="LN-1", amount=2_000),
+    )
+    first_seen = {p.product: p.first_seen_min for p in state.products.values()}
+    assert first_seen == {"CREDIT_CARD": at(5) // MINUTE_MS,
+                          "PERSONAL_LOAN": at(9) // MINUTE_MS}
+
+
+def test_a_duplicate_or_too_late_event_does_not_move_first_seen() -> None:
+    old = statement(40, 10_000, 500, due_day=60)
+    state = _state_with(pay(80, "PAYMENT_RECEIVED", amount=500))
+    (product,) = state.products.values()
+    assert product.first_seen_min == at(80) // MINUTE_MS
+    assert apply_event(state, old) is Applied.TOO_LATE  # 40 days behind the payments
+    assert product.first_seen_min == at(80) // MINUTE_MS
+    in_bound = statement(50, 10_000, 500, due_day=60)
+    assert apply_event(state, in_bound) is Applied.APPLIED
+    assert product.first_seen_min == at(50) // MINUTE_MS
+    assert apply_event(state, in_bound) is Applied.DUPLICATE
+    assert product.first_seen_min == at(50) // MINUTE_MS
