@@ -29,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--customers and --days must be at least 1", code=2)
     config = SimulationConfig(customers=args.customers, days=args.days, seed=args.seed,
                               start_ms=_start_ms(args.start), scenario=args.scenario)
+    if args.summary:
+        from stream_app.simulate import render_figures, simulation_figures
+
+        print(render_figures(simulation_figures(config)), end="")
+        return 0
     simulator = BankSimulator(config)
     total_days = config.days
 

@@ -41,6 +41,9 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     target.add_argument("--avro-dir", help="write Avro container files (one per topic) here")
     target.add_argument("--kafka", action="store_true",
                         help="publish to the input topics (KAFKA_BOOTSTRAP_SERVERS)")
+    target.add_argument("--summary", action="store_true",
+                        help="print the run's figures (event mix, outcomes by stress kind, "
+                             "signals before the miss and their noise) as Markdown")
     parser.add_argument("--bootstrap-servers", help="override KAFKA_BOOTSTRAP_SERVERS")
     parser.add_argument("--labels", help="also write ground-truth labels CSV here")
     parser.add_argument("--rate", type=float, help="events per second when publishing")

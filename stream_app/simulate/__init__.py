@@ -2,7 +2,9 @@
 
 from ._bank import BankSimulator, CustomerTruth
 from ._config import SCENARIOS, STRESS_KINDS, Scenario, SimulationConfig
+from ._figures import SIGNALS, SimulationFigures, render_figures, simulation_figures
 from ._labels import TARGETS, Label, labels_from_truth
 
-__all__ = ["SCENARIOS", "STRESS_KINDS", "TARGETS", "BankSimulator", "CustomerTruth", "Label",
-           "Scenario", "SimulationConfig", "labels_from_truth"]
+__all__ = ["SCENARIOS", "SIGNALS", "STRESS_KINDS", "TARGETS", "BankSimulator", "CustomerTruth",
+           "Label", "Scenario", "SimulationConfig", "SimulationFigures", "labels_from_truth",
+           "render_figures", "simulation_figures"]

@@ -50,7 +50,7 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {
     "reference": Scenario(
         name="reference",
-        stress_share=0.2,
+        stress_share=0.25,
         kind_weights=(0.25, 0.25, 0.2, 0.3),
         reaction_days=(7, 21),
         spending_cut=(0.2, 0.45),

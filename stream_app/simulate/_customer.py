@@ -156,7 +156,15 @@ class SimCustomer:
             on_account = rng.uniform(0.2, 0.5)
             self.savings = int(self.salary * buffer * (1 - on_account))
             buffer *= on_account
-        self.balance = int(self.salary * buffer)
+        # the run starts mid pay cycle: what is left of the last pay until the next payday
+        start = dt.date(1970, 1, 1) + dt.timedelta(days=self.epoch_day)
+        if self.pay_cycle == "monthly":
+            to_payday = (self.payday - start.day) % 30
+        elif self.pay_cycle == "four_weekly":
+            to_payday = (-self.pay_offset) % 28
+        else:
+            to_payday = (-self.pay_offset) % 30
+        self.balance = int(self.salary * (buffer + to_payday / 30))
         self.overdraft = int(self.salary * rng.uniform(0.1, 0.5)) if rng.random() < 0.45 else 0
         self.last_savings_draw = -NEVER
         # --- habits (healthy confounders) ---
@@ -362,6 +370,8 @@ class SimCustomer:
             factor *= 1 - self._cut
         if date.month == 12:
             factor *= sc.december_uplift
+        if not stressed and self._room() < self.monthly_fixed * 0.3:
+            factor *= 0.4  # a customer who sees the account run low holds back
         if rng.random() < self.grocery_p:
             amount = int(self.grocery_ticket * rng.uniform(0.4, 1.6) * (0.9 if adapted else 1))
             self._spend(out, day_ms + rng.randint(9, 20) * HOUR_MS, amount, "CARD",
