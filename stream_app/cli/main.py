@@ -64,7 +64,7 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--target", default="dpd30", choices=("dpd30", "first_miss"),
                         help="simulated label: reaching 30 days past due within 90 days "
                              "(default) or any missed payment within 90 days (--simulate)")
-    parser.add_argument("--iterations", type=int, default=400)
+    parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--registry", help="registry directory (default MODEL_REGISTRY_DIR)")
     parser.add_argument("--no-promote", action="store_true",
                         help="do not point the champion alias at the new version")

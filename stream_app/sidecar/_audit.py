@@ -35,13 +35,18 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     pg.InvalidCatalogNameError,  # no such database
     pg.UndefinedTableError,  # migrations not applied
 )
-_OPTIONAL_COLUMNS = ("actionable", "rule")
+# columns of later migrations (0002: actionable, rule; 0003: track, days_past_due, ...): read
+# when the table has them, so that the API works on a database not yet migrated
+_OPTIONAL_COLUMNS = {"interventions": ("actionable", "rule", "track", "days_past_due"),
+                     "risk_scores": ("track", "days_past_due", "roll_probability",
+                                     "cure_probability")}
 _COLUMNS_RECHECK_SECONDS = 60.0
 
+_SCORE_COLUMNS = (
+    "event_id, customer_id, scored_at, as_of, trigger_event_id, trigger_topic, probability, "
+    "score, band, model_version, top_reasons, features_sha256, recorded_at")
 _LATEST_SCORE = """
-SELECT event_id, customer_id, scored_at, as_of, trigger_event_id, trigger_topic, probability,
-       score, band, model_version, top_reasons, features_sha256, recorded_at
-FROM risk_scores WHERE customer_id = $1
+SELECT {columns} FROM risk_scores WHERE customer_id = $1
 ORDER BY scored_at DESC, recorded_at DESC, event_id LIMIT 1"""
 _INTERVENTION_COLUMNS = (
     "intervention_id, customer_id, created_at, action, channel, priority, score, band, reasons, "
@@ -52,8 +57,8 @@ ORDER BY created_at DESC, intervention_id LIMIT $2"""
 _KNOWN = "SELECT EXISTS (SELECT 1 FROM risk_scores WHERE customer_id = $1)"
 _PRESENT_COLUMNS = """
 SELECT column_name FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name = 'interventions'
-  AND column_name = ANY($1::text[])"""
+WHERE table_schema = current_schema() AND table_name = $1
+  AND column_name = ANY($2::text[])"""
 
 
 class DatabaseUnavailable(Exception):  # the API answers 503
@@ -71,15 +76,18 @@ class AuditReader:
         self._command_timeout = command_timeout
         self._pool: Any = None
         self._pool_lock = asyncio.Lock()
-        self._optional: tuple[str, ...] | None = None
-        self._optional_checked_at = 0.0
+        self._optional: dict[str, tuple[str, ...]] = {}
+        self._optional_checked_at: dict[str, float] = {}
 
     async def latest_score(self, customer_id: str) -> dict[str, Any] | None:
         """The customer's most recent score, ``None`` when there is none."""
         if "\x00" in customer_id:  # PostgreSQL text cannot hold NUL: no such customer
             return None
         async with self._connection() as conn:
-            row = await conn.fetchrow(_LATEST_SCORE, customer_id)
+            optional = await self._optional_columns(conn, "risk_scores")
+            columns = ", ".join([_SCORE_COLUMNS, *(f'"{c}"' for c in optional)])
+            # the column list is built from the constants above, never from input
+            row = await conn.fetchrow(_LATEST_SCORE.format(columns=columns), customer_id)
         return None if row is None else score_record(row)
 
     async def interventions(self, customer_id: str, limit: int) -> list[dict[str, Any]] | None:
@@ -88,7 +96,7 @@ class AuditReader:
         if "\x00" in customer_id:
             return None
         async with self._connection() as conn:
-            optional = await self._optional_columns(conn)
+            optional = await self._optional_columns(conn, "interventions")
             columns = ", ".join([_INTERVENTION_COLUMNS, *(f'"{c}"' for c in optional)])
             # the column list is built from the constants above, never from input
             query = _INTERVENTIONS.format(columns=columns)
@@ -126,12 +134,14 @@ class AuditReader:
                     timeout=self._connect_timeout, command_timeout=self._command_timeout)
             return self._pool
 
-    async def _optional_columns(self, conn: Any) -> tuple[str, ...]:
+    async def _optional_columns(self, conn: Any, table: str) -> tuple[str, ...]:
         now = self._clock()
-        if self._optional is None or now - self._optional_checked_at >= _COLUMNS_RECHECK_SECONDS:
+        if (table not in self._optional
+                or now - self._optional_checked_at[table] >= _COLUMNS_RECHECK_SECONDS):
+            candidates = _OPTIONAL_COLUMNS[table]
             present = {r["column_name"] for r in
-                       await conn.fetch(_PRESENT_COLUMNS, list(_OPTIONAL_COLUMNS))}
-            self._optional = tuple(c for c in _OPTIONAL_COLUMNS if c in present)
-            self._optional_checked_at = now
-        return self._optional
+                       await conn.fetch(_PRESENT_COLUMNS, table, list(candidates))}
+            self._optional[table] = tuple(c for c in candidates if c in present)
+            self._optional_checked_at[table] = now
+        return self._optional[table]
 

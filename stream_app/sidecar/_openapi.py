@@ -39,6 +39,9 @@ _SCORE = {"type": "integer", "minimum": 0, "maximum": 100}
 _PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 _REASONS = {"type": "array", "items": _ref("schemas", "Reason"),
             "description": "Top reasons, largest contribution to risk first."}
+_STORED_TRACK = _nullable({"type": "string", "enum": ["PRE_DELINQUENCY", "ARREARS", "UNKNOWN"],
+                           "description": "The record's track (null: the audit trail is not "
+                                          "migrated to 0003; UNKNOWN: recorded before it)."})
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -92,6 +95,12 @@ _SCHEMAS: dict[str, Any] = {
             "reasons": _REASONS,
             "cached": {"type": "boolean", "description": "Served from the answer cache "
                                                           "(CACHE_TTL seconds)."},
+            "track": {"type": "string", "enum": ["PRE_DELINQUENCY", "ARREARS", "UNKNOWN"],
+                      "description": "PRE_DELINQUENCY (current: the risk-rank score) or "
+                                     "ARREARS (past due: the roll probability's score)."},
+            "days_past_due": _nullable({"type": "integer", "minimum": 0}),
+            "roll_probability": _nullable(_PROBABILITY),
+            "cure_probability": _nullable(_PROBABILITY),
         },
     },
     "RiskScore": {
@@ -113,6 +122,10 @@ _SCHEMAS: dict[str, Any] = {
             "reasons": _REASONS,
             "features_sha256": _nullable({"type": "string"}),
             "recorded_at": _TIMESTAMP,
+            "track": _STORED_TRACK,
+            "days_past_due": _nullable({"type": "integer", "minimum": 0}),
+            "roll_probability": _nullable(_PROBABILITY),
+            "cure_probability": _nullable(_PROBABILITY),
         },
     },
     "Intervention": {
@@ -140,6 +153,8 @@ _SCHEMAS: dict[str, Any] = {
             "rule": _nullable({"type": "string", "description": "Contact rule that suppressed "
                                "or rerouted the decision."}),
             "recorded_at": _TIMESTAMP,
+            "track": _STORED_TRACK,
+            "days_past_due": _nullable({"type": "integer", "minimum": 0}),
         },
     },
     "InterventionList": {

@@ -75,7 +75,15 @@ def prediction_record(customer_id: str, raw: Mapping[str, Any]) -> dict[str, Any
         "band": str(raw["band"]),
         "model_version": str(raw["model_version"]),
         "reasons": _reasons(raw.get("reasons", ())),
+        "track": str(raw.get("track", "UNKNOWN")),
+        "days_past_due": _optional_int(raw.get("days_past_due")),
+        "roll_probability": _number(raw.get("roll_probability")),
+        "cure_probability": _number(raw.get("cure_probability")),
     }
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 def _optional_text(value: object) -> str | None:
@@ -98,7 +106,21 @@ def score_record(row: Mapping[str, Any]) -> dict[str, Any]:
         "reasons": _reasons(row["top_reasons"]),
         "features_sha256": _optional_text(row["features_sha256"]),
         "recorded_at": iso_utc(row["recorded_at"]),
+        **_track_fields(row, ("roll_probability", "cure_probability")),
     }
+
+
+def _track_fields(row: Mapping[str, Any], numbers: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Revision 3 columns (migration 0003): the track and days past due, null before it."""
+    keys = set(row.keys())
+    fields: dict[str, Any] = {
+        "track": row["track"] if "track" in keys else None,
+        "days_past_due": _optional_int(row["days_past_due"]) if "days_past_due" in keys
+        else None,
+    }
+    for name in numbers:
+        fields[name] = _number(row[name]) if name in keys else None
+    return fields
 
 
 def intervention_record(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,4 +145,5 @@ def intervention_record(row: Mapping[str, Any]) -> dict[str, Any]:
         "actionable": None if actionable is None else bool(actionable),
         "rule": _optional_text(row["rule"]) if "rule" in keys else None,
         "recorded_at": iso_utc(row["recorded_at"]),
+        **_track_fields(row),
     }

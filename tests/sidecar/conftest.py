@@ -58,6 +58,10 @@ def prediction(customer_id: str, score: int = 85) -> dict[str, Any]:
             {"code": "NEAR_LIMIT", "feature": "utilisation", "value": float("nan"),
              "contribution": 0.3, "text": "Near the credit limit"},
         ],
+        "track": "PRE_DELINQUENCY",
+        "days_past_due": 0,
+        "roll_probability": None,
+        "cure_probability": None,
     }
 
 

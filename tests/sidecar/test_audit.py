@@ -23,7 +23,8 @@ def interventions_url(customer: str) -> str:
 
 
 @pytest.mark.integration
-async def test_latest_risk_score(start_api: StartApi, audit_db: str) -> None:
+async def test_latest_risk_score(start_api: StartApi, audit_db: str,
+                                 request: pytest.FixtureRequest) -> None:
     h = await start_api(database_url=audit_db)
     response = await h.client.get(risk_url(KNOWN), headers=h.auth)
     assert response.status == 200
@@ -38,6 +39,11 @@ async def test_latest_risk_score(start_api: StartApi, audit_db: str) -> None:
                                 "text": "Salary later than usual"}]
     assert body["trigger_topic"] == "bank.payments.v1"
     assert body["features_sha256"] is None
+    # revision 3 columns: the seeded rows predate them (UNKNOWN); without migration 0003, null
+    migrated = "migrations-latest" in request.node.callspec.id
+    assert body["track"] == ("UNKNOWN" if migrated else None)
+    assert (body["days_past_due"], body["roll_probability"], body["cure_probability"]) == (
+        None, None, None)
 
 
 @pytest.mark.integration

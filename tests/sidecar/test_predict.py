@@ -46,6 +46,10 @@ async def test_predict_scores_a_known_customer_with_reasons(start_api: StartApi)
              "contribution": 0.3, "text": "Near the credit limit"},
         ],
         "cached": False,
+        "track": "PRE_DELINQUENCY",
+        "days_past_due": 0,
+        "roll_probability": None,
+        "cure_probability": None,
     }
     assert h.backend.calls == [KNOWN]
 
