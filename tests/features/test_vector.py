@@ -27,6 +27,7 @@ from stream_app.features import (
 )
 from stream_app.features._vector import SMOOTHING_MINOR
 from tests.support.events import (
+    DAY_MS,
     FRIDAY,
     MONDAY,
     SUNDAY,
@@ -64,6 +65,11 @@ def expected_ratio(recent: float, prior: float, as_of_weekday: int) -> float:
     56 days) scaled to the days the recent window covers (28 + weekday + 1)."""
     recent_days = 28 + as_of_weekday + 1
     return (recent + SMOOTHING_MINOR) / (prior * recent_days / 56 + SMOOTHING_MINOR)
+
+
+def in_time_order(*events: InputEvent) -> list[InputEvent]:
+    """Events sorted by event time (so that none is too late for its source)."""
+    return sorted(events, key=lambda e: e.occurred_at)
 
 
 def credit(day: int, amount: int, category: str = "BENEFITS", **kwargs: object) -> InputEvent:
@@ -555,6 +561,7 @@ def test_days_past_due_current_max_and_products_in_arrears() -> None:
     old = [status(0, 60), status(100, 0), tx(250, 1)]
     f = features(old, end_of(250))
     assert (f["dpd_current"], f["dpd_max_6m"]) == (0, 0)  # 60 dpd was ~8 months ago
+    assert f["dpd_max_12m"] == 60  # ... within the year
 
 
 def test_due_soon_shortfall() -> None:
@@ -573,6 +580,513 @@ def test_due_soon_shortfall() -> None:
                      as_of_day=10) == 0.0
     # an overdrawn account covers nothing
     assert shortfall(tx(9, 100, balance=-10_000), as_of_day=10) == 1.0
+
+
+# --- income and buffers (new leading signals) --------------------------------------------------
+
+@pytest.mark.parametrize(("amounts", "ratio"), [
+    pytest.param([300_000, 300_000, 150_000], 0.5, id="half-of-the-usual"),
+    # the usual salary is the median of the ones before the last
+    pytest.param([100_000, 300_000, 200_000, 250_000], 1.25, id="median-of-three-before"),
+    pytest.param([100_000, 300_000, 100_000], 0.5, id="median-of-two-before-is-their-mean"),
+    # the median, not the mean: one large salary among the earlier ones does not move it
+    pytest.param([100_000, 100_000, 400_000, 200_000], 2.0, id="median-not-mean"),
+    pytest.param([200_000, 200_000, 200_000], 1.0, id="steady"),
+    pytest.param([100_000, 100_000, 500_000], 3.0, id="capped-at-3"),
+    # fewer than three salaries: no usual salary to compare with
+    pytest.param([300_000, 100_000], 1.0, id="two-salaries-neutral"),
+    pytest.param([300_000], 1.0, id="one-salary-neutral"),
+])
+def test_last_salary_ratio_against_the_median_of_the_ones_before(amounts: list[int],
+                                                                 ratio: float) -> None:
+    events = [salary(30 * i, amount) for i, amount in enumerate(amounts)]
+    f = features(events, end_of(30 * len(amounts)))
+    assert f["last_salary_ratio"] == pytest.approx(ratio)
+
+
+def test_last_salary_ratio_sees_only_salaries_up_to_as_of() -> None:
+    events = [salary(0, 300_000), salary(30, 300_000), salary(60, 300_000),
+              salary(90, 60_000)]
+    assert features(events, end_of(89))["last_salary_ratio"] == pytest.approx(1.0)
+    assert features(events, end_of(90))["last_salary_ratio"] == pytest.approx(0.2)
+    # two credits of one day are one payday: 2 x 150_000 is the usual 300_000
+    split = [*events[:3], salary(90, 150_000, hour=9), salary(90, 150_000, hour=15)]
+    assert features(split, end_of(90))["last_salary_ratio"] == pytest.approx(1.0)
+    # other income is not a salary
+    benefits = [*events[:3], credit(90, 60_000, "BENEFITS")]
+    assert features(benefits, end_of(90))["last_salary_ratio"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("weekday", "debits", "credits", "balance", "runway"), [
+    # 35 recent days (Sunday): 70_000 out net is 2_000 a day; 35_000 lasts 17.5 days
+    pytest.param(SUNDAY, 70_000, 0, 35_000, 17.5, id="sunday-35-days"),
+    # 31 recent days (Wednesday): 62_000 out is 2_000 a day
+    pytest.param(WEDNESDAY, 62_000, 0, 31_000, 15.5, id="wednesday-31-days"),
+    # credits are netted against debits: 90_000 - 20_000 = 70_000 out
+    pytest.param(SUNDAY, 90_000, 20_000, 35_000, 17.5, id="net-of-credits"),
+    pytest.param(SUNDAY, 70_000, 70_000, 35_000, 90.0, id="no-net-outflow"),
+    pytest.param(SUNDAY, 10_000, 50_000, 0, 90.0, id="net-inflow"),
+    pytest.param(SUNDAY, 70_000, 0, 10_000_000, 90.0, id="capped-at-90"),
+    # an overdrawn account has nothing to run on
+    pytest.param(SUNDAY, 70_000, 0, -5_000, 0.0, id="overdrawn"),
+    pytest.param(SUNDAY, 70_000, 0, 0, 0.0, id="zero-balance"),
+])
+def test_runway_days_at_the_recent_net_outflow(weekday: int, debits: int, credits: int,
+                                               balance: int, runway: float) -> None:
+    events = [tx(day_in(0), 100),  # history start
+              tx(day_in(5), 500_000, category="RENT"),  # prior window: not in the outflow
+              credit(day_in(9), credits, "OTHER") if credits else tx(day_in(9), 0),
+              tx(day_in(W, MONDAY), debits, category="RENT", balance=balance)]
+    f = features(events, end_of(day_in(W, weekday)))
+    assert f["runway_days"] == pytest.approx(runway)
+
+
+def test_runway_of_an_empty_or_quiet_state_is_the_cap() -> None:
+    assert features([], end_of(0))["runway_days"] == 90.0
+    assert features([tx(day_in(0), 100, balance=1_000)], end_of(day_in(W)))[
+        "runway_days"] == 90.0  # the debit is outside the 30d window
+
+
+def _loan_due(day: int, due: int, due_day: int) -> InputEvent:
+    return pay(day, "INSTALMENT_DUE", product="PERSONAL_LOAN", account="LN-1", amount_due=due,
+               due_day=due_day)
+
+
+def test_next_due_cover_ratio_over_the_next_14_days() -> None:
+    card = statement(0, 100_000, 20_000, due_day=20)
+    loan = _loan_due(2, 10_000, 25)
+    balance = tx(9, 100, balance=15_000)
+
+    def cover(*extra: InputEvent, as_of_day: int, events: tuple[InputEvent, ...] = (
+            card, loan, balance)) -> float:
+        return features([*events, *extra], end_of(as_of_day))["next_due_cover_ratio"]
+
+    # day 10: the card is due in 10 days, the loan in 15 (beyond the 14 days)
+    assert cover(as_of_day=10) == pytest.approx(15_000 / 20_000)
+    # day 11: both, the loan in exactly 14 days
+    assert cover(as_of_day=11) == pytest.approx(15_000 / 30_000)
+    # what is already paid towards an item is not due any more
+    assert cover(pay(5, "PAYMENT_RECEIVED", amount=12_000), as_of_day=10) == pytest.approx(
+        15_000 / 8_000)
+    # an item paid in full (or more) leaves nothing due: the ratio is the cap
+    assert cover(pay(5, "PAYMENT_RECEIVED", amount=30_000), as_of_day=10) == 10.0
+    # due today still counts; past due does not
+    assert cover(as_of_day=20) == pytest.approx(15_000 / 30_000)
+    assert cover(as_of_day=21) == pytest.approx(15_000 / 10_000)
+    assert cover(as_of_day=26) == 10.0
+    # capped at 10, and an overdrawn account covers nothing
+    assert cover(as_of_day=10, events=(card, loan, tx(9, 100, balance=10_000_000))) == 10.0
+    assert cover(as_of_day=10, events=(card, loan, tx(9, 100, balance=-3_000))) == 0.0
+    # nothing falling due: the cap, whatever the balance
+    assert features([tx(9, 100, balance=-3_000)], end_of(10))["next_due_cover_ratio"] == 10.0
+    assert features([], end_of(10))["next_due_cover_ratio"] == 10.0
+
+
+def test_next_due_cover_ignores_a_card_in_credit() -> None:
+    # a card in credit (negative balance) asks no minimum: nothing is falling due
+    in_credit = statement(0, -20_000, 0, due_day=20)
+    f = features([in_credit, tx(9, 100, balance=1_000)], end_of(10))
+    assert f["next_due_cover_ratio"] == 10.0
+    assert f["due_soon_shortfall"] == 0.0
+
+
+def savings(day: int, amount: int, **kwargs: object) -> InputEvent:
+    return credit(day, amount, "SAVINGS_TRANSFER", **kwargs)
+
+
+def test_savings_drawdown_counts_transfers_from_savings_in_the_30d_window() -> None:
+    events = [
+        savings(day_in(7, SUNDAY), 90_000, hour=23),  # week 7: before the 30d window
+        savings(day_in(8), 40_000, hour=0),  # week 8: in it
+        savings(day_in(11), 15_000),
+        tx(day_in(11, TUESDAY), 25_000, channel="TRANSFER", category="SAVINGS_TRANSFER"),
+        savings(day_in(12), 70_000, status="RETURNED"),  # did not post
+        credit(day_in(12, TUESDAY), 5_000, "OTHER"),
+    ]
+    f = features(events, end_of(day_in(W, WEDNESDAY)))
+    assert f["savings_drawdown_30d_minor"] == 40_000 + 15_000
+    assert features(events, end_of(day_in(W + 4)))["savings_drawdown_30d_minor"] == 0
+    assert features([], end_of(0))["savings_drawdown_30d_minor"] == 0
+
+
+# --- credit products: new credit, limits --------------------------------------------------------
+
+def test_new_credit_counts_products_first_seen_in_the_last_90_days() -> None:
+    start = tx(0, 100)  # the customer's history starts on day 0
+    card = statement(40, 10_000, 500, due_day=60)
+    loan = _loan_due(45, 10_000, 70)
+    assert features([start, card], end_of(50))["new_credit_90d"] == 1
+    assert features([start, card, loan], end_of(50))["new_credit_90d"] == 2
+    # seen first after as-of: not yet known
+    assert features([start, card, loan], end_of(44))["new_credit_90d"] == 1
+    assert features([start, card], end_of(39))["new_credit_90d"] == 0
+
+
+def test_new_credit_window_ends_90_days_after_the_product_was_first_seen() -> None:
+    card = statement(40, 10_000, 500, due_day=60)
+    state = build([tx(0, 100), card])
+    index = FEATURE_NAMES.index("new_credit_90d")
+    assert feature_vector(state, at(40) + 90 * DAY_MS)[index] == 1
+    assert feature_vector(state, at(40) + 90 * DAY_MS + 60_000)[index] == 0
+
+
+def test_a_product_seen_in_the_first_30_days_of_history_is_not_new_credit() -> None:
+    # held before the bank's history of the customer began: not evidence of new borrowing
+    start = tx(0, 100)
+    assert features([start, statement(29, 10_000, 500, due_day=50)], end_of(40))[
+        "new_credit_90d"] == 0
+    at_30_days = statement(0, 10_000, 500, due_day=50, occurred_at=at(30))
+    just_before = statement(0, 10_000, 500, due_day=50, occurred_at=at(30) - 60_000)
+    assert features([start, at_30_days], end_of(40))["new_credit_90d"] == 1
+    assert features([start, just_before], end_of(40))["new_credit_90d"] == 0
+    # a customer known only through the product: never new
+    assert features([statement(40, 10_000, 500, due_day=60)], end_of(50))["new_credit_90d"] == 0
+
+
+def test_new_credit_is_the_first_event_of_the_product_not_its_latest() -> None:
+    start = tx(0, 100)
+    old_card = [statement(10, 10_000, 500, due_day=30), statement(40, 10_000, 500, due_day=60),
+                pay(45, "PAYMENT_RECEIVED", amount=500)]
+    assert features([start, *old_card], end_of(50))["new_credit_90d"] == 0
+
+
+def _revolving(day: int, balance: int, limit: int | None, *, product: str = "CREDIT_CARD",
+               account: str = "CC-1", minimum: int = 0) -> InputEvent:
+    return pay(day, "STATEMENT_ISSUED", product=product, account=account,
+               statement_balance=balance, minimum_due=minimum, due_day=day + 20,
+               credit_limit=limit)
+
+
+def test_credit_limit_is_the_sum_of_the_latest_card_and_overdraft_limits() -> None:
+    events = [
+        _revolving(10, 30_000, 100_000),
+        _revolving(11, 10_000, 50_000, account="CC-2"),
+        _revolving(12, 5_000, 20_000, product="OVERDRAFT", account="OD-1"),
+        # a loan's statement limit is not a revolving limit
+        _revolving(12, 400_000, 500_000, product="PERSONAL_LOAN", account="LN-1"),
+    ]
+    f = features(events, end_of(15))
+    assert f["credit_limit_minor"] == 170_000
+    assert f["revolving_utilisation"] == pytest.approx(45_000 / 170_000)
+    assert features([], end_of(15))["credit_limit_minor"] == 0
+
+
+def test_credit_limit_follows_the_latest_statement_at_as_of() -> None:
+    events = [_revolving(10, 30_000, 100_000), _revolving(40, 30_000, 60_000)]
+    assert features(events, end_of(20))["credit_limit_minor"] == 100_000
+    assert features(events, end_of(45))["credit_limit_minor"] == 60_000
+
+
+def test_a_card_without_a_limit_on_its_latest_statement_counts_for_no_limit() -> None:
+    no_limit = [_revolving(10, 30_000, None)]
+    f = features(no_limit, end_of(15))
+    assert (f["credit_limit_minor"], f["revolving_utilisation"]) == (0, 0)
+    # with another card that has one, only that card counts
+    f = features([*no_limit, _revolving(11, 50_000, 100_000, account="CC-2")], end_of(15))
+    assert (f["credit_limit_minor"], f["revolving_utilisation"]) == (100_000, 0.5)
+    # a zero limit is no limit either (no division by zero)
+    f = features([_revolving(10, 30_000, 0)], end_of(15))
+    assert (f["credit_limit_minor"], f["revolving_utilisation"]) == (0, 0)
+
+
+@pytest.mark.parametrize(("limits", "change"), [
+    pytest.param([100_000, 100_000, 60_000], -0.4, id="cut-by-40pct"),
+    pytest.param([100_000, 150_000], 0.0, id="raise-is-not-a-cut"),
+    pytest.param([100_000, 50_000, 100_000], 0.0, id="cut-and-restored"),
+    pytest.param([100_000], 0.0, id="one-statement"),
+    # statements without a limit are skipped: the first and the latest limited ones compare
+    pytest.param([100_000, None, 50_000], -0.5, id="unlimited-statement-skipped"),
+    # the last 6 statements are kept: a cut before them is forgotten
+    pytest.param([200_000] + [100_000] * 6, 0.0, id="cut-before-the-last-6"),
+    pytest.param([200_000] + [100_000] * 5, -0.5, id="cut-within-the-last-6"),
+])
+def test_credit_limit_change_ratio_shows_cuts_over_the_kept_statements(
+        limits: list[int | None], change: float) -> None:
+    events = [_revolving(30 * i, 10_000, limit) for i, limit in enumerate(limits)]
+    f = features(events, end_of(30 * len(limits)))
+    assert f["credit_limit_change_ratio"] == pytest.approx(change)
+
+
+def test_credit_limit_change_ratio_is_the_largest_cut_of_any_card() -> None:
+    events = [_revolving(0, 10_000, 100_000), _revolving(1, 10_000, 100_000, account="CC-2"),
+              _revolving(30, 10_000, 50_000), _revolving(31, 10_000, 80_000, account="CC-2")]
+    assert features(events, end_of(35))["credit_limit_change_ratio"] == pytest.approx(-0.5)
+    # a loan's statement limits are not card limits
+    loan = [_revolving(0, 10_000, 100_000, product="PERSONAL_LOAN", account="LN-1"),
+            _revolving(30, 10_000, 10_000, product="PERSONAL_LOAN", account="LN-1")]
+    assert features(loan, end_of(35))["credit_limit_change_ratio"] == 0.0
+
+
+# --- credit products: cards in credit (negative statement balances) -----------------------------
+
+def test_a_card_in_credit_counts_as_a_zero_balance_in_utilisation() -> None:
+    in_credit = _revolving(10, -20_000, 100_000)
+    owing = _revolving(11, 60_000, 100_000, account="CC-2")
+    assert features([in_credit], end_of(15))["revolving_utilisation"] == 0.0
+    # 0 + 60_000 over 200_000 (not -20_000 + 60_000)
+    assert features([in_credit, owing], end_of(15))["revolving_utilisation"] == (
+        pytest.approx(0.3))
+
+
+def test_utilisation_trend_counts_a_card_in_credit_as_zero() -> None:
+    # utilisation 0 (in credit), 0.1, 0.4: the trend over the last three is 0.4, not 0.9
+    events = [_revolving(30 * i, b, 100_000) for i, b in enumerate((-50_000, 10_000, 40_000))]
+    assert features(events, end_of(65))["utilisation_trend_3s"] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(("balances", "slope"), [
+    pytest.param([10_000, 20_000, 30_000, 40_000], 0.1, id="steady-creep"),
+    # least squares through (0, 0.2), (1, 0.2), (2, 0.5): Sxy = 0.3, Sxx = 2
+    pytest.param([20_000, 20_000, 50_000], 0.15, id="least-squares"),
+    pytest.param([50_000, 40_000, 30_000], 0.0, id="falling-is-no-creep"),
+    pytest.param([10_000, 90_000], 0.0, id="two-statements-no-slope"),
+    # in credit counts as 0: (0, 0), (1, 0), (2, 0.3) -> 0.15 (with -0.3 it would be 0.3)
+    pytest.param([-30_000, 0, 30_000], 0.15, id="card-in-credit-is-zero"),
+    # only the 6 kept statements: the first of 7 (90%) is gone, the rest rise by 0.1 each
+    pytest.param([90_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000], 0.1,
+                 id="last-6-statements"),
+])
+def test_utilisation_slope_over_the_last_6_statements(balances: list[int],
+                                                      slope: float) -> None:
+    events = [_revolving(30 * i, b, 100_000) for i, b in enumerate(balances)]
+    f = features(events, end_of(30 * len(balances)))
+    assert f["utilisation_slope_6s"] == pytest.approx(slope)
+
+
+def test_utilisation_slope_is_the_steepest_card_and_reads_statements_up_to_as_of() -> None:
+    card = [_revolving(30 * i, b, 100_000) for i, b in enumerate((10_000, 20_000, 30_000))]
+    steep = [_revolving(30 * i + 1, b, 100_000, account="CC-2")
+             for i, b in enumerate((10_000, 30_000, 50_000, 90_000))]
+    events = in_time_order(*card, *steep)
+    # CC-1 rises 0.1 a statement; CC-2 through (0..3; .1 .3 .5 .9): mean (1.5, .45),
+    # Sxy = 1.5 x .35 + .5 x .15 + .5 x .05 + 1.5 x .45 = 1.3, Sxx = 5
+    assert features(events, end_of(95))["utilisation_slope_6s"] == pytest.approx(1.3 / 5)
+    # as of day 65 the fourth statement of CC-2 is not issued yet: (0..2; .1 .3 .5)
+    assert features(events, end_of(65))["utilisation_slope_6s"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize(("balances", "growth"), [
+    # the last balance against the mean of the ones before, both + 10_000 (smoothing)
+    pytest.param([20_000, 30_000, 40_000, 90_000], 100_000 / 40_000, id="growing"),
+    pytest.param([90_000, 40_000, 30_000], 1.0, id="falling-is-neutral"),
+    pytest.param([50_000], 1.0, id="one-statement"),
+    # in credit counts as 0: before (0, 10_000), mean 5_000 -> 30_000 / 15_000
+    pytest.param([-50_000, 10_000, 20_000], 2.0, id="earlier-in-credit-is-zero"),
+    pytest.param([40_000, -10_000], 1.0, id="latest-in-credit"),
+    # the 6 kept statements: the huge first one of 7 is gone
+    pytest.param([900_000, 10_000, 10_000, 10_000, 10_000, 10_000, 30_000], 40_000 / 20_000,
+                 id="last-6-statements"),
+])
+def test_statement_balance_growth(balances: list[int], growth: float) -> None:
+    events = [_revolving(30 * i, b, 1_000_000) for i, b in enumerate(balances)]
+    f = features(events, end_of(30 * len(balances)))
+    assert f["statement_balance_growth_6s"] == pytest.approx(growth)
+
+
+def test_statement_balance_growth_is_the_fastest_growing_product_up_to_as_of() -> None:
+    slow = [_revolving(0, 10_000, 100_000), _revolving(30, 15_000, 100_000)]  # 25/20
+    fast = [_revolving(1, 10_000, 100_000, account="CC-2"),
+            _revolving(31, 30_000, 100_000, account="CC-2")]  # 40/20
+    assert features([*slow, *fast], end_of(35))["statement_balance_growth_6s"] == (
+        pytest.approx(2.0))
+    assert features([*slow, *fast], end_of(30))["statement_balance_growth_6s"] == (
+        pytest.approx(1.25))  # CC-2's second statement is issued on day 31
+
+
+# --- credit products: what share of a statement is paid ----------------------------------------
+
+@pytest.mark.parametrize(("paid", "share", "share_6s"), [
+    # statements of days 0, 30, 60 are due as of day 95; the newest due is day 60's
+    pytest.param([5_000, 5_000, 40_000], 0.4, (0.05 + 0.05 + 0.4) / 3, id="small-shares"),
+    pytest.param([100_000, 100_000, 2_000], 0.02, (1 + 1 + 0.02) / 3, id="latest-small"),
+    pytest.param([2_000, 100_000, 100_000], 1.0, (0.02 + 1 + 1) / 3, id="earliest-small"),
+    pytest.param([150_000, 0, 100_000], 1.0, (1 + 0 + 1) / 3, id="overpaid-capped-unpaid-0"),
+])
+def test_statement_paid_share_of_the_latest_due_and_recent_statements(
+        paid: list[int], share: float, share_6s: float) -> None:
+    f = features(_card_cycles(paid), end_of(95))
+    assert f["statement_paid_share"] == pytest.approx(share)
+    assert f["statement_paid_share_6s"] == pytest.approx(share_6s)
+
+
+def test_a_payment_counts_for_the_statement_cycle_it_falls_in() -> None:
+    # paid on day 35: after the second statement was issued, so for the second cycle
+    events = [statement(0, 100_000, 5_000, due_day=20), statement(30, 100_000, 5_000, due_day=50),
+              pay(35, "PAYMENT_RECEIVED", amount=100_000)]
+    f = features(events, end_of(55))
+    assert (f["statement_paid_share"], f["statement_paid_share_6s"]) == (1.0, 0.5)
+    # as of day 25 only the first statement is due, and nothing paid yet
+    f = features(events, end_of(25))
+    assert (f["statement_paid_share"], f["statement_paid_share_6s"]) == (0.0, 0.0)
+
+
+def test_statement_paid_share_is_neutral_without_a_due_statement() -> None:
+    for events, as_of_day in (([], 10), ([statement(0, 100_000, 5_000, due_day=20)], 19),
+                              ([statement(0, 100_000, 5_000, due_day=20)], 20)):
+        f = features(events, end_of(as_of_day))
+        assert (f["statement_paid_share"], f["statement_paid_share_6s"]) == (1.0, 1.0)
+
+
+def test_a_statement_in_credit_or_at_zero_is_fully_paid() -> None:
+    for balance in (-20_000, 0):
+        f = features([statement(0, balance, 0, due_day=20)], end_of(25))
+        assert (f["statement_paid_share"], f["statement_paid_share_6s"]) == (1.0, 1.0), balance
+
+
+def test_statement_paid_share_is_the_weakest_product() -> None:
+    paid_in_full = _card_cycles([100_000, 100_000, 100_000])
+    other = [statement(61, 50_000, 2_500, due_day=81, account="CC-2"),
+             pay(70, "PAYMENT_RECEIVED", amount=10_000, account="CC-2")]
+    f = features([*paid_in_full, *other], end_of(95))
+    assert f["statement_paid_share"] == pytest.approx(0.2)
+    assert f["statement_paid_share_6s"] == pytest.approx(0.2)
+
+
+def _card_payments(amounts: list[int], account: str = "CC-1",
+                   product: str = "CREDIT_CARD") -> list[InputEvent]:
+    return [pay(10 * i, "PAYMENT_RECEIVED", product=product, account=account, amount=amount)
+            for i, amount in enumerate(amounts)]
+
+
+@pytest.mark.parametrize(("amounts", "trend"), [
+    # the last 2 against the 4 before them, both means + 10_000 (smoothing)
+    pytest.param([50_000] * 4 + [20_000] * 2, 30_000 / 60_000, id="falling"),
+    # with only 2 before the last 2: those 2 are the baseline
+    pytest.param([40_000, 40_000, 10_000, 10_000], 20_000 / 50_000, id="four-payments"),
+    # payments older than the 6 newest are not in the baseline
+    pytest.param([1_000, 1_000] + [50_000] * 4 + [20_000] * 2, 30_000 / 60_000,
+                 id="older-payments-ignored"),
+    pytest.param([2_000] * 4 + [1_000] * 2, 11_000 / 12_000, id="smoothing-damps-small"),
+    pytest.param([10_000] * 4 + [50_000] * 2, 1.0, id="rising-is-neutral"),
+    pytest.param([50_000, 50_000, 1_000], 1.0, id="three-payments-neutral"),
+])
+def test_payment_amount_trend(amounts: list[int], trend: float) -> None:
+    f = features(_card_payments(amounts), end_of(10 * len(amounts)))
+    assert f["payment_amount_trend_6s"] == pytest.approx(trend)
+
+
+def test_payment_amount_trend_is_the_weakest_product_up_to_as_of() -> None:
+    card = _card_payments([50_000] * 4 + [20_000] * 2)  # 0.5
+    loan = _card_payments([40_000, 40_000, 10_000, 10_000], account="LN-1",
+                          product="PERSONAL_LOAN")  # 0.4
+    events = in_time_order(*card, *loan)
+    assert features(events, end_of(60))["payment_amount_trend_6s"] == pytest.approx(0.4)
+    # as of day 35 the loan has made its 4 payments (days 0..30), the card 4 of 50_000
+    assert features(events, end_of(35))["payment_amount_trend_6s"] == pytest.approx(0.4)
+    assert features(card, end_of(35))["payment_amount_trend_6s"] == pytest.approx(1.0)
+
+
+# --- arrears history --------------------------------------------------------------------------
+
+def test_late_payments_received_after_the_due_date() -> None:
+    events = [
+        _instalment(0, 10_000, 10), _loan_payment(5, 10_000),  # on time
+        _instalment(30, 10_000, 40), _loan_payment(35, 9_000),  # short ...
+        _loan_payment(45, 1_000),  # ... made up after the due date
+        _instalment(60, 10_000, 70), _loan_payment(75, 10_000),  # paid after the due date
+        _instalment(90, 10_000, 100),  # unpaid
+        _instalment(120, 10_000, 130),  # not yet due
+    ]
+    f = features(events, end_of(105))
+    assert f["late_payments_6m"] == 3
+    assert f["late_payments_received_6m"] == 2
+    # as of day 230 the due date of day 40 is more than 180 days back
+    f = features(events, end_of(230))
+    assert f["late_payments_6m"] == 3  # due days 70, 100 and 130
+    assert f["late_payments_received_6m"] == 1  # day 70's
+    assert features([], end_of(10))["late_payments_received_6m"] == 0
+    # paid after the due date, but not all of it: late, not received
+    partly = [_instalment(0, 10_000, 10), _loan_payment(5, 4_000), _loan_payment(15, 3_000)]
+    f = features(partly, end_of(20))
+    assert (f["late_payments_6m"], f["late_payments_received_6m"]) == (1, 0)
+    f = features([*partly, _loan_payment(18, 3_000)], end_of(20))
+    assert (f["late_payments_6m"], f["late_payments_received_6m"]) == (1, 1)
+
+
+def _status(day: int, dpd: int, account: str = "CC-1", product: str = "CREDIT_CARD",
+            hour: int = 12) -> InputEvent:
+    return pay(day, "DELINQUENCY_STATUS", product=product, account=account, dpd=dpd, hour=hour)
+
+
+# 30-day periods: day 30 * p + 1 is in period p of the tests (periods are epoch days // 30)
+ARREARS_HISTORY = [_status(1, 40), _status(31, 0), _status(61, 15), _status(62, 0),
+                   _status(121, 3), _status(151, 0), _status(211, 0), _status(241, 0)]
+
+
+def test_months_in_arrears_and_the_maxima_over_6_and_12_periods() -> None:
+    # as of period 8: the 6 periods 3..8 hold period 4 (3 days); the 12 periods -3..8 hold
+    # periods 0 (40 days), 2 (15 days) and 4
+    f = features(ARREARS_HISTORY, end_of(241))
+    assert (f["months_in_arrears_6m"], f["months_in_arrears_12m"]) == (1, 3)
+    assert (f["dpd_max_6m"], f["dpd_max_12m"], f["dpd_current"]) == (3, 40, 0)
+    # as of period 12: periods 1..12, so period 0's 40 days are out; 6 periods 7..12 are clean
+    f = features([*ARREARS_HISTORY, tx(361, 1)], end_of(361))
+    assert (f["months_in_arrears_6m"], f["months_in_arrears_12m"]) == (0, 2)
+    assert (f["dpd_max_6m"], f["dpd_max_12m"]) == (0, 15)
+    # as of period 11, period 0 is still the twelfth period back
+    f = features(ARREARS_HISTORY, end_of(331))
+    assert (f["months_in_arrears_12m"], f["dpd_max_12m"]) == (3, 40)
+
+
+def test_a_period_in_arrears_on_several_products_counts_once() -> None:
+    events = in_time_order(*ARREARS_HISTORY, _status(122, 7, "LN-1", "PERSONAL_LOAN"),
+                           _status(152, 9, "LN-1", "PERSONAL_LOAN"),
+                           _status(153, 0, "LN-1", "PERSONAL_LOAN"))
+    f = features(events, end_of(241))
+    assert (f["months_in_arrears_6m"], f["months_in_arrears_12m"]) == (2, 4)  # + period 5
+    assert (f["dpd_max_6m"], f["dpd_max_12m"]) == (9, 40)
+
+
+def test_the_current_arrears_count_in_the_history_and_the_maxima() -> None:
+    f = features([*ARREARS_HISTORY, _status(242, 20)], end_of(242))
+    assert (f["months_in_arrears_6m"], f["months_in_arrears_12m"]) == (2, 4)
+    assert (f["dpd_max_6m"], f["dpd_max_12m"], f["dpd_current"]) == (20, 40, 20)
+
+
+def test_dpd_maxima_are_at_least_the_current_days_past_due() -> None:
+    # the newest status (30 days) is older than the 12 periods: the maxima still show it
+    state = build([_status(1, 30)])
+    f = dict(zip(FEATURE_NAMES, feature_vector(state, end_of(400)), strict=True))
+    assert f["dpd_current"] == 30
+    assert (f["dpd_max_6m"], f["dpd_max_12m"]) == (30, 30)
+    assert (f["months_in_arrears_6m"], f["months_in_arrears_12m"]) == (0, 0)
+
+
+# --- amount past due --------------------------------------------------------------------------
+
+def test_amount_past_due_is_what_fell_due_and_is_still_unpaid() -> None:
+    loan = [_instalment(5, 10_000, 20), _loan_payment(10, 4_000)]
+    card = [statement(0, 100_000, 5_000, due_day=20)]
+
+    def past_due(*events: InputEvent, as_of_day: int) -> float:
+        return features(list(events), end_of(as_of_day))["amount_past_due_minor"]
+
+    assert past_due(*loan, as_of_day=20) == 0  # due today: not past due yet
+    assert past_due(*loan, as_of_day=21) == 6_000
+    assert past_due(*loan, *card, as_of_day=21) == 6_000 + 5_000
+    # paying the rest after the due date cures it
+    assert past_due(*loan, _loan_payment(23, 6_000), as_of_day=22) == 6_000
+    assert past_due(*loan, _loan_payment(23, 6_000), as_of_day=23) == 0
+    assert past_due(*loan, _loan_payment(23, 2_000), as_of_day=23) == 4_000
+    # nothing due on a card in credit, or nothing asked
+    assert past_due(statement(0, -5_000, 0, due_day=20), as_of_day=25) == 0
+    assert past_due(as_of_day=25) == 0
+
+
+def test_an_arrears_status_after_the_due_date_replaces_the_computed_shortfall() -> None:
+    loan = [_instalment(5, 10_000, 20), _loan_payment(10, 4_000)]
+    # reported the day after the due date: the arrears system's figure (0 days) wins
+    f = features([*loan, _status(21, 0, "LN-1", "PERSONAL_LOAN", hour=6)], end_of(22))
+    assert (f["amount_past_due_minor"], f["dpd_current"]) == (0, 0)
+    # reported on the due date itself: it cannot know of the miss, the shortfall counts
+    f = features([*loan, _status(20, 0, "LN-1", "PERSONAL_LOAN", hour=23)], end_of(22))
+    assert (f["amount_past_due_minor"], f["dpd_current"]) == (6_000, 0)
+    # a status of another product says nothing of this one
+    f = features([*loan, _status(21, 0)], end_of(22))
+    assert f["amount_past_due_minor"] == 6_000
+    # a status reported after as-of is not known yet
+    f = features([*loan, _status(23, 0, "LN-1", "PERSONAL_LOAN")], end_of(22))
+    assert f["amount_past_due_minor"] == 6_000
 
 
 # --- cold start and point in time --------------------------------------------------------------
@@ -595,6 +1109,24 @@ def test_empty_state_gives_finite_neutral_features() -> None:
     assert f["credit_products"] == 0
     assert f["balance_trend_minor_per_week"] == 0
     assert f["overdrawn_days_30d"] == 0
+    # the new leading signals and credit features: neutral (nothing seen, nothing at risk)
+    assert f["last_salary_ratio"] == 1.0
+    assert f["runway_days"] == 90.0  # no outflow: the cap
+    assert f["next_due_cover_ratio"] == 10.0  # nothing falling due: the cap
+    assert f["savings_drawdown_30d_minor"] == 0
+    assert f["new_credit_90d"] == 0
+    assert f["credit_limit_minor"] == 0
+    assert f["credit_limit_change_ratio"] == 0
+    assert f["utilisation_slope_6s"] == 0
+    assert f["statement_balance_growth_6s"] == 1.0
+    assert f["statement_paid_share"] == 1.0
+    assert f["statement_paid_share_6s"] == 1.0
+    assert f["payment_amount_trend_6s"] == 1.0
+    for name in ("late_payments_6m", "late_payments_received_6m", "months_in_arrears_6m",
+                 "months_in_arrears_12m", "dpd_max_6m", "dpd_max_12m", "dpd_current",
+                 "products_in_arrears", "amount_past_due_minor"):
+        assert f[name] == 0, name
+    assert len(FEATURE_NAMES) == 51
 
 
 @pytest.mark.parametrize("event", [
