@@ -9,7 +9,9 @@ with those lists cleared.
 from __future__ import annotations
 
 import dataclasses
+import math
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,13 +25,20 @@ from stream_app.events import (
     Transaction,
 )
 from stream_app.features import (
+    ARREARS,
     DAY_MS,
+    FEATURE_NAMES,
+    PRE_DELINQUENCY,
     Applied,
     CustomerState,
     apply_event,
     event_key,
     feature_vector,
+    in_arrears,
+    track_of,
 )
+from stream_app.features._state import Col
+from tests.features.test_state import _as_v3
 from tests.support.events import DAY0, at
 
 ACCOUNTS = {"CC-1": "CREDIT_CARD", "CC-2": "CREDIT_CARD", "OD-1": "OVERDRAFT",
@@ -45,6 +54,9 @@ amounts = st.integers(1, 500_000)
 due_days = st.sampled_from([DAY0 + d for d in (-5, 3, 10, 20, 29, 40)])
 dues = st.sampled_from([0, 1_000, 5_000, 20_000]) | st.integers(0, 50_000)
 paid = st.sampled_from([1_000, 5_000, 5_500, 20_000]) | st.integers(1, 50_000)
+# statement balances: negative (card in credit), zero and owing, with small values frequent
+balances = (st.sampled_from([-20_000, -1, 0, 1, 5_000, 20_000])
+            | st.integers(-500_000, 500_000))
 
 
 @st.composite
@@ -72,8 +84,11 @@ def payments(draw: st.DrawFn) -> dict[str, object]:
     fields: dict[str, object] = {"source": "payment", "kind": kind, "account_id": account,
                                  "product": ACCOUNTS[account], "occurred_at": draw(times)}
     if kind == "STATEMENT_ISSUED":
-        fields |= {"statement_balance_minor": draw(st.integers(0, 500_000)),
-                   "minimum_due_minor": draw(dues),
+        # a card in credit (after an overpayment or a refund) has a negative balance and, as
+        # validation requires, no minimum due; otherwise the minimum is at most the balance
+        balance = draw(balances)
+        fields |= {"statement_balance_minor": balance,
+                   "minimum_due_minor": min(draw(dues), balance) if balance > 0 else 0,
                    "credit_limit_minor": draw(st.none() | st.integers(0, 1_000_000)),
                    "due_date": draw(due_days)}
     elif kind == "INSTALMENT_DUE":
@@ -189,3 +204,54 @@ def test_round_trip_of_any_state(events: list[InputEvent]) -> None:
     assert restored == state
     assert restored.ids == state.ids
     _assert_same_features(restored, state, events)
+
+
+@PROPERTY_SETTINGS
+@given(events=event_sets)
+def test_features_stay_in_their_ranges_and_the_track_follows_them(
+        events: list[InputEvent]) -> None:
+    state = _apply_all(events)
+    rows = []
+    for as_of in _as_of_points(events):
+        row = feature_vector(state, as_of)
+        rows.append(row)
+        assert all(math.isfinite(v) for v in row)
+        f = dict(zip(FEATURE_NAMES, row, strict=True))
+        # cards in credit count as 0: utilisation and its slope are never negative
+        assert f["revolving_utilisation"] >= 0
+        assert f["utilisation_slope_6s"] >= 0
+        assert f["credit_limit_minor"] >= 0
+        assert f["credit_limit_change_ratio"] <= 0  # cuts only
+        assert f["statement_balance_growth_6s"] >= 1.0
+        assert 0.0 <= f["statement_paid_share"] <= 1.0
+        assert 0.0 <= f["statement_paid_share_6s"] <= 1.0
+        assert 0.0 < f["payment_amount_trend_6s"] <= 1.0
+        assert 0.0 <= f["runway_days"] <= 90.0
+        assert 0.0 <= f["next_due_cover_ratio"] <= 10.0
+        assert 0.0 <= f["last_salary_ratio"] <= 3.0
+        assert 0 <= f["new_credit_90d"] <= f["credit_products"]
+        assert 0 <= f["late_payments_received_6m"] <= f["late_payments_6m"]
+        assert 0 <= f["months_in_arrears_6m"] <= f["months_in_arrears_12m"] <= 12
+        assert f["dpd_current"] <= f["dpd_max_6m"] <= f["dpd_max_12m"]
+        assert f["amount_past_due_minor"] >= 0
+        assert f["savings_drawdown_30d_minor"] >= 0
+        assert track_of(row) == (ARREARS if f["dpd_current"] > 0
+                                 or f["amount_past_due_minor"] > 0 else PRE_DELINQUENCY)
+    mask = in_arrears(np.array(rows, dtype=np.float64))
+    assert mask.tolist() == [track_of(row) == ARREARS for row in rows]
+
+
+@PROPERTY_SETTINGS
+@given(events=event_sets)
+def test_a_version_3_copy_of_any_state_reads_back_but_for_first_seen(
+        events: list[InputEvent]) -> None:
+    state = _apply_all(events)
+    for bucket in state.weeks.values():  # v3 had no savings column
+        bucket[Col.SAVINGS_IN] = 0
+    restored = CustomerState.from_bytes(_as_v3(state))
+    # v3 did not store the product's first event: it is taken from the oldest history row
+    # (or the last activity), never older than the true first event
+    for key, product in state.products.items():
+        assert restored.products[key].first_seen_min >= product.first_seen_min
+        restored.products[key].first_seen_min = product.first_seen_min
+    assert restored == state
