@@ -291,13 +291,16 @@ def fit_contact_scale(
     *,
     customers: Iterable[str] | None = None,
     anchors: Sequence[tuple[float, int]] = DEFAULT_ANCHORS,
+    min_history_days: float = 90.0,
 ) -> TrainedModel:
     """Refit the score scale on what the stream would publish: replay ``records`` (the
     training events) as the worker scores them, for ``customers`` (default: the validation
     customers, never trained on), and take each customer's highest pre-delinquency
-    probability in every 30-day period. An anchor ``(share, score)`` then says which share of
-    current customer-months reach the score: the contacts per customer per month that a
-    threshold at that score makes, on the training population."""
+    probability in every 30-day period, from ``min_history_days`` of history on (as a bank
+    scores customers it has known for a while, and as the evaluation's warm-up counts). An
+    anchor ``(share, score)`` then says which share of current customer-months reach the
+    score: the contacts per customer per month that a threshold at that score makes, on the
+    training population."""
     import dataclasses
 
     from stream_app.offline import replay_events
@@ -321,7 +324,10 @@ def fit_contact_scale(
         keys.clear()
         vectors.clear()
 
+    history = FEATURE_NAMES.index("history_days")
     for row in replay_events(r for r in records if r.get("customer_id") in chosen):
+        if row.vector[history] < min_history_days:
+            continue
         keys.append((row.customer_id, row.as_of // period_ms))
         vectors.append(row.vector)
         if len(vectors) >= 8192:
