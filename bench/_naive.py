@@ -27,6 +27,7 @@ import numpy as np
 
 from bench._ceiling import write_status
 from stream_app.events import InputEvent, RiskScore
+from stream_app.features import FEATURE_NAMES
 from stream_app.settings import Settings
 
 __all__ = ["NaiveScorer", "main"]
@@ -43,26 +44,40 @@ class NaiveScorer:
 
         from model_registry import open_version
         from stream_app.policy import load_policy
-        from stream_app.scoring import PlattCalibration
+        from stream_app.scoring import ArrearsAssessment, PlattCalibration, ScoreScale
 
         version = open_version(Path(model_path))
         self.version = version.version
         self.model = CatBoostClassifier()
         self.model.load_model(str(version.model_file))
         self.calibration = PlattCalibration.from_metadata(version.metadata.get("calibration"))
+        self.scale = ScoreScale.from_metadata(version.metadata.get("score_scale"))
+        self.arrears = ArrearsAssessment.from_metadata(version.metadata.get("arrears_assessment"))
         self.explainer = shap.TreeExplainer(self.model)
         self.bands = load_policy(None).band_cutoffs
 
     def risk_event(self, event: InputEvent, topic: str, vector: list[float],
                    as_of: int) -> RiskScore:
+        from stream_app.features import ARREARS, track_of
         from stream_app.processing import score_event_id, vector_sha256
-        from stream_app.scoring import probability_to_score, top_reasons
+        from stream_app.scoring import arrears_reasons, top_reasons
 
         row = np.asarray([vector], dtype=np.float64)
         raw = self.model.predict(row, prediction_type="RawFormulaVal")
         probability = float(self.calibration.apply(np.asarray(raw, dtype=np.float64))[0])
         contributions = np.asarray(self.explainer.shap_values(row), dtype=np.float64)
-        score = probability_to_score(probability)
+        track = track_of(vector)
+        days_past_due = int(vector[FEATURE_NAMES.index("dpd_current")])
+        roll = cure = None
+        if track == ARREARS:  # the arrears track: the roll-rate table, rule reasons
+            rolled, cured, _ = self.arrears.assess(row)
+            roll, cure = float(rolled[0]), float(cured[0])
+            probability = roll
+            score = int(np.floor(roll * 100 + 0.5))
+            reasons = arrears_reasons(self.arrears, row)[0]
+        else:
+            score = int(self.scale.scores(np.asarray([probability]))[0])
+            reasons = top_reasons(contributions.reshape(1, -1), row)[0]
         return RiskScore(
             event_id=score_event_id(event.customer_id, topic, event.event_id, self.version),
             customer_id=event.customer_id,
@@ -73,9 +88,13 @@ class NaiveScorer:
             score=score,
             band=self.bands.band(score),
             model_version=self.version,
-            top_reasons=top_reasons(contributions.reshape(1, -1), row)[0],
+            top_reasons=reasons,
             trigger_topic=topic,
             features_sha256=vector_sha256(row[0]),
+            track=track,
+            days_past_due=days_past_due,
+            roll_probability=roll,
+            cure_probability=cure,
         )
 
 
