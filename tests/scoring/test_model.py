@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -11,8 +12,16 @@ import numpy.typing as npt
 import pytest
 
 from model_registry import METADATA_FILE, MODEL_FILE, RegistryError, write_version
-from stream_app.features import FEATURE_NAMES, FEATURES
-from stream_app.scoring import IncompatibleModelError, ScoringModel, probability_to_score
+from stream_app.features import FEATURE_NAMES, FEATURES, feature_index, in_arrears
+from stream_app.scoring import (
+    ArrearsAssessment,
+    IncompatibleModelError,
+    ProbabilityScale,
+    RiskRankScale,
+    ScoringModel,
+    hardship,
+    probability_to_score,
+)
 from tests.support.models import TrainedFixture
 
 ROWS = 1500
@@ -91,15 +100,21 @@ def test_raw_scores_and_probabilities_equal_catboost(trained: TrainedFixture,
     theirs = catboost_model.predict(rows, prediction_type="RawFormulaVal")  # type: ignore[attr-defined]
     assert np.max(np.abs(raw - theirs)) <= 1e-9
     scored = model.score(rows)
-    # the published probability is CatBoost's log-odds through the stored Platt calibration
+    # the pre-delinquency probability is CatBoost's log-odds through the stored Platt
+    # calibration, on every row (whatever its track)
     a, b = model.calibration.a, model.calibration.b
     assert (a, b) != (1.0, 0.0)  # a trained model carries a fitted calibration
     proba = 1.0 / (1.0 + np.exp(-(a * theirs + b)))
-    assert np.max(np.abs(scored.probabilities - proba)) <= 1e-9
+    assert np.max(np.abs(scored.pre_probabilities - proba)) <= 1e-9
+    # on current rows it is the published probability, and the score its risk rank
+    current = ~in_arrears(rows)
+    assert 100 < current.sum() < ROWS  # the random rows have both tracks
+    assert np.max(np.abs(scored.probabilities[current] - proba[current])) <= 1e-9
+    assert isinstance(model.scale, RiskRankScale)
+    assert scored.scores[current].tolist() == model.scale.scores(proba[current]).tolist()
     assert scored.scores.dtype.kind == "i"
     assert ((scored.scores >= 0) & (scored.scores <= 100)).all()
-    assert [probability_to_score(p) for p in scored.probabilities] == scored.scores.tolist()
-    assert len(np.unique(scored.scores)) > 5  # the rows are not all scored alike
+    assert len(np.unique(scored.scores[current])) > 5  # the rows are not all scored alike
 
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # shap's plotting colours
@@ -141,6 +156,116 @@ def test_scoring_a_batch_equals_scoring_rows_one_by_one(trained: TrainedFixture,
 ])
 def test_probability_to_score_rounds_half_up(probability: float, score: int) -> None:
     assert probability_to_score(probability) == score
+
+
+# --- the two tracks -------------------------------------------------------------------------
+
+_DPD = feature_index("dpd_current")
+_PAST_DUE = feature_index("amount_past_due_minor")
+_SALARY_MISSED = feature_index("salary_missed")
+
+
+def _normal_customers(n: int) -> npt.NDArray[np.float64]:
+    """Current customers with a normal income (no hardship)."""
+    x = np.zeros((n, len(FEATURE_NAMES)))
+    for name, value in (("history_days", 200), ("income_30d_minor", 250_000),
+                        ("income_60d_minor", 500_000), ("income_drop_ratio", 1.0),
+                        ("balance_close_minor", 80_000), ("runway_days", 40)):
+        x[:, feature_index(name)] = value
+    return x
+
+
+def test_score_puts_each_row_on_its_track(trained: TrainedFixture) -> None:
+    model = trained.model
+    x = _normal_customers(6)
+    x[1, _DPD] = 12  # 1-29 DPD
+    x[2, _DPD] = 45  # 30-59 DPD, with hardship
+    x[2, _SALARY_MISSED] = 1
+    x[3, _PAST_DUE] = 7_500  # unpaid before the arrears run reported it: 1-29 DPD
+    x[4, _DPD] = 95
+    # row 0 and row 5 are current
+    scored = model.score(x)
+    assert scored.arrears.tolist() == [False, True, True, True, True, False]
+    assert scored.tracks == ["PRE_DELINQUENCY", "ARREARS", "ARREARS", "ARREARS", "ARREARS",
+                             "PRE_DELINQUENCY"]
+    table = trained.model.metadata["arrears_assessment"]
+    assert table["method"] == "roll_rate_table"
+    roll, cure = table["roll"], table["cure"]
+    # [bucket][segment]: no hardship 0, hardship 1
+    expected_roll = [roll[0][0], roll[1][1], roll[0][0], roll[3][0]]
+    expected_cure = [cure[0][0], cure[1][1], cure[0][0], cure[3][0]]
+    arrears = [1, 2, 3, 4]
+    assert scored.roll[arrears].tolist() == pytest.approx(expected_roll, abs=1e-12)
+    assert scored.cure[arrears].tolist() == pytest.approx(expected_cure, abs=1e-12)
+    # on the arrears track the probability is the roll probability, the score round(100 roll)
+    assert scored.probabilities[arrears].tolist() == pytest.approx(expected_roll, abs=1e-12)
+    assert scored.scores[arrears].tolist() == [math.floor(100 * r + 0.5) for r in expected_roll]
+    assert scored.hardship.tolist() == [False, False, True, False, False, False]
+    assert scored.days_past_due.tolist() == [0, 12, 45, 0, 95, 0]
+    # current rows: the pre-delinquency probability on the model's scale, no roll or cure
+    current = [0, 5]
+    assert np.isnan(scored.roll[current]).all()
+    assert np.isnan(scored.cure[current]).all()
+    assert scored.probabilities[current].tolist() == scored.pre_probabilities[current].tolist()
+    assert scored.scores[current].tolist() == model.scale.scores(
+        scored.pre_probabilities[current]).tolist()
+    # the pre-delinquency model still scores the arrears rows (pre_probabilities), and the
+    # arrears rows' scores do not depend on it
+    assert np.isfinite(scored.pre_probabilities).all()
+
+
+def test_arrears_scores_come_from_the_roll_table_not_the_trees(trained: TrainedFixture,
+                                                                rows: npt.NDArray[np.float64]
+                                                                ) -> None:
+    model = trained.model
+    arrears = in_arrears(rows)
+    scored = model.score(rows)
+    assert scored.arrears.tolist() == arrears.tolist()
+    roll, cure, _ = model.arrears.assess(rows)
+    assert scored.roll[arrears].tolist() == roll[arrears].tolist()
+    assert scored.cure[arrears].tolist() == cure[arrears].tolist()
+    assert scored.probabilities[arrears].tolist() == roll[arrears].tolist()
+    assert scored.scores[arrears].tolist() == [probability_to_score(r) for r in roll[arrears]]
+    assert scored.hardship.tolist() == hardship(rows).tolist()
+    # the arrears table has a handful of cells: the arrears scores take only their values
+    assert len(np.unique(scored.scores[arrears])) <= 8
+
+
+def test_reasons_follow_the_track(trained: TrainedFixture,
+                                  rows: npt.NDArray[np.float64]) -> None:
+    from stream_app.scoring import arrears_reasons, top_reasons
+
+    model = trained.model
+    scored = model.score(rows[:200])
+    reasons = model.reasons(scored, rows[:200])
+    pre = top_reasons(scored.contributions, rows[:200])
+    arrears_rows = np.flatnonzero(scored.arrears)
+    from_table = arrears_reasons(model.arrears, rows[:200][arrears_rows])
+    assert len(arrears_rows) > 10
+    for i in range(200):
+        if scored.arrears[i]:
+            expected = from_table[list(arrears_rows).index(i)]
+            assert reasons[i] == expected
+            assert reasons[i][0].code == "R_PAST_DUE"  # the bucket comes first
+        else:
+            assert reasons[i] == pre[i]
+            assert not {r.feature for r in reasons[i]} & {
+                "dpd_current", "products_in_arrears", "amount_past_due_minor"}
+
+
+def test_a_model_without_scale_or_table_scores_round_100_p_and_the_prior(
+        trained: TrainedFixture, tmp_path: Path) -> None:
+    path = _copy_version(trained.path, tmp_path, "older",
+                         {"score_scale": None, "arrears_assessment": None})
+    model = ScoringModel.load(path)
+    assert isinstance(model.scale, ProbabilityScale)
+    assert model.arrears == ArrearsAssessment.prior()
+    x = _normal_customers(2)
+    x[1, _DPD] = 40  # 30-59: the prior rolls with 0.45
+    scored = model.score(x)
+    assert scored.scores[0] == probability_to_score(scored.probabilities[0])
+    assert scored.probabilities[1] == pytest.approx(0.45)
+    assert scored.scores[1] == 45
 
 
 # --- loading ---------------------------------------------------------------------------------
