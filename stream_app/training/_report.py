@@ -156,9 +156,11 @@ def _scale_section(metadata: Mapping[str, Any]) -> list[str]:
     rows = [[f"{float(share):.1%}", str(score)] for share, score in scale.get("anchors", [])]
     knots = [[str(round(float(s))), f"{float(p):.4f}"] for p, s in scale.get("knots", [])]
     return [*lines,
-            "The pre-delinquency score is a risk rank among the training population's current "
-            f"customers ({int(scale.get('population_rows', 0)):,} rows): at each anchor, the "
-            "share of that population scored at or above it.", "",
+            "The pre-delinquency score is a risk rank in a training population of current "
+            f"customers ({int(scale.get('population_rows', 0)):,} "
+            f"{scale.get('unit', 'rows')}; customer-months: each current customer's highest "
+            "score in a 30-day period of the replayed stream): at each anchor, the share of "
+            "that population at or above it.", "",
             *_table(["share at or above", "score"], rows), "",
             "Knots (score: lowest calibrated probability of 30 days past due within 90 days); "
             "the score is linear in log-odds between them:", "",

@@ -39,6 +39,13 @@ def test_demo_runs_scores_and_shuts_down(tmp_path: Path, trained: TrainedFixture
     match = re.search(r"interventions: ([\d,]+) for (\d+) customers", output)
     assert match is not None
     assert int(match.group(2)) >= 1
+    # the two tracks are shown separately, and their scores add up to all scores
+    tracks = dict(re.findall(r"^(pre-delinquency|arrears) \([^)]*\): ([\d,]+) scores", output,
+                             flags=re.MULTILINE))
+    assert set(tracks) == {"pre-delinquency", "arrears"}, output
+    counts = {name: int(value.replace(",", "")) for name, value in tracks.items()}
+    assert counts["pre-delinquency"] > 0
+    assert counts["pre-delinquency"] + counts["arrears"] == scored
     assert "stopped: worker, broker" in output
     # the worker it started was stopped gracefully (SIGTERM, not killed)
     worker_log = next((tmp_path / "demo").glob("worker-*.log")).read_text()
