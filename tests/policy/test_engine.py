@@ -27,19 +27,23 @@ from stream_app.policy import (
     in_control_group,
     load_policy,
 )
+from stream_app.policy._config import ArrearsPolicy
 
 DAY = 86_400_000
 AT = 1_767_225_600_000  # event time of the decision under test (2026-01-01T00:00Z)
 NOW = AT + 3_600_000 + 123  # wall clock of the decision (an hour and a bit later)
 EXPERIMENT = "uplift-2026"
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA = REPO / "schemas" / "intervention.v1.rev2.avsc"
+SCHEMA = REPO / "schemas" / "intervention.v1.rev3.avsc"
 
-# The default policy, written out by hand (docs/policy.md).
+# The default policy (contact-policy-2026-12), written out by hand. The codes of an amount past
+# due today (R_PAST_DUE, R_MULTIPLE_ARREARS, R_AMOUNT_PAST_DUE) are not mapped: a customer with
+# one is on the arrears track and never gets a pre-delinquency decision.
 ACTION_BY_REASON = {
     "R_SALARY_DELAY": "PAYMENT_DATE_MOVE",
     "R_SALARY_MISSED": "PAYMENT_DATE_MOVE",
     "R_SALARY_GAP": "PAYMENT_DATE_MOVE",
+    "R_SALARY_SMALLER": "PAYMENT_DATE_MOVE",
     "R_IRREGULAR_SALARY": "PAYMENT_DATE_MOVE",
     "R_INCOME_DROP": "PAYMENT_DATE_MOVE",
     "R_LOW_INCOME": "PAYMENT_DATE_MOVE",
@@ -48,21 +52,34 @@ ACTION_BY_REASON = {
     "R_FAILED_DD_90D": "PAYMENT_REMINDER",
     "R_NSF_DECLINES": "PAYMENT_REMINDER",
     "R_DUE_SOON_SHORTFALL": "PAYMENT_REMINDER",
+    "R_DUES_NOT_COVERED": "PAYMENT_REMINDER",
     "R_UNDERPAYMENT": "PAYMENT_REMINDER",
     "R_HIGH_UTILISATION": "INSTALMENT_PLAN",
     "R_UTILISATION_RISING": "INSTALMENT_PLAN",
+    "R_UTILISATION_CREEP": "INSTALMENT_PLAN",
+    "R_BALANCE_GROWTH": "INSTALMENT_PLAN",
     "R_MIN_PAYMENTS": "INSTALMENT_PLAN",
-    "R_MULTIPLE_ARREARS": "SPECIALIST_CALL",
-    "R_PAST_DUE": "SPECIALIST_CALL",
-    "R_PAST_DUE_6M": "SPECIALIST_CALL",
+    "R_LOW_SHARE_PAID": "INSTALMENT_PLAN",
+    "R_LOW_SHARE_PAID_6S": "INSTALMENT_PLAN",
+    "R_PAYMENTS_FALLING": "INSTALMENT_PLAN",
+    "R_LIMIT_CHANGE": "INSTALMENT_PLAN",
+    "R_SHORT_RUNWAY": "BUDGETING_SUPPORT",
+    "R_SAVINGS_DRAWDOWN": "BUDGETING_SUPPORT",
+    "R_NEW_CREDIT": "BUDGETING_SUPPORT",
     "R_LATE_PAYMENTS": "SPECIALIST_CALL",
+    "R_PAID_AFTER_DUE": "SPECIALIST_CALL",
+    "R_ARREARS_MONTHS_6M": "SPECIALIST_CALL",
+    "R_ARREARS_MONTHS_12M": "SPECIALIST_CALL",
+    "R_PAST_DUE_6M": "SPECIALIST_CALL",
+    "R_PAST_DUE_12M": "SPECIALIST_CALL",
 }
+ARREARS_NOW_CODES = ("R_PAST_DUE", "R_MULTIPLE_ARREARS", "R_AMOUNT_PAST_DUE")
 # One top reason per action (None: no reason at all -> the default action).
 REASON_FOR = {
     "PAYMENT_DATE_MOVE": "R_SALARY_DELAY",
     "PAYMENT_REMINDER": "R_FAILED_DD",
     "INSTALMENT_PLAN": "R_HIGH_UTILISATION",
-    "SPECIALIST_CALL": "R_PAST_DUE",
+    "SPECIALIST_CALL": "R_LATE_PAYMENTS",
     "BUDGETING_SUPPORT": "R_GAMBLING_RISE",
 }
 SCORE_IN = {"LOW": 10, "MEDIUM": 45, "HIGH": 70, "CRITICAL": 90}
@@ -109,7 +126,8 @@ def reasons_for(code: str | None) -> tuple[Reason, ...]:
     """``code`` on top, then a weaker reason mapped to another action (must not matter)."""
     if code is None:
         return ()
-    other = "R_PAST_DUE" if ACTION_BY_REASON.get(code) != "SPECIALIST_CALL" else "R_FAILED_DD"
+    other = ("R_LATE_PAYMENTS" if ACTION_BY_REASON.get(code) != "SPECIALIST_CALL"
+             else "R_FAILED_DD")
     return (reason(code, 0.9), reason(other, 0.2))
 
 
@@ -240,9 +258,10 @@ def test_the_action_table_is_the_whole_default_mapping() -> None:
     pytest.param("R_SALARY_DELAY", "HIGH", "SMS", "HIGH", id="date-move-HIGH"),
     pytest.param("R_MIN_PAYMENTS", "MEDIUM", "EMAIL", "NORMAL", id="instalment-MEDIUM"),
     # channel_by_action: SPECIALIST_CALL is always a CALL; the priority still follows the band
-    pytest.param("R_PAST_DUE", "LOW", "CALL", "LOW", id="specialist-override-LOW"),
-    pytest.param("R_PAST_DUE", "MEDIUM", "CALL", "NORMAL", id="specialist-override-MEDIUM"),
-    pytest.param("R_PAST_DUE", "HIGH", "CALL", "HIGH", id="specialist-override-HIGH"),
+    pytest.param("R_LATE_PAYMENTS", "LOW", "CALL", "LOW", id="specialist-override-LOW"),
+    pytest.param("R_PAID_AFTER_DUE", "MEDIUM", "CALL", "NORMAL",
+                 id="specialist-override-MEDIUM"),
+    pytest.param("R_PAST_DUE_12M", "HIGH", "CALL", "HIGH", id="specialist-override-HIGH"),
     pytest.param("R_LATE_PAYMENTS", "CRITICAL", "CALL", "URGENT",
                  id="specialist-override-CRITICAL"),
 ])
@@ -256,7 +275,7 @@ def test_channel_and_priority_follow_the_band(code: str | None, band: str, chann
     pytest.param("R_FAILED_DD", "LOW", "PUSH", id="overridden-action-LOW"),
     pytest.param("R_FAILED_DD", "CRITICAL", "PUSH", id="overridden-action-CRITICAL"),
     pytest.param("R_SALARY_DELAY", "HIGH", "SMS", id="other-action-keeps-band-channel"),
-    pytest.param("R_PAST_DUE", "LOW", "CALL", id="default-override-kept"),
+    pytest.param("R_LATE_PAYMENTS", "LOW", "CALL", id="default-override-kept"),
 ])
 def test_channel_by_action_overrides_the_band(code: str, band: str, channel: str) -> None:
     config = config_with(channel_by_action={"PAYMENT_REMINDER": "PUSH"})
@@ -265,7 +284,7 @@ def test_channel_by_action_overrides_the_band(code: str, band: str, channel: str
 
 @pytest.mark.parametrize(("code", "flags", "days"), [
     pytest.param("R_FAILED_DD", (), 3, id="reminder-3d"),
-    pytest.param("R_PAST_DUE", (), 2, id="specialist-2d"),
+    pytest.param("R_LATE_PAYMENTS", (), 2, id="specialist-2d"),
     pytest.param("R_SALARY_DELAY", (), 7, id="date-move-default-7d"),
     pytest.param("R_HIGH_UTILISATION", (), 7, id="instalment-default-7d"),
     pytest.param(None, (), 7, id="budgeting-default-7d"),
@@ -335,7 +354,7 @@ def test_flags_come_before_cooldown_and_caps(flag: str) -> None:
 # --- 3. vulnerable ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("band", ["LOW", "MEDIUM", "HIGH", "CRITICAL"])
-@pytest.mark.parametrize("code", ["R_FAILED_DD", "R_SALARY_DELAY", "R_PAST_DUE", None])
+@pytest.mark.parametrize("code", ["R_FAILED_DD", "R_SALARY_DELAY", "R_LATE_PAYMENTS", None])
 def test_vulnerable_customers_go_to_the_specialist_team(code: str | None, band: str) -> None:
     state = flagged("vulnerable")
     decision = must_decide(engine(), state, code=code, band=band)
@@ -350,7 +369,7 @@ def test_the_vulnerable_route_comes_from_the_policy_file() -> None:
     config = config_with(vulnerable={"action": "BUDGETING_SUPPORT", "channel": "LETTER",
                                      "priority": "URGENT"})
     state = flagged("vulnerable")
-    decision = must_decide(engine(config), state, code="R_PAST_DUE", band="LOW")
+    decision = must_decide(engine(config), state, code="R_LATE_PAYMENTS", band="LOW")
     assert (decision.action, decision.channel, decision.priority, decision.rule) == (
         "BUDGETING_SUPPORT", "LETTER", "URGENT", "vulnerable")
     assert decision.expires_at == NOW + 7 * DAY
@@ -560,7 +579,7 @@ def test_same_customer_same_arm_across_processes(hash_seed: str) -> None:
 
 @pytest.mark.parametrize(("band", "code", "expected"), [
     pytest.param("HIGH", "R_FAILED_DD", ("PAYMENT_REMINDER", "SMS", "HIGH", 3), id="reminder"),
-    pytest.param("CRITICAL", "R_PAST_DUE", ("SPECIALIST_CALL", "CALL", "URGENT", 2),
+    pytest.param("CRITICAL", "R_LATE_PAYMENTS", ("SPECIALIST_CALL", "CALL", "URGENT", 2),
                  id="specialist"),
     pytest.param("MEDIUM", None, ("BUDGETING_SUPPORT", "EMAIL", "NORMAL", 7), id="budgeting"),
 ])
@@ -589,8 +608,8 @@ CADENCE = (
     (2, "R_SALARY_DELAY", "cap_7d"),
     (7, "R_SALARY_DELAY", None),
     (14, "R_HIGH_UTILISATION", None),
-    (21, "R_PAST_DUE", "cap_30d"),  # AT, AT+7d, AT+14d are within 30 days
-    (30, "R_PAST_DUE", None),  # AT is exactly 30 days ago: out of the window
+    (21, "R_LATE_PAYMENTS", "cap_30d"),  # AT, AT+7d, AT+14d are within 30 days
+    (30, "R_LATE_PAYMENTS", None),  # AT is exactly 30 days ago: out of the window
 )
 
 
@@ -667,3 +686,290 @@ def test_every_decision_is_allowed_by_the_intervention_schema(flags: tuple[str, 
                 seen_arms.add(d.experiment_arm)
     if not set(flags) & set(SUPPRESSING_FLAGS):
         assert seen_arms == {"TREATMENT", "CONTROL"}
+
+
+# --- the arrears track -----------------------------------------------------------------------
+# The policy's arrears section (defaults, docstring of ArrearsPolicy): a hardship signal gets
+# HARDSHIP_ASSESSMENT; otherwise 30 or more days past due, or a roll probability of 0.5 or
+# more, COLLECTIONS_HANDOFF; otherwise ARREARS_REMINDER. Channels: reminder SMS, the others
+# CALL. Priority by days-past-due bucket: 1-29 NORMAL, 30-59 HIGH, 60-89 and 90+ URGENT.
+
+ARREARS_ACTIONS = ("ARREARS_REMINDER", "HARDSHIP_ASSESSMENT", "COLLECTIONS_HANDOFF")
+# arguments that lead to each arrears action under the default policy
+ARREARS_CASE: dict[str, dict[str, Any]] = {
+    "ARREARS_REMINDER": {"dpd": 10, "roll": 0.1, "hardship": False},
+    "COLLECTIONS_HANDOFF": {"dpd": 45, "roll": 0.1, "hardship": False},
+    "HARDSHIP_ASSESSMENT": {"dpd": 10, "roll": 0.1, "hardship": True},
+}
+
+
+def decide_arrears(policy: InterventionPolicy, contact: ContactState, *, dpd: int = 10,
+                   roll: float = 0.1, hardship: bool = False, at: int = AT,
+                   now: int | None = None, customer: str = TREATMENT_ID) -> Decision | None:
+    return policy.decide_arrears(customer_id=customer, days_past_due=dpd, roll_probability=roll,
+                                 hardship=hardship, at_ms=at,
+                                 now_ms=at + (NOW - AT) if now is None else now,
+                                 contact=contact)
+
+
+def must_decide_arrears(policy: InterventionPolicy, contact: ContactState,
+                        **kwargs: Any) -> Decision:
+    decision = decide_arrears(policy, contact, **kwargs)
+    assert decision is not None
+    return decision
+
+
+def test_no_arrears_reason_code_is_mapped_to_a_pre_delinquency_action() -> None:
+    arrears_now = {f.reason_code for f in FEATURES if f.group == "arrears_now"}
+    assert arrears_now == set(ARREARS_NOW_CODES)
+    assert not arrears_now & set(load_policy().actions_by_reason)
+    assert set(ARREARS_NOW_CODES) <= set(UNMAPPED_CATALOGUE_CODES)
+
+
+@pytest.mark.parametrize(("enabled", "threshold", "score", "arrears", "considered"), [
+    pytest.param(True, 80, 0, True, True, id="arrears-score-0-below-threshold"),
+    pytest.param(True, 100, 99, True, True, id="arrears-below-threshold-100"),
+    pytest.param(True, 100, 99, False, False, id="pre-delinquency-below-threshold"),
+    pytest.param(True, 100, 100, False, True, id="pre-delinquency-at-threshold"),
+    pytest.param(False, 0, 100, True, False, id="arrears-disabled"),
+    pytest.param(False, 0, 100, False, False, id="pre-delinquency-disabled"),
+])
+def test_considers_every_arrears_score_while_enabled(enabled: bool, threshold: int, score: int,
+                                                    arrears: bool, considered: bool) -> None:
+    policy = engine(enabled=enabled, threshold=threshold)
+    assert policy.considers(score, arrears=arrears) is considered
+
+
+def test_arrears_decisions_ignore_the_threshold_but_not_the_switch() -> None:
+    state = ContactState()
+    strict = engine(threshold=100)
+    assert decide(strict, state, score=99, band="CRITICAL") is None
+    decision = must_decide_arrears(strict, state)
+    assert (decision.action, decision.actionable) == ("ARREARS_REMINDER", True)
+    assert state.contacts == [(AT, "ARREARS_REMINDER")]
+    off, untouched = engine(enabled=False, threshold=0), ContactState()
+    for action in ARREARS_ACTIONS:
+        case = ARREARS_CASE[action]
+        assert decide_arrears(off, untouched, **case) is None
+    assert untouched.contacts == []
+
+
+@pytest.mark.parametrize(("dpd", "roll", "hardship", "action"), [
+    pytest.param(5, 0.1, False, "ARREARS_REMINDER", id="early-likely-to-cure"),
+    pytest.param(0, 0.0, False, "ARREARS_REMINDER", id="computed-miss-no-reported-days"),
+    pytest.param(29, 0.49, False, "ARREARS_REMINDER", id="just-below-both-thresholds"),
+    pytest.param(30, 0.0, False, "COLLECTIONS_HANDOFF", id="30-days-inclusive"),
+    pytest.param(120, 0.0, False, "COLLECTIONS_HANDOFF", id="long-past-due"),
+    pytest.param(1, 0.5, False, "COLLECTIONS_HANDOFF", id="roll-0.5-inclusive"),
+    pytest.param(1, 0.4999, False, "ARREARS_REMINDER", id="roll-just-below"),
+    pytest.param(1, 1.0, False, "COLLECTIONS_HANDOFF", id="certain-roll"),
+    # a hardship signal comes first, however late or likely to roll
+    pytest.param(5, 0.1, True, "HARDSHIP_ASSESSMENT", id="hardship-early"),
+    pytest.param(120, 0.9, True, "HARDSHIP_ASSESSMENT", id="hardship-before-collections"),
+])
+def test_the_arrears_action(dpd: int, roll: float, hardship: bool, action: str) -> None:
+    state = ContactState()
+    decision = must_decide_arrears(engine(), state, dpd=dpd, roll=roll, hardship=hardship)
+    assert decision.action == action
+    assert (decision.actionable, decision.rule, decision.experiment_arm) == (
+        True, None, "TREATMENT")
+    assert state.contacts == [(AT, action)]
+
+
+@pytest.mark.parametrize(("case", "dpd", "channel", "priority", "expiry_days"), [
+    pytest.param("ARREARS_REMINDER", 0, "SMS", "NORMAL", 3, id="reminder-0d-counts-as-1-29"),
+    pytest.param("ARREARS_REMINDER", 1, "SMS", "NORMAL", 3, id="reminder-1d"),
+    pytest.param("ARREARS_REMINDER", 29, "SMS", "NORMAL", 3, id="reminder-29d"),
+    pytest.param("COLLECTIONS_HANDOFF", 30, "CALL", "HIGH", 5, id="collections-30d"),
+    pytest.param("COLLECTIONS_HANDOFF", 59, "CALL", "HIGH", 5, id="collections-59d"),
+    pytest.param("COLLECTIONS_HANDOFF", 60, "CALL", "URGENT", 5, id="collections-60d"),
+    pytest.param("COLLECTIONS_HANDOFF", 95, "CALL", "URGENT", 5, id="collections-95d"),
+    pytest.param("HARDSHIP_ASSESSMENT", 3, "CALL", "NORMAL", 5, id="hardship-3d"),
+    pytest.param("HARDSHIP_ASSESSMENT", 45, "CALL", "HIGH", 5, id="hardship-45d"),
+])
+def test_arrears_channel_follows_the_action_and_priority_the_bucket(
+        case: str, dpd: int, channel: str, priority: str, expiry_days: int) -> None:
+    now = AT + 4 * DAY + 11  # the expiry counts from the wall clock, not the event time
+    args = {**ARREARS_CASE[case], "dpd": dpd}
+    decision = must_decide_arrears(engine(), ContactState(), now=now, **args)
+    assert decision == Decision(case, channel, priority, now + expiry_days * DAY, "TREATMENT",
+                                True, None)
+
+
+@pytest.mark.parametrize(("dpd", "priority"), [
+    pytest.param(0, "LOW", id="0"), pytest.param(1, "LOW", id="1"),
+    pytest.param(29, "LOW", id="29"), pytest.param(30, "NORMAL", id="30"),
+    pytest.param(59, "NORMAL", id="59"), pytest.param(60, "HIGH", id="60"),
+    pytest.param(89, "HIGH", id="89"), pytest.param(90, "URGENT", id="90"),
+    pytest.param(400, "URGENT", id="400"),
+])
+def test_every_days_past_due_bucket_has_its_own_priority(dpd: int, priority: str) -> None:
+    config = config_with(arrears={"priority_by_bucket": {
+        "1-29": "LOW", "30-59": "NORMAL", "60-89": "HIGH", "90+": "URGENT"}})
+    assert must_decide_arrears(engine(config), ContactState(), dpd=dpd).priority == priority
+
+
+@pytest.mark.parametrize(("changes", "args", "expected"), [
+    pytest.param({"collections_min_days_past_due": 60}, {"dpd": 45},
+                 ("ARREARS_REMINDER", "SMS"), id="later-collections"),
+    pytest.param({"collections_min_days_past_due": 5}, {"dpd": 5},
+                 ("COLLECTIONS_HANDOFF", "CALL"), id="earlier-collections"),
+    pytest.param({"collections_min_roll_probability": 0.2}, {"dpd": 3, "roll": 0.2},
+                 ("COLLECTIONS_HANDOFF", "CALL"), id="lower-roll-threshold"),
+    pytest.param({"collections_min_roll_probability": 1.0}, {"dpd": 3, "roll": 0.99},
+                 ("ARREARS_REMINDER", "SMS"), id="roll-never-alone"),
+    pytest.param({"channel_by_action": {"ARREARS_REMINDER": "PUSH",
+                                        "HARDSHIP_ASSESSMENT": "LETTER",
+                                        "COLLECTIONS_HANDOFF": "CALL"}},
+                 {"dpd": 3}, ("ARREARS_REMINDER", "PUSH"), id="reminder-channel"),
+    pytest.param({"hardship_action": "SPECIALIST_CALL",
+                  "channel_by_action": {"ARREARS_REMINDER": "SMS", "SPECIALIST_CALL": "LETTER",
+                                        "COLLECTIONS_HANDOFF": "CALL"}},
+                 {"dpd": 3, "hardship": True}, ("SPECIALIST_CALL", "LETTER"),
+                 id="hardship-to-specialists"),
+    pytest.param({"reminder_action": "OTHER",
+                  "channel_by_action": {"OTHER": "EMAIL", "HARDSHIP_ASSESSMENT": "CALL",
+                                        "COLLECTIONS_HANDOFF": "CALL"}},
+                 {"dpd": 3}, ("OTHER", "EMAIL"), id="reminder-replaced"),
+])
+def test_the_arrears_section_of_the_file_changes_arrears_decisions(
+        changes: dict[str, Any], args: dict[str, Any], expected: tuple[str, str]) -> None:
+    decision = must_decide_arrears(engine(config_with(arrears=changes)), ContactState(), **args)
+    assert (decision.action, decision.channel) == expected
+
+
+@pytest.mark.parametrize("customer", [
+    pytest.param(TREATMENT_ID, id="treatment-customer"),
+    pytest.param(CONTROL_ID, id="control-customer"),
+])
+@pytest.mark.parametrize("action", ARREARS_ACTIONS)
+@pytest.mark.parametrize("flag", SUPPRESSING_FLAGS)
+def test_flags_suppress_arrears_decisions_too(flag: str, action: str, customer: str) -> None:
+    state = flagged(flag)
+    stored = state.to_bytes()
+    decision = decide_arrears(engine(), state, customer=customer, **ARREARS_CASE[action])
+    expect_suppressed(decision, state, 0, flag)
+    assert decision is not None
+    assert decision.action == action  # what was suppressed, for the audit trail
+    assert decision.experiment_arm == ("CONTROL" if customer == CONTROL_ID else "TREATMENT")
+    assert state.to_bytes() == stored
+
+
+@pytest.mark.parametrize("action", ARREARS_ACTIONS)
+def test_vulnerable_arrears_customers_go_to_the_specialist_team(action: str) -> None:
+    state = flagged("vulnerable")
+    decision = must_decide_arrears(engine(), state, **{**ARREARS_CASE[action], "dpd": 95})
+    # the route's channel and priority replace those of the action and of the 90+ bucket
+    assert decision == Decision("SPECIALIST_CALL", "CALL", "HIGH", NOW + 2 * DAY, "TREATMENT",
+                                True, "vulnerable")
+    assert state.contacts == [(AT, "SPECIALIST_CALL")]
+    # and the specialist call's cooldown (14 days) follows
+    again = must_decide_arrears(engine(), state, at=AT + 8 * DAY, **ARREARS_CASE[action])
+    expect_suppressed(again, state, 1, "cooldown")
+
+
+def contacted_arrears(policy: InterventionPolicy, state: ContactState,
+                      priors: tuple[tuple[str, int], ...]) -> None:
+    """Earlier arrears decisions (action, age before AT in ms), each recorded."""
+    for action, age in sorted(priors, key=lambda p: -p[1]):
+        d = must_decide_arrears(policy, state, at=AT - age, **ARREARS_CASE[action])
+        assert (d.action, d.rule) == (action, None)
+
+
+@pytest.mark.parametrize(("prior", "age", "action", "rule"), [
+    pytest.param("ARREARS_REMINDER", 6 * DAY, "ARREARS_REMINDER", "cooldown",
+                 id="reminder-6d-cooldown-before-cap"),
+    pytest.param("ARREARS_REMINDER", 7 * DAY - 1, "ARREARS_REMINDER", "cooldown",
+                 id="reminder-7d-minus-1ms"),
+    pytest.param("ARREARS_REMINDER", 7 * DAY, "ARREARS_REMINDER", None, id="reminder-exactly-7d"),
+    pytest.param("COLLECTIONS_HANDOFF", 29 * DAY, "COLLECTIONS_HANDOFF", "cooldown",
+                 id="collections-29d"),
+    pytest.param("COLLECTIONS_HANDOFF", 30 * DAY, "COLLECTIONS_HANDOFF", None,
+                 id="collections-exactly-30d"),
+    pytest.param("HARDSHIP_ASSESSMENT", 30 * DAY - 1, "HARDSHIP_ASSESSMENT", "cooldown",
+                 id="hardship-30d-minus-1ms"),
+    pytest.param("HARDSHIP_ASSESSMENT", 30 * DAY, "HARDSHIP_ASSESSMENT", None,
+                 id="hardship-exactly-30d"),
+    # another arrears action is held back only by the caps
+    pytest.param("ARREARS_REMINDER", 10 * DAY, "COLLECTIONS_HANDOFF", None,
+                 id="reminder-then-collections-10d"),
+    pytest.param("ARREARS_REMINDER", 3 * DAY, "HARDSHIP_ASSESSMENT", "cap_7d",
+                 id="reminder-then-hardship-3d-capped"),
+])
+def test_arrears_cooldowns(prior: str, age: int, action: str, rule: str | None) -> None:
+    policy = engine()
+    state = ContactState()
+    contacted_arrears(policy, state, ((prior, age),))
+    before = list(state.contacts)
+    decision = must_decide_arrears(policy, state, **ARREARS_CASE[action])
+    assert decision.action == action
+    if rule is None:
+        assert (decision.actionable, decision.rule) == (True, None)
+        assert state.contacts[-1] == (AT, action)
+    else:
+        expect_suppressed(decision, state, before, rule)
+
+
+def test_both_tracks_share_the_contact_caps() -> None:
+    policy = engine()
+    # a pre-delinquency reminder 2 days ago caps an arrears reminder (1 contact in 7 days)
+    state = ContactState()
+    contacted(policy, state, (("PAYMENT_REMINDER", 2 * DAY),))
+    expect_suppressed(decide_arrears(policy, state), state, 1, "cap_7d")
+    # three contacts of both tracks in 30 days cap the fourth, of either track
+    state = ContactState()
+    contacted(policy, state, (("PAYMENT_DATE_MOVE", 25 * DAY),))
+    contacted_arrears(policy, state, (("ARREARS_REMINDER", 16 * DAY),
+                                      ("COLLECTIONS_HANDOFF", 8 * DAY)))
+    expect_suppressed(decide_arrears(policy, state, hardship=True), state, 3, "cap_30d")
+    expect_suppressed(decide(policy, state, code="R_FAILED_DD"), state, 3, "cap_30d")
+    # an arrears contact does not put the same pre-delinquency action in cooldown (their
+    # actions differ) but counts for the caps
+    state = ContactState()
+    contacted_arrears(policy, state, (("ARREARS_REMINDER", 8 * DAY),))
+    assert must_decide(policy, state, code="R_FAILED_DD").rule is None
+
+
+def test_control_customers_arrears_decisions_are_recorded_not_actionable() -> None:
+    state = ContactState()
+    decision = must_decide_arrears(engine(), state, dpd=45, customer=CONTROL_ID)
+    assert decision == Decision("COLLECTIONS_HANDOFF", "CALL", "HIGH", NOW + 5 * DAY, "CONTROL",
+                                False, None)
+    assert state.contacts == [(AT, "COLLECTIONS_HANDOFF")]
+
+
+@pytest.mark.parametrize("flags", [
+    pytest.param((), id="no-flags"),
+    *(pytest.param((name,), id=name) for name in FLAG_FIELDS),
+])
+def test_every_arrears_decision_is_allowed_by_the_intervention_schema(
+        flags: tuple[str, ...]) -> None:
+    symbols = schema_symbols()
+    policy = engine()
+    for customer in (TREATMENT_ID, CONTROL_ID):
+        for dpd in (0, 1, 29, 30, 59, 60, 89, 90, 365):
+            for roll in (0.0, 0.5, 1.0):
+                for hardship in (False, True):
+                    d = must_decide_arrears(policy, flagged(*flags), dpd=dpd, roll=roll,
+                                            hardship=hardship, customer=customer)
+                    assert d.action in symbols["action"]
+                    assert d.channel in symbols["channel"]
+                    assert d.priority in symbols["priority"]
+                    assert d.experiment_arm in symbols["experiment_arm"]
+
+
+def test_every_arrears_value_a_policy_file_allows_is_in_the_schema() -> None:
+    symbols = schema_symbols()
+    fields = ArrearsPolicy.model_fields
+    actions = set(get_args(fields["hardship_action"].annotation))
+    channels = set(get_args(get_args(fields["channel_by_action"].annotation)[1]))
+    priorities = set(get_args(get_args(fields["priority_by_bucket"].annotation)[1]))
+    assert set(ARREARS_ACTIONS) <= actions
+    assert actions <= symbols["action"]
+    assert channels <= symbols["channel"]
+    assert priorities <= symbols["priority"]
+    # the arrears actions are new in revision 3: the previous revision's readers see OTHER
+    previous = json.loads((REPO / "schemas" / "intervention.v1.rev2.avsc").read_text())
+    action_enum = next(f["type"] for f in previous["fields"] if f["name"] == "action")
+    assert not set(ARREARS_ACTIONS) & set(action_enum["symbols"])
+    assert action_enum["default"] == "OTHER"
