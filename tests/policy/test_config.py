@@ -23,6 +23,7 @@ from stream_app.policy import (
     PolicyFileError,
     load_policy,
 )
+from stream_app.policy._config import ArrearsPolicy
 from stream_app.scoring import DEFAULT_BANDS, BandCutoffs
 
 DAY = 86_400_000
@@ -77,7 +78,7 @@ MIDDLE_ID = customer_between(0.1, 0.5)  # TREATMENT at 10%, CONTROL at 50%
 
 def test_the_default_policy_loads_with_the_documented_values() -> None:
     config = load_policy()
-    assert config.version == "contact-policy-2026-11"
+    assert config.version == "contact-policy-2026-12"
     assert (config.bands.medium, config.bands.high, config.bands.critical) == (30, 60, 80)
     assert config.band_cutoffs == BandCutoffs(30, 60, 80) == DEFAULT_BANDS
     assert config.default_action == "BUDGETING_SUPPORT"
@@ -86,16 +87,74 @@ def test_the_default_policy_loads_with_the_documented_values() -> None:
     assert config.channel_by_action == {"SPECIALIST_CALL": "CALL"}
     assert config.priority_by_band == {"LOW": "LOW", "MEDIUM": "NORMAL", "HIGH": "HIGH",
                                        "CRITICAL": "URGENT"}
-    assert config.expiry_days == {"PAYMENT_REMINDER": 3, "SPECIALIST_CALL": 2}
+    assert config.expiry_days == {"PAYMENT_REMINDER": 3, "SPECIALIST_CALL": 2,
+                                  "ARREARS_REMINDER": 3, "HARDSHIP_ASSESSMENT": 5,
+                                  "COLLECTIONS_HANDOFF": 5}
     assert config.default_expiry_days == 7
     assert config.cooldown_days == {"PAYMENT_DATE_MOVE": 30, "PAYMENT_REMINDER": 7,
                                     "INSTALMENT_PLAN": 30, "SPECIALIST_CALL": 14,
-                                    "BUDGETING_SUPPORT": 30}
+                                    "BUDGETING_SUPPORT": 30, "ARREARS_REMINDER": 7,
+                                    "HARDSHIP_ASSESSMENT": 30, "COLLECTIONS_HANDOFF": 30}
     assert [(c.days, c.max_contacts) for c in config.contact_caps] == [(7, 1), (30, 3)]
     assert (config.experiment.id, config.experiment.control_fraction) == ("uplift-2026", 0.1)
     assert (config.vulnerable.action, config.vulnerable.channel, config.vulnerable.priority) == (
         "SPECIALIST_CALL", "CALL", "HIGH")
     assert config.memory_days == 30
+    arrears = config.arrears
+    assert (arrears.hardship_action, arrears.collections_action, arrears.reminder_action) == (
+        "HARDSHIP_ASSESSMENT", "COLLECTIONS_HANDOFF", "ARREARS_REMINDER")
+    assert arrears.collections_min_days_past_due == 30
+    assert arrears.collections_min_roll_probability == 0.5
+    assert arrears.channel_by_action == {"ARREARS_REMINDER": "SMS", "HARDSHIP_ASSESSMENT": "CALL",
+                                         "COLLECTIONS_HANDOFF": "CALL"}
+    assert arrears.priority_by_bucket == {"1-29": "NORMAL", "30-59": "HIGH", "60-89": "URGENT",
+                                          "90+": "URGENT"}
+
+
+def test_the_arrears_section_defaults_to_the_documented_values(tmp_path: Path) -> None:
+    # a policy file written before the arrears track has no arrears section
+    config = load_policy(write(tmp_path, changed("arrears", DELETE)))
+    assert config.arrears == ArrearsPolicy() == load_policy().arrears
+    # a partial section keeps the defaults of the other keys
+    partial = load_policy(write(tmp_path, changed(
+        "arrears", {"collections_min_days_past_due": 45})))
+    assert partial.arrears.collections_min_days_past_due == 45
+    assert partial.arrears.collections_min_roll_probability == 0.5
+    assert partial.arrears.reminder_action == "ARREARS_REMINDER"
+    assert partial.arrears.channel_by_action == ArrearsPolicy().channel_by_action
+
+
+@pytest.mark.parametrize("action", ["ARREARS_REMINDER", "HARDSHIP_ASSESSMENT",
+                                    "COLLECTIONS_HANDOFF"])
+@pytest.mark.parametrize("path", ["actions_by_reason.R_FAILED_DD", "default_action"])
+def test_arrears_actions_are_refused_as_pre_delinquency_actions(tmp_path: Path, path: str,
+                                                                 action: str) -> None:
+    file = write(tmp_path, changed(path, action))
+    with pytest.raises(PolicyFileError) as caught:
+        load_policy(file)
+    assert f"{action} belong to the arrears track" in str(caught.value)
+
+
+def test_every_arrears_action_given_to_pre_delinquency_is_named(tmp_path: Path) -> None:
+    data = changed("default_action", "COLLECTIONS_HANDOFF")
+    data["actions_by_reason"]["R_FAILED_DD"] = "ARREARS_REMINDER"
+    data["actions_by_reason"]["R_SALARY_DELAY"] = "ARREARS_REMINDER"
+    with pytest.raises(PolicyFileError) as caught:
+        load_policy(write(tmp_path, data))
+    assert "ARREARS_REMINDER, COLLECTIONS_HANDOFF belong to the arrears track" in str(
+        caught.value)
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    pytest.param("actions_by_reason.R_FAILED_DD", "SPECIALIST_CALL", id="specialist-by-reason"),
+    pytest.param("default_action", "OTHER", id="other-by-default"),
+    # the vulnerable route and the arrears section may use the actions of either track
+    pytest.param("vulnerable.action", "HARDSHIP_ASSESSMENT", id="vulnerable-to-hardship"),
+    pytest.param("cooldown_days.COLLECTIONS_HANDOFF", 60, id="arrears-cooldown"),
+    pytest.param("expiry_days.ARREARS_REMINDER", 1, id="arrears-expiry"),
+])
+def test_actions_allowed_on_both_tracks(tmp_path: Path, path: str, value: Any) -> None:
+    load_policy(write(tmp_path, changed(path, value)))
 
 
 @pytest.mark.parametrize("path", [
@@ -220,6 +279,42 @@ def test_memory_covers_the_longest_window(tmp_path: Path, changes: dict[str, Any
     pytest.param("version", "", "version: String should have at least 1 character",
                  id="empty-version"),
     pytest.param("version", DELETE, "version: Field required", id="missing-version"),
+    # the arrears section
+    pytest.param("arrears.colour", "blue", "arrears.colour: Extra inputs are not permitted",
+                 id="unknown-key-in-arrears"),
+    pytest.param("arrears.reminder_action", "PAYMENT_REMINDER",
+                 "arrears.reminder_action: Input should be 'ARREARS_REMINDER'",
+                 id="pre-delinquency-action-as-arrears-action"),
+    pytest.param("arrears.collections_action", "SEND_FLOWERS",
+                 "arrears.collections_action: Input should be", id="unknown-arrears-action"),
+    pytest.param("arrears.channel_by_action.HARDSHIP_ASSESSMENT", DELETE,
+                 "arrears: Value error, channel_by_action lacks HARDSHIP_ASSESSMENT",
+                 id="arrears-action-without-channel"),
+    pytest.param("arrears.hardship_action", "SPECIALIST_CALL",
+                 "channel_by_action lacks SPECIALIST_CALL", id="other-action-without-channel"),
+    pytest.param("arrears.channel_by_action.ARREARS_REMINDER", "PIGEON",
+                 "arrears.channel_by_action.ARREARS_REMINDER: Input should be 'SMS'",
+                 id="unknown-arrears-channel"),
+    pytest.param("arrears.priority_by_bucket.90+", DELETE, "priority_by_bucket lacks 90+",
+                 id="bucket-missing"),
+    pytest.param("arrears.priority_by_bucket", {"1-29": "LOW"},
+                 "priority_by_bucket lacks 30-59, 60-89, 90+", id="buckets-missing"),
+    pytest.param("arrears.priority_by_bucket.120+", "URGENT", "arrears.priority_by_bucket.120+",
+                 id="unknown-bucket"),
+    pytest.param("arrears.priority_by_bucket.1-29", "WHENEVER",
+                 "arrears.priority_by_bucket.1-29: Input should be", id="unknown-arrears-priority"),
+    pytest.param("arrears.collections_min_days_past_due", 0,
+                 "arrears.collections_min_days_past_due: Input should be greater than or equal "
+                 "to 1", id="collections-at-0-days"),
+    pytest.param("arrears.collections_min_days_past_due", 3651,
+                 "arrears.collections_min_days_past_due: Input should be less than or equal to "
+                 "3650", id="collections-after-ten-years"),
+    pytest.param("arrears.collections_min_roll_probability", 1.01,
+                 "arrears.collections_min_roll_probability: Input should be less than or equal "
+                 "to 1", id="roll-above-1"),
+    pytest.param("arrears.collections_min_roll_probability", -0.1,
+                 "arrears.collections_min_roll_probability: Input should be greater than or "
+                 "equal to 0", id="roll-negative"),
 ])
 def test_invalid_files_are_refused_naming_the_problem(tmp_path: Path, path: str, value: Any,
                                                       problem: str) -> None:

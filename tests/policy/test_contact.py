@@ -19,11 +19,14 @@ from stream_app.policy import (
     ContactState,
     ContactStateError,
 )
+from stream_app.policy._contact import ACTION_CODES
 
 DAY = 86_400_000
 T0 = 1_767_225_600_000
+# stored as codes 0..8, in this order: the arrears actions were appended as 6..8
 ACTIONS = ("PAYMENT_DATE_MOVE", "PAYMENT_REMINDER", "INSTALMENT_PLAN", "SPECIALIST_CALL",
-           "BUDGETING_SUPPORT", "OTHER")  # stored as codes 0..5, in this order
+           "BUDGETING_SUPPORT", "OTHER", "ARREARS_REMINDER", "HARDSHIP_ASSESSMENT",
+           "COLLECTIONS_HANDOFF")
 FIELD_BITS = {"opt_out_contact": 1, "vulnerable": 2, "hardship_plan": 4, "deceased": 8,
               "bankruptcy": 16}
 
@@ -117,6 +120,11 @@ def test_a_new_state_has_no_flags_and_no_contacts() -> None:
                  + le(10, 8) + b"\x00" + le(11, 8) + b"\x01" + le(12, 8) + b"\x02"
                  + le(13, 8) + b"\x03" + le(14, 8) + b"\x04" + le(15, 8) + b"\x05",
                  id="every-action-code"),
+    pytest.param(state_of(0, 0, [(20, "ARREARS_REMINDER"), (21, "HARDSHIP_ASSESSMENT"),
+                                 (22, "COLLECTIONS_HANDOFF")]),
+                 b"\x01\x00" + le(0, 8) + b"\x03"
+                 + le(20, 8) + b"\x06" + le(21, 8) + b"\x07" + le(22, 8) + b"\x08",
+                 id="arrears-action-codes"),
 ])
 def test_stored_bytes(state: ContactState, expected: bytes) -> None:
     assert state.to_bytes() == expected
@@ -170,10 +178,12 @@ ONE = b"\x01\x03" + le(T0, 8) + b"\x01" + le(T0 + 1, 8) + b"\x01"  # one valid s
     pytest.param(ONE[:11], "wrong length", id="count-1-without-contact"),
     pytest.param(ONE[:10] + b"\x02" + ONE[11:], "wrong length", id="count-2-with-one-contact"),
     pytest.param(ONE[:10] + b"\x00" + ONE[11:], "wrong length", id="count-0-with-one-contact"),
-    pytest.param(ONE[:-1] + b"\x06", "unreadable", id="unknown-action-code-6"),
+    pytest.param(ONE[:-1] + bytes([len(ACTION_CODES)]), "unreadable",
+                 id="first-unknown-action-code"),
     pytest.param(ONE[:-1] + b"\xff", "unreadable", id="unknown-action-code-255"),
 ])
 def test_damaged_bytes_are_refused(data: bytes, message: str) -> None:
+    assert len(ACTION_CODES) == 9
     with pytest.raises(ContactStateError, match=message):
         ContactState.from_bytes(data)
 
@@ -252,3 +262,14 @@ HISTORY = [(100, PDM), (200, PR), (300, PR), (400, SC)]
 def test_contacts_since_window(since: int, until: int, action: str | None, count: int) -> None:
     state = state_of(contacts=HISTORY)
     assert state.contacts_since(since, until, action) == count
+
+
+def test_action_codes_are_the_stored_order() -> None:
+    # appended, never reordered: a reordering would read stored contacts as other actions
+    assert ACTION_CODES == ACTIONS
+
+
+@pytest.mark.parametrize("code", range(6, 9))
+def test_arrears_action_codes_read_back(code: int) -> None:
+    data = b"\x01\x00" + le(0, 8) + b"\x01" + le(T0, 8) + bytes([code])
+    assert ContactState.from_bytes(data).contacts == [(T0, ACTIONS[code])]
