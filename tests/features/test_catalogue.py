@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stream_app.features import (
+    ARREARS_NOW,
     FEATURE_NAMES,
     FEATURES,
     CustomerState,
@@ -56,3 +57,37 @@ def test_catalogue_windows_of_the_weekly_features() -> None:
         assert specs[name].window == "30d", name
     assert specs["income_60d_minor"].window == "60d"
     assert specs["failed_dd_90d"].window == "90d"
+
+
+NEW_FEATURES = ("last_salary_ratio", "runway_days", "next_due_cover_ratio",
+                "savings_drawdown_30d_minor", "new_credit_90d", "credit_limit_minor",
+                "credit_limit_change_ratio", "utilisation_slope_6s",
+                "statement_balance_growth_6s", "statement_paid_share", "statement_paid_share_6s",
+                "payment_amount_trend_6s", "late_payments_received_6m", "months_in_arrears_6m",
+                "months_in_arrears_12m", "dpd_max_12m", "amount_past_due_minor")
+
+
+def test_the_catalogue_has_51_features_with_the_new_ones() -> None:
+    assert len(FEATURES) == 51
+    assert set(NEW_FEATURES) <= set(FEATURE_NAMES)
+    assert len(NEW_FEATURES) == 17
+
+
+def test_groups_and_the_arrears_now_columns() -> None:
+    groups = {spec.name: spec.group for spec in FEATURES}
+    assert set(groups.values()) == {"behaviour", "credit", "arrears_history", "arrears_now"}
+    # only an amount past due today makes the arrears track: never a pre-delinquency reason
+    assert [FEATURE_NAMES[i] for i in ARREARS_NOW] == [
+        "dpd_current", "products_in_arrears", "amount_past_due_minor"]
+    for name in ("late_payments_6m", "late_payments_received_6m", "months_in_arrears_6m",
+                 "months_in_arrears_12m", "dpd_max_6m", "dpd_max_12m"):
+        assert groups[name] == "arrears_history", name  # cured arrears: a leading signal
+    for name in ("new_credit_90d", "credit_limit_minor", "credit_limit_change_ratio",
+                 "utilisation_slope_6s", "statement_balance_growth_6s", "statement_paid_share",
+                 "statement_paid_share_6s", "payment_amount_trend_6s"):
+        assert groups[name] == "credit", name
+
+
+def test_the_policy_maps_no_arrears_now_reason() -> None:
+    mapped = set(load_policy().actions_by_reason)
+    assert not {FEATURES[i].reason_code for i in ARREARS_NOW} & mapped
