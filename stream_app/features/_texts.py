@@ -8,6 +8,7 @@ contains customer data beyond these numbers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from ._catalogue import FEATURES, feature_index
@@ -171,8 +172,9 @@ _BY_COLUMN = [_TEXTS[spec.name] for spec in FEATURES]
 
 
 def reason_text(column: int, row: Row) -> str:
-    """The text of the reason on ``column`` for feature vector ``row``."""
-    try:
-        return _BY_COLUMN[column](row)
-    except (ValueError, OverflowError):  # a non-finite value: the generic text
+    """The text of the reason on ``column`` for feature vector ``row``; the catalogue's
+    generic text when a value of the row is not finite (feature vectors always are; a text
+    must never say "nan")."""
+    if not all(map(math.isfinite, row)):
         return FEATURES[column].reason_text
+    return _BY_COLUMN[column](row)

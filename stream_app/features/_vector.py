@@ -61,6 +61,28 @@ def _smoothed(recent: float, before: float) -> float:
     return (recent + SMOOTHING_MINOR) / (before + SMOOTHING_MINOR)
 
 
+def _allocated(product: ProductState, items: list[tuple[int, int, int]],
+               as_min: int) -> list[int]:
+    """What each due item ``(issued, due, due day)`` has received of the product's payments
+    up to ``as_min``, allocating each payment to the items issued before it, oldest due date
+    first (as a lender applies a payment to the oldest arrears). A payment is never counted
+    twice; an excess over what is due then is not carried to later items (a card paid in
+    full pays more than its minimum)."""
+    order = sorted(range(len(items)), key=lambda i: (items[i][2], items[i][0], i))
+    left = [items[i][1] for i in range(len(items))]
+    received = [0] * len(items)
+    for paid_min, amount in sorted(p for p in product.payments if p[0] <= as_min):
+        for i in order:
+            if amount <= 0:
+                break
+            if items[i][0] <= paid_min and left[i] > 0:
+                share = min(left[i], amount)
+                left[i] -= share
+                received[i] += share
+                amount -= share
+    return received
+
+
 def _paid_between(product: ProductState, start_min: int, end_min: int) -> int:
     return sum(p[1] for p in product.payments if start_min <= p[0] < end_min)
 
@@ -197,11 +219,11 @@ def feature_vector(state: CustomerState, as_of_ms: int) -> list[float]:
         due_items = [(s[0], s[2], s[3]) for s in statements]
         due_items += [(i[0], i[1], i[2]) for i in product.instalments if i[0] <= as_min]
         status_min = product.dpd_latest[0] if product.dpd_latest[0] <= as_min else 0
-        for issued, due, due_day in due_items:
+        received = _allocated(product, due_items, as_min) if due_items else []
+        for (issued, due, due_day), paid_now in zip(due_items, received, strict=True):
             end = min((due_day + 1) * _MINUTES_PER_DAY, as_min + 1)
             paid = _paid_between(product, issued, end)
             if due_day < as_day:
-                paid_now = _paid_between(product, issued, as_min + 1)
                 if as_day - 180 < due_day and paid < due:
                     late_6m += 1
                     if paid_now >= due:

@@ -189,10 +189,6 @@ def test_a_non_finite_value_never_raises(value: float) -> None:
         assert reason_text(column, row).strip(), spec.name
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: reason_text falls back to the generic text only when formatting raises "
-    "(round() in _plural); f-string formatting of nan/inf does not raise, so most texts say "
-    "'nan'/'inf' (_texts.py, reason_text)"))
 @pytest.mark.parametrize("value", [math.nan, math.inf])
 def test_a_non_finite_value_gives_the_generic_text(value: float) -> None:
     for column, spec in enumerate(FEATURES):

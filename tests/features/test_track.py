@@ -207,10 +207,6 @@ def test_a_card_minimum_unpaid_after_its_due_date_is_arrears() -> None:
                  end_of(DUE_DAY + 1)) == PRE_DELINQUENCY
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: a payment counts in full towards every due item issued before it, so one "
-    "instalment paid after a missed one makes both look paid (_vector.py, paid_now and the "
-    "payment_to_due ratio use _paid_between(product, issued, ...) per item)"))
 def test_one_payment_does_not_cover_two_instalments() -> None:
     # two instalments of 10_000 (due days 20 and 50), one payment of 10_000 on day 45: as of
     # day 51, 20_000 fell due and 10_000 was paid, so 10_000 is past due
