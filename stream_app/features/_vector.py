@@ -72,14 +72,15 @@ def _allocated(product: ProductState, items: list[tuple[int, int, int]],
     left = [items[i][1] for i in range(len(items))]
     received = [0] * len(items)
     for paid_min, amount in sorted(p for p in product.payments if p[0] <= as_min):
+        unspent = amount
         for i in order:
-            if amount <= 0:
+            if unspent <= 0:
                 break
             if items[i][0] <= paid_min and left[i] > 0:
-                share = min(left[i], amount)
+                share = min(left[i], unspent)
                 left[i] -= share
                 received[i] += share
-                amount -= share
+                unspent -= share
     return received
 
 
