@@ -31,11 +31,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _threshold(records: list[dict[str, Any]], trained: TrainedFixture) -> int:
-    """An intervention threshold that a few percent of this scenario's scores reach, computed
-    offline with the same model (a small test model rarely scores high)."""
+    """An intervention threshold that a few percent of this scenario's pre-delinquency scores
+    reach, computed offline with the same model (a small test model rarely scores high)."""
     rows = list(replay_events(records))
-    scores = sorted(int(s) for s in trained.model.score(
-        np.asarray([row.vector for row in rows], dtype=np.float64)).scores)
+    scored = trained.model.score(np.asarray([row.vector for row in rows], dtype=np.float64))
+    scores = sorted(int(s) for s in scored.scores[~scored.arrears])  # pre-delinquency scores
     threshold = max(1, scores[int(len(scores) * 0.97)])
     assert scores[0] < threshold <= scores[-1]
     return threshold
@@ -153,12 +153,22 @@ def test_one_risk_event_per_valid_input_event(enabled_run: dict[str, Any],
         assert score["_key"] == score["customer_id"].encode()
         assert score["model_version"] == trained.model.version
         assert 0 <= score["score"] <= 100
-        assert score["score"] == int(score["probability"] * 100 + 0.5)
+        for reason in score["top_reasons"]:
+            assert REASON_CODES[reason["code"]] == reason["feature"]
+        if score["track"] == "ARREARS":  # the roll-rate table's probability and rules
+            assert score["probability"] == score["roll_probability"]
+            assert score["score"] == int(score["probability"] * 100 + 0.5)
+            assert score["days_past_due"] is not None
+            assert score["top_reasons"][0]["code"] == "R_PAST_DUE"
+            continue
+        assert score["track"] == "PRE_DELINQUENCY"
+        assert (score["days_past_due"], score["roll_probability"]) == (0, None)
+        # the risk rank of the calibrated probability on the model's score scale
+        assert score["score"] == int(trained.model.scale.scores(
+            np.asarray([score["probability"]]))[0])
         contributions = [r["contribution"] for r in score["top_reasons"]]
         assert contributions == sorted(contributions, reverse=True)
         assert all(c > 0 for c in contributions)
-        for reason in score["top_reasons"]:
-            assert REASON_CODES[reason["code"]] == reason["feature"]
     assert len({s["event_id"] for s in scores}) == len(scores)
     assert any(s["top_reasons"] for s in scores)
 
@@ -166,8 +176,10 @@ def test_one_risk_event_per_valid_input_event(enabled_run: dict[str, Any],
 def test_interventions_exactly_for_scores_at_or_above_threshold(
         enabled_run: dict[str, Any]) -> None:
     scores, interventions, _ = _decode_all(enabled_run)
+    # a pre-delinquency score at or above the threshold, and every arrears score (its own
+    # action family, whatever the threshold)
     expected = {(s["customer_id"], s["trigger_event_id"]) for s in scores
-                if s["score"] >= enabled_run["threshold"]}
+                if s["track"] == "ARREARS" or s["score"] >= enabled_run["threshold"]}
     assert expected, "the scenario must contain scores at or above the threshold"
     assert len(expected) < len(scores)
     got = collections.Counter((i["customer_id"], i["trigger_event_id"]) for i in interventions)
@@ -179,6 +191,8 @@ def test_interventions_exactly_for_scores_at_or_above_threshold(
         assert item["score"] == score["score"]
         assert item["band"] == score["band"]
         assert item["reasons"] == score["top_reasons"]
+        assert (item["track"], item["days_past_due"]) == (score["track"],
+                                                          score["days_past_due"])
         assert item["experiment_arm"] in ("TREATMENT", "CONTROL")
         assert item["actionable"] == (item["experiment_arm"] == "TREATMENT"
                                       and item["rule"] in (None, "vulnerable"))
