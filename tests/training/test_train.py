@@ -1,4 +1,5 @@
-"""Training: metrics on hand-computed examples, determinism, refusals, point-in-time rows."""
+"""Training: metrics on hand-computed examples, determinism, refusals, point-in-time rows,
+current-only training, the fitted score scales and the arrears table."""
 
 from __future__ import annotations
 
@@ -11,15 +12,33 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stream_app.features import FEATURE_NAMES, CustomerState, apply_event, feature_vector
-from stream_app.offline import UnknownCustomersError, replay_points, to_event
+from stream_app.features import (
+    ARREARS_NOW,
+    FEATURE_NAMES,
+    CustomerState,
+    apply_event,
+    feature_index,
+    feature_vector,
+    in_arrears,
+)
+from stream_app.offline import UnknownCustomersError, replay_events, replay_points, to_event
+from stream_app.scoring import (
+    SCORE_EDGES,
+    ArrearsAssessment,
+    RiskRankScale,
+    ScoreScale,
+    arrears_points,
+)
 from stream_app.simulate import BankSimulator, SimulationConfig, labels_from_truth
 from stream_app.training import (
     Dataset,
+    TrainedModel,
     TrainingError,
     TrainingParams,
     build_dataset,
+    build_training_data,
     classification_metrics,
+    fit_contact_scale,
     model_fingerprint,
     pr_auc,
     roc_auc,
@@ -107,13 +126,35 @@ def test_classification_metrics_bundle() -> None:
 
 # --- training ----------------------------------------------------------------------------------
 
+class Training:
+    """A simulation with its labels and arrears points, replayed for both tracks."""
+
+    def __init__(self) -> None:
+        self.config = SimulationConfig(customers=600, days=240, seed=5)
+        simulator = BankSimulator(self.config)
+        self.events = list(simulator.events())
+        self.truths = simulator.truths
+        self.labels = labels_from_truth(self.truths, start_ms=self.config.start_ms,
+                                        days=self.config.days)
+        self.arrears = arrears_points({t.customer_id: t.dpd_by_day for t in self.truths},
+                                      start_ms=self.config.start_ms, days=self.config.days)
+        self.dataset, self.assessment = build_training_data(self.events, self.labels,
+                                                            self.arrears)
+
+
 @pytest.fixture(scope="module")
-def small_dataset() -> Dataset:
-    config = SimulationConfig(customers=300, days=160, seed=5)
-    simulator = BankSimulator(config)
-    events = list(simulator.events())
-    labels = labels_from_truth(simulator.truths, start_ms=config.start_ms, days=config.days)
-    return build_dataset(events, labels)
+def training() -> Training:
+    return Training()
+
+
+@pytest.fixture(scope="module")
+def small_dataset(training: Training) -> Dataset:
+    return training.dataset
+
+
+@pytest.fixture(scope="module")
+def small_model(small_dataset: Dataset) -> TrainedModel:
+    return train_model(small_dataset, TrainingParams(iterations=30, seed=1))
 
 
 def test_training_is_deterministic_for_a_seed(small_dataset: Dataset) -> None:
@@ -127,8 +168,9 @@ def test_training_is_deterministic_for_a_seed(small_dataset: Dataset) -> None:
     assert first.dataset_fingerprint == second.dataset_fingerprint == small_dataset.fingerprint()
     other_seed = train_model(small_dataset, TrainingParams(iterations=40, seed=2))
     assert model_fingerprint(other_seed.model) != model_fingerprint(first.model)
-    # the split is customer-disjoint and the validation metrics are computed
-    assert first.metrics["train"]["rows"] + first.metrics["validation"]["rows"] == len(labels)
+    # every row is in one part, and the validation metrics are computed
+    rows = sum(first.metrics[part]["rows"] for part in ("train", "validation", "out_of_time"))
+    assert rows == len(labels)
     assert first.metrics["validation"]["positives"] > 0
 
 
@@ -142,9 +184,12 @@ def test_training_reports_iterations(small_dataset: Dataset) -> None:
 
 
 def _dataset(labels: list[int]) -> Dataset:
+    """Random current rows (nothing past due) with the given labels."""
     n = len(labels)
     rng = np.random.default_rng(0)
-    return Dataset(rng.normal(size=(n, len(FEATURE_NAMES))), np.asarray(labels, dtype=np.int64),
+    features = rng.normal(size=(n, len(FEATURE_NAMES)))
+    features[:, list(ARREARS_NOW)] = 0.0
+    return Dataset(features, np.asarray(labels, dtype=np.int64),
                    [f"CUST-{i:07d}" for i in range(n)], np.full(n, 1_767_225_600_000))
 
 
@@ -163,9 +208,18 @@ def test_positives_on_one_side_of_the_split_only_are_refused() -> None:
         train_model(_dataset([1] + [0] * 60), TrainingParams(iterations=5))
 
 
+def test_labels_all_in_arrears_are_refused() -> None:
+    dataset = _dataset([1, 0] * 30)
+    dataset.features[:, feature_index("dpd_current")] = 3
+    with pytest.raises(TrainingError, match="every labelled point is in arrears"):
+        train_model(dataset, TrainingParams(iterations=5))
+
+
 def test_empty_labels_are_refused() -> None:
     with pytest.raises(TrainingError, match="no labelled points"):
         build_dataset([], [])
+    with pytest.raises(TrainingError, match="no labelled points"):
+        build_training_data([], [])
 
 
 # --- point-in-time dataset ---------------------------------------------------------------------
@@ -250,8 +304,9 @@ def test_unknown_customer_raises(log: tuple[list[dict[str, Any]], int]) -> None:
     assert rows[points[0]] != rows[points[1]]
 
 
-def test_trained_model_keeps_its_row_split(small_dataset: Dataset) -> None:
-    trained = train_model(small_dataset, TrainingParams(iterations=20, seed=1))
+def test_trained_model_keeps_its_row_split(small_dataset: Dataset,
+                                           small_model: TrainedModel) -> None:
+    trained = small_model
     parts = [trained.rows[name] for name in ("train", "validation", "out_of_time")]
     assert sorted(np.concatenate(parts).tolist()) == list(range(len(small_dataset.labels)))
     for name, rows in trained.rows.items():
@@ -264,12 +319,12 @@ def test_trained_model_keeps_its_row_split(small_dataset: Dataset) -> None:
 
 
 def test_saved_version_matches_its_preview_and_stores_extra_files(
-        small_dataset: Dataset, tmp_path: Path) -> None:
+        small_model: TrainedModel, tmp_path: Path) -> None:
     import datetime as dt
 
     from model_registry import open_version
 
-    trained = train_model(small_dataset, TrainingParams(iterations=20, seed=1))
+    trained = small_model
     now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
     name, metadata = version_metadata(trained, extra_metadata={"note": "x"}, now=now)
     saved = save_trained_model(tmp_path, trained, extra_metadata={"note": "x"}, now=now,
@@ -282,3 +337,193 @@ def test_saved_version_matches_its_preview_and_stores_extra_files(
     assert "  report.md\n" in sums
     assert "  plots/a.png\n" in sums
     assert (saved.path / "plots" / "a.png").read_bytes() == b"png"
+    assert metadata["track"] == "PRE_DELINQUENCY"
+    assert ScoreScale.from_metadata(metadata["score_scale"]) == trained.scale
+    assert ArrearsAssessment.from_metadata(metadata["arrears_assessment"]) == trained.arrears
+    assert metadata["split"]["arrears_rows_dropped"] == 0
+
+
+# --- both tracks' data from one replay ---------------------------------------------------------
+
+def test_build_training_data_gives_the_labelled_rows_and_the_arrears_table(
+        training: Training) -> None:
+    dataset, table = training.dataset, training.assessment
+    # the labelled rows are build_dataset's, all current (labels are taken where current)
+    alone = build_dataset(training.events, training.labels)
+    assert dataset.fingerprint() == alone.fingerprint()
+    assert not in_arrears(dataset.features).any()
+    # the table counts the arrears points whose features agree they are past due
+    vectors = dict(replay_points(training.events, training.arrears))
+    agreeing = [p for p in training.arrears if in_arrears(np.asarray([vectors[p]]))[0]]
+    assert len(agreeing) >= 0.8 * len(training.arrears) > 50
+    assert sum(a + b for a, b in table.counts) == len(agreeing)
+    by_bucket = [0, 0, 0, 0]
+    for point in agreeing:  # 1-29, 30-59, 60-89, 90+
+        by_bucket[min(3, point.days_past_due // 30)] += 1
+    assert [a + b for a, b in table.counts] == by_bucket
+    # from 1-29 DPD far fewer roll to 30 within a month than cure (the simulated bank's
+    # customers mostly catch up), and the table is not the prior
+    assert table.roll[0][0] < table.cure[0][0]
+    assert table != ArrearsAssessment.prior()
+    # without arrears points: the prior
+    _, prior = build_training_data(training.events, training.labels[:50])
+    assert prior == ArrearsAssessment.prior()
+
+
+def _with_arrears_rows(dataset: Dataset) -> tuple[Dataset, list[int]]:
+    """Every 7th row followed by a copy in arrears (labelled 1)."""
+    order: list[int] = []
+    arrears_copies: list[int] = []
+    features = []
+    for i in range(len(dataset.labels)):
+        order.append(i)
+        features.append(dataset.features[i])
+        if i % 7 == 3:
+            copy = dataset.features[i].copy()
+            copy[feature_index("dpd_current")] = 8
+            arrears_copies.append(len(order))
+            order.append(i)
+            features.append(copy)
+    labels = dataset.labels[order].copy()
+    labels[arrears_copies] = 1
+    return Dataset(np.asarray(features), labels, [dataset.customers[i] for i in order],
+                   dataset.as_of[order]), arrears_copies
+
+
+def test_train_model_drops_arrears_rows(small_dataset: Dataset,
+                                        small_model: TrainedModel) -> None:
+    mixed, copies = _with_arrears_rows(small_dataset)
+    trained = train_model(mixed, TrainingParams(iterations=30, seed=1))
+    assert trained.split["arrears_rows_dropped"] == len(copies) > 100
+    # the model is the one trained on the current rows alone
+    assert trained.dataset_fingerprint == small_dataset.fingerprint()
+    assert model_fingerprint(trained.model) == model_fingerprint(small_model.model)
+    assert trained.metrics == small_model.metrics
+    # TrainedModel.rows index the caller's dataset, and never an arrears row
+    parts = np.concatenate([trained.rows[name] for name in ("train", "validation",
+                                                            "out_of_time")])
+    current = np.flatnonzero(~in_arrears(mixed.features))
+    assert sorted(parts.tolist()) == current.tolist()
+    assert not set(parts.tolist()) & set(copies)
+    for name in ("train", "validation", "out_of_time"):
+        ours = mixed.subset(trained.rows[name])
+        theirs = small_dataset.subset(small_model.rows[name])
+        assert ours.fingerprint() == theirs.fingerprint(), name
+
+
+def _probabilities(trained: TrainedModel, features: np.ndarray) -> np.ndarray:
+    raw = trained.model.predict(features, prediction_type="RawFormulaVal")
+    result: np.ndarray = trained.calibration.apply(raw)
+    return result
+
+
+def _assert_anchors_hold(scale: RiskRankScale, population: np.ndarray) -> None:
+    assert scale.knots[0][0] == pytest.approx(population.min(), rel=1e-9)
+    assert scale.knots[-1][0] == pytest.approx(population.max(), rel=1e-9)
+    for (share, score), (probability, knot_score) in zip(scale.anchors, scale.knots[1:-1],
+                                                         strict=True):
+        assert knot_score == score
+        # the anchor's probability is the population's quantile: `share` of it lies at or
+        # above (ties at the quantile all count), and no more than `share` strictly above
+        assert np.mean(population >= probability * (1 - 1e-9)) >= share
+        assert np.mean(population > probability * (1 + 1e-9)) <= share
+        assert scale.scores(np.asarray([probability * (1 + 1e-9)]))[0] >= score
+
+
+def test_the_fitted_scale_holds_its_anchors_on_the_in_time_rows(
+        small_dataset: Dataset, small_model: TrainedModel) -> None:
+    scale = small_model.scale
+    assert isinstance(scale, RiskRankScale)
+    in_time = np.concatenate([small_model.rows["train"], small_model.rows["validation"]])
+    assert scale.population_rows == len(in_time)
+    assert scale.unit == "rows"
+    probabilities = _probabilities(small_model, small_dataset.features[in_time])
+    _assert_anchors_hold(scale, probabilities)
+    # the drift baseline is the in-time rows' scores on this scale: at least 20% at 30 or more
+    # and 2% at 80 or more
+    _assert_score_baseline(small_model, scale.scores(probabilities))
+    shares = small_model.baseline["score"]["shares"]
+    assert SCORE_EDGES[5] == 30
+    assert SCORE_EDGES[8] == 80
+    assert sum(shares[6:]) >= 0.2
+    assert sum(shares[9:]) >= 0.02
+
+
+def _assert_score_baseline(trained: TrainedModel, scores: np.ndarray) -> None:
+    bins = np.searchsorted(SCORE_EDGES, scores, side="right")
+    expected = np.bincount(bins, minlength=len(SCORE_EDGES) + 1) / len(scores)
+    assert trained.baseline["score"]["edges"] == SCORE_EDGES
+    assert trained.baseline["score"]["shares"] == pytest.approx(expected.tolist())
+
+
+def _customer_months(trained: TrainedModel, events: list[dict[str, Any]],
+                     customers: set[str], min_history_days: float = 90.0) -> np.ndarray:
+    """Each customer's highest probability while current in every 30-day period (epoch
+    aligned) of its stream scores, once it has 90 days of history."""
+    rows = [r for r in replay_events(e for e in events if e["customer_id"] in customers)
+            if r.vector[feature_index("history_days")] >= min_history_days]
+    matrix = np.asarray([r.vector for r in rows])
+    probabilities = _probabilities(trained, matrix)
+    maxima: dict[tuple[str, int], float] = {}
+    for row, p, arrears in zip(rows, probabilities, in_arrears(matrix), strict=True):
+        key = (row.customer_id, row.as_of // (30 * DAY_MS))
+        if not arrears:
+            maxima[key] = max(maxima.get(key, 0.0), float(p))
+    return np.asarray(list(maxima.values()))
+
+
+def test_fit_contact_scale_is_fitted_on_validation_customer_months(
+        training: Training, small_model: TrainedModel) -> None:
+    dataset = training.dataset
+    refitted = fit_contact_scale(small_model, dataset, training.events)
+    scale = refitted.scale
+    assert isinstance(scale, RiskRankScale)
+    assert scale.unit == "customer-months"
+    validation = {dataset.customers[int(i)] for i in small_model.rows["validation"]}
+    training_customers = {dataset.customers[int(i)] for i in small_model.rows["train"]}
+    assert validation.isdisjoint(training_customers)
+    population = _customer_months(small_model, training.events, validation)
+    # about one customer-month per customer per 30 days after the first 90
+    months = (training.config.days - 90) / 30
+    assert 0.8 * months * len(validation) <= len(population) <= (months + 1) * len(validation)
+    assert scale.population_rows == len(population)
+    _assert_anchors_hold(scale, population)
+    assert refitted.split["score_scale_population"] == (
+        f"{len(population):,} customer-months of {len(validation):,} customers' stream scores")
+    # the trees, calibration and split are the trained model's
+    assert refitted.model is small_model.model
+    assert refitted.calibration == small_model.calibration
+    assert {k: v.tolist() for k, v in refitted.rows.items()} == {
+        k: v.tolist() for k, v in small_model.rows.items()}
+    # the drift baseline follows the new scale (the in-time labelled rows' scores on it)
+    in_time = np.concatenate([small_model.rows["train"], small_model.rows["validation"]])
+    _assert_score_baseline(refitted, scale.scores(
+        _probabilities(small_model, dataset.features[in_time])))
+    # a customer-month is a customer's highest score over 30 days: the probability that 5%
+    # of customer-months reach is above the one 5% of single labelled days reach
+    assert scale.anchors[1] == small_model.scale.anchors[1] == (0.05, 60)  # type: ignore[union-attr]
+    assert scale.knots[2][0] > small_model.scale.knots[2][0]  # type: ignore[union-attr]
+
+
+def test_fit_contact_scale_on_other_customers(training: Training,
+                                              small_model: TrainedModel) -> None:
+    dataset = training.dataset
+    chosen = {dataset.customers[int(i)] for i in small_model.rows["train"][:2000]}
+    refitted = fit_contact_scale(small_model, dataset, training.events, customers=chosen)
+    population = _customer_months(small_model, training.events, chosen)
+    assert refitted.scale is not None
+    assert refitted.scale.population_rows == len(population)
+    # nobody to replay: the labelled points' scale is kept
+    kept = fit_contact_scale(small_model, dataset, training.events, customers=["NOBODY"])
+    assert kept.scale == small_model.scale
+
+
+def test_arrears_points_ride_along_into_the_model(training: Training) -> None:
+    trained = train_model(training.dataset, TrainingParams(iterations=10, seed=1),
+                          arrears=training.assessment)
+    assert trained.arrears == training.assessment
+    _, metadata = version_metadata(trained)
+    assert metadata["arrears_assessment"]["counts"] == [list(c)
+                                                         for c in training.assessment.counts]
+    assert train_model(training.dataset, TrainingParams(iterations=10, seed=1)).arrears == \
+        ArrearsAssessment.prior()
