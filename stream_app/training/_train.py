@@ -113,24 +113,9 @@ def build_dataset(
     labels: Sequence[AsOf],
     stats: ReplayStats | None = None,
 ) -> Dataset:
-    """Point-in-time features for each labelled point (objects with customer_id, as_of, label)."""
-    rows: list[list[float]] = []
-    targets: list[int] = []
-    customers: list[str] = []
-    as_of: list[int] = []
-    for point, vector in replay_points(records, labels, stats):
-        rows.append(vector)
-        targets.append(int(getattr(point, "label")))  # noqa: B009 - AsOf has no label field
-        customers.append(point.customer_id)
-        as_of.append(point.as_of)
-    if not rows:
-        raise TrainingError("no labelled points: the label file is empty")
-    return Dataset(
-        np.asarray(rows, dtype=np.float64),
-        np.asarray(targets, dtype=np.int64),
-        customers,
-        np.asarray(as_of, dtype=np.int64),
-    )
+    """Point-in-time features for each labelled point (objects with customer_id, as_of, label):
+    the pre-delinquency half of :func:`build_training_data`."""
+    return build_training_data(records, labels, (), stats)[0]
 
 
 def build_training_data(
