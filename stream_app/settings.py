@@ -15,6 +15,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from stream_app.partitioning import Partitioner
+
 __all__ = [
     "ConfigurationError",
     "Environment",
@@ -170,6 +172,13 @@ class Settings(BaseSettings):
         description="exactly_once: how long each input partition's transaction stays open "
                     "(the outputs' latency for read_committed consumers, against one commit "
                     "per partition per interval).")
+    kafka_partitioner: Partitioner = Field(
+        Partitioner.MURMUR2,
+        description="The hash every upstream producer puts a customer's key on a partition "
+                    "with: murmur2 (the Java client's default; librdkafka's murmur2_random) or "
+                    "crc32 (librdkafka's default consistent_random: confluent-kafka, Go, .NET, "
+                    "C). A record on another partition is dead-lettered (wrong_partition); the "
+                    "worker's own producer uses it too.")
     kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
     kafka_sasl_mechanism: SaslMechanism = SaslMechanism.PLAIN
     kafka_sasl_username: str | None = None
@@ -222,6 +231,11 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_cors(cls, value: Any) -> Any:
         return _split_csv(value)
+
+    @field_validator("kafka_partitioner", mode="before")
+    @classmethod
+    def _parse_partitioner(cls, value: Any) -> Any:
+        return Partitioner.parse(value) if isinstance(value, str) else value
 
     @field_validator("api_prefix")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from stream_app.events import RecordType
+from stream_app.partitioning import producer_partitioner
 from stream_app.serializers import AvroCodec, SchemaCatalog, encode_json
 from stream_app.settings import Settings
 
@@ -53,7 +54,9 @@ async def publish_events(
     codec = AvroCodec(SchemaCatalog.default())
     # acks=all without the idempotent producer: the embedded demo broker has no
     # InitProducerId, and re-sent duplicates are harmless (the worker deduplicates event ids)
-    producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all", linger_ms=5)
+    # keys placed as KAFKA_PARTITIONER says the upstream producers place them
+    producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all", linger_ms=5,
+                                partitioner=producer_partitioner(settings.kafka_partitioner))
     await producer.start()
     sent = 0
     started = time.monotonic()

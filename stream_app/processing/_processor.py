@@ -43,6 +43,7 @@ from stream_app.features import (
     next_deadline,
 )
 from stream_app.observability import WorkerMetrics
+from stream_app.partitioning import Partitioner, partition_for
 from stream_app.policy import ContactState, ContactStateError, InterventionPolicy
 from stream_app.scoring import (
     ScoredBatch,
@@ -54,6 +55,7 @@ from stream_app.serializers import (
     KeyMismatchError,
     LateEventError,
     OutputEncoder,
+    WrongPartitionError,
 )
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "InputRecord",
     "OutputRecord",
     "OutputTopics",
+    "Placement",
     "StateStore",
     "intervention_id",
     "score_event_id",
@@ -101,6 +104,21 @@ class OutputRecord:
     key: bytes | None
     value: bytes
     source_partition: int  # input partition it derives from (its transaction with exactly_once)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """How the upstream producers place keys: every input topic has ``partitions`` partitions
+    and a customer's key goes to ``partition_for(key, partitions, partitioner)``."""
+
+    partitions: int
+    partitioner: Partitioner = Partitioner.MURMUR2
+
+    def check(self, record: InputRecord, key: bytes) -> None:
+        expected = partition_for(key, self.partitions, self.partitioner)
+        if expected != record.partition:
+            raise WrongPartitionError(expected=expected, partitions=self.partitions,
+                                      partitioner=self.partitioner.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +253,11 @@ class BatchProcessor:
         challenger: Callable[[], ScoringModel | None] = lambda: None,
         observer: Callable[[ScoringModel, ScoredBatch, np.ndarray], None] | None = None,
         max_dead_letter_bytes: int = MAX_DEAD_LETTER_BYTES,
+        placement: Placement | None = None,
     ) -> None:
         self._decoder = decoder
+        # None: records are not checked for their partition (a single-partition replay)
+        self._placement = placement
         self._encoder = encoder
         self._model = model
         self._policy = policy
@@ -363,6 +384,8 @@ class BatchProcessor:
                 event = self._decoder.decode(record.topic, record.value)
                 if record.key is None or record.key != event.customer_id.encode():
                     raise KeyMismatchError()
+                if self._placement is not None:
+                    self._placement.check(record, record.key)
             except InputError as error:
                 self._dead_letter(result, record, error)
                 continue

@@ -25,6 +25,7 @@ from ._errors import (
     SchemaMismatchError,
     UnknownSchemaIdError,
     ValidationError,
+    WrongPartitionError,
     WrongTypeError,
 )
 from ._schemas import RegisteredSchema, SchemaCatalog, default_schemas_dir
@@ -57,6 +58,7 @@ __all__ = [
     "SchemaMismatchError",
     "UnknownSchemaIdError",
     "ValidationError",
+    "WrongPartitionError",
     "WrongTypeError",
     "decode_json",
     "default_schemas_dir",

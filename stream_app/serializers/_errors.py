@@ -20,6 +20,7 @@ __all__ = [
     "SchemaMismatchError",
     "UnknownSchemaIdError",
     "ValidationError",
+    "WrongPartitionError",
     "WrongTypeError",
 ]
 
@@ -99,6 +100,19 @@ class KeyMismatchError(InputError):
 
     def __init__(self) -> None:
         super().__init__("record key must be the event's customer_id (co-partitioning)")
+
+
+class WrongPartitionError(InputError):
+    """The record's key hashes to another partition than the one it arrived on: its producer
+    uses another partitioner than ``KAFKA_PARTITIONER``, so the customer's state is elsewhere."""
+
+    reason = "wrong_partition"
+
+    def __init__(self, *, expected: int, partitions: int, partitioner: str) -> None:
+        super().__init__(f"the key hashes to partition {expected} of {partitions} with "
+                         f"{partitioner} (KAFKA_PARTITIONER): the producer must partition with "
+                         f"{partitioner}, or the customer's events are split over two states")
+        self.expected = expected
 
 
 class LateEventError(InputError):

@@ -37,8 +37,15 @@ from stream_app.kafka import (
     faust_credentials,
 )
 from stream_app.observability import WorkerMetrics, logging_config
+from stream_app.partitioning import producer_partitioner
 from stream_app.policy import InterventionPolicy, load_policy
-from stream_app.processing import BatchProcessor, InputRecord, OutputRecord, OutputTopics
+from stream_app.processing import (
+    BatchProcessor,
+    InputRecord,
+    OutputRecord,
+    OutputTopics,
+    Placement,
+)
 from stream_app.scoring import DriftMonitor, ScoredBatch, ScoringModel
 from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
 from stream_app.settings import ProcessingGuarantee, Settings
@@ -163,6 +170,7 @@ class WorkerRuntime:
                                 settings.topic_deadletter),
             metrics=self.metrics,
             clock=clock,
+            placement=Placement(settings.topic_partitions, settings.kafka_partitioner),
         )
         install_hooks()  # before the app creates its consumer
         self.app = self._create_app()
@@ -268,6 +276,8 @@ class WorkerRuntime:
             broker_rebalance_timeout=s.kafka_rebalance_timeout_seconds,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
+            # one placement of keys on every topic of the pipeline, the producers' own
+            producer_partitioner=producer_partitioner(s.kafka_partitioner),
             processing_guarantee=s.processing_guarantee.value,
             table_standby_replicas=0,
             # no leader-election topic: nothing here runs on_leader, and the topic, created

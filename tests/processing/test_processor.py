@@ -36,9 +36,11 @@ from stream_app.processing import (
     BatchResult,
     InputRecord,
     OutputTopics,
+    Placement,
     intervention_id,
     score_event_id,
 )
+from stream_app.partitioning import Partitioner, partition_for
 from stream_app.scoring import DEFAULT_BANDS
 from stream_app.scoring import hardship as income_lost
 from stream_app.serializers import (
@@ -354,6 +356,60 @@ def test_invalid_records_become_dead_letters_and_valid_ones_are_still_scored(
     for reason, count in expected.items():
         assert metric(metrics, "predelinq_dead_letters_total", topic=TX_TOPIC,
                       reason=reason) == count
+
+
+def test_a_record_on_another_partition_than_its_key_hashes_to_is_dead_lettered(
+        trained: TrainedFixture, catalog: SchemaCatalog,
+        simulated: list[dict[str, Any]]) -> None:
+    # transactions placed with murmur2 (the Java client), payments with crc32 (librdkafka's
+    # default): only the payments whose two hashes agree are on their customer's partition
+    records = simulated[:1200]
+
+    def placed(record: dict[str, Any], offset: int) -> InputRecord:
+        key = record["customer_id"].encode()
+        hashed = Partitioner.MURMUR2 if record["type"] == "transaction" else Partitioner.CRC32
+        return InputRecord(TOPIC_OF_LOG_TYPE[record["type"]],
+                           partition_for(key, PARTITIONS, hashed), offset, key,
+                           encode_record(AvroCodec(catalog), record, "avro"))
+
+    inputs = [placed(r, i) for i, r in enumerate(records)]
+    misplaced = {r.offset for r in inputs
+                 if r.partition != partition_for(r.key or b"", PARTITIONS, Partitioner.MURMUR2)}
+    assert misplaced and all(inputs[o].topic == PAY_TOPIC for o in misplaced)
+    assert len(misplaced) < sum(r.topic == PAY_TOPIC for r in inputs)  # some agree by chance
+    metrics = WorkerMetrics()
+    processor = BatchProcessor(
+        decoder=InputDecoder(catalog, TOPIC_TYPES), encoder=OutputEncoder(catalog, "avro"),
+        model=lambda: trained.model, policy=policy_of(enabled=False, threshold=80), topics=OUT,
+        metrics=metrics, clock=lambda: NOW_S,
+        placement=Placement(PARTITIONS, Partitioner.MURMUR2))
+    result = processor.process(inputs, DictStore())
+
+    # every misplaced record is a dead letter, with the partition its key hashes to
+    assert {letter.source_offset for letter in result.dead_letters} == misplaced
+    for letter in result.dead_letters:
+        record = inputs[letter.source_offset]
+        assert letter.reason == "wrong_partition"
+        assert letter.error_class == "WrongPartitionError"
+        assert (letter.key, letter.raw) == (record.key, record.value)  # nothing lost
+        expected = partition_for(record.key or b"", PARTITIONS, Partitioner.MURMUR2)
+        assert f"hashes to partition {expected} of {PARTITIONS} with murmur2" in \
+            letter.error_message
+        assert record.key is not None and record.key.decode() not in letter.error_message
+    assert metric(metrics, "predelinq_dead_letters_total", topic=PAY_TOPIC,
+                  reason="wrong_partition") == len(misplaced)
+    # and never applied: the scores are those of the well-placed records alone
+    kept = [r for r in inputs if r.offset not in misplaced]
+    alone = make_processor(trained, catalog).process(kept, DictStore())
+    assert [(s.trigger_event_id, s.probability) for s in _event_scores(result)] == \
+        [(s.trigger_event_id, s.probability) for s in _event_scores(alone)]
+    # with crc32 configured the transactions are the misplaced ones
+    crc = BatchProcessor(
+        decoder=InputDecoder(catalog, TOPIC_TYPES), encoder=OutputEncoder(catalog, "avro"),
+        model=lambda: trained.model, policy=policy_of(enabled=False, threshold=80), topics=OUT,
+        metrics=WorkerMetrics(), clock=lambda: NOW_S,
+        placement=Placement(PARTITIONS, Partitioner.CRC32)).process(inputs, DictStore())
+    assert {inputs[letter.source_offset].topic for letter in crc.dead_letters} == {TX_TOPIC}
 
 
 def test_customer_flags_give_neither_score_nor_dead_letter(
