@@ -55,7 +55,7 @@ def test_librdkafka_names_are_understood(name: str, expected: Partitioner) -> No
 
 
 def test_an_unknown_partitioner_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="murmur2.*crc32"):
+    with pytest.raises(ValueError, match=r"murmur2.*crc32"):
         Partitioner.parse("random")
 
 

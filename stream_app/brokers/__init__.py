@@ -15,6 +15,7 @@ from .apache_kafka import (
     SASL_MECHANISMS,
     BrokerStartError,
     KafkaBroker,
+    java_tool_command,
     resolve_kafka_jars,
 )
 from .tansu import TansuBroker, TansuStartError
@@ -31,6 +32,7 @@ __all__ = [
     "alive_broker_ids",
     "answers_metadata",
     "free_port",
+    "java_tool_command",
     "resolve_kafka_jars",
     "terminate",
     "wait_for_brokers",

@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -64,6 +65,7 @@ __all__ = [
     "KafkaBroker",
     "KafkaNode",
     "cache_dir",
+    "java_tool_command",
     "resolve_kafka_jars",
 ]
 
@@ -92,8 +94,13 @@ def java_executable() -> str:
 
 
 def resolve_kafka_jars(version: str = DEFAULT_KAFKA_VERSION) -> Path:
-    """Directory holding the broker's jars, resolving them with Maven when not cached yet."""
-    target = cache_dir() / f"kafka-{version}"
+    """Directory holding the broker's jars (and the Java command-line tools: the console
+    producer), resolving them with Maven when not cached yet. The cache is per version and
+    per content of the POM, so a changed POM resolves afresh."""
+    pom = (_HERE / "kafka-broker-pom.xml").read_text()
+    pom = pom.replace("@KAFKA_VERSION@", version).replace("@LOG4J_VERSION@", LOG4J_VERSION)
+    digest = hashlib.sha256(pom.encode()).hexdigest()[:10]
+    target = cache_dir() / f"kafka-{version}-{digest}"
     libs = target / "libs"
     marker = target / ".complete"
     if marker.exists():
@@ -102,8 +109,6 @@ def resolve_kafka_jars(version: str = DEFAULT_KAFKA_VERSION) -> Path:
     if not mvn:
         raise BrokerStartError("mvn not found: Maven is needed once to fetch the Kafka jars")
     target.mkdir(parents=True, exist_ok=True)
-    pom = (_HERE / "kafka-broker-pom.xml").read_text()
-    pom = pom.replace("@KAFKA_VERSION@", version).replace("@LOG4J_VERSION@", LOG4J_VERSION)
     (target / "pom.xml").write_text(pom)
     staging = target / "libs.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -123,6 +128,17 @@ def resolve_kafka_jars(version: str = DEFAULT_KAFKA_VERSION) -> Path:
     staging.rename(libs)
     marker.write_text(version + "\n")
     return libs
+
+
+def java_tool_command(main_class: str, *args: str,
+                      version: str = DEFAULT_KAFKA_VERSION) -> list[str]:
+    """The command line of one of Kafka's Java tools (e.g.
+    ``org.apache.kafka.tools.ConsoleProducer``) on the resolved jars: the Java client as an
+    upstream system's producer runs it."""
+    libs = resolve_kafka_jars(version)
+    return [java_executable(), "-Xmx256m", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={_HERE / 'kafka-log4j2.properties'}",
+            "-cp", f"{libs}/*", main_class, *args]
 
 
 def _cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:

@@ -28,6 +28,7 @@ from stream_app.features import (
 from stream_app.kafka import encode_record
 from stream_app.observability import WorkerMetrics
 from stream_app.offline import to_event
+from stream_app.partitioning import Partitioner, partition_for
 from stream_app.policy import ContactState, InterventionPolicy, load_policy
 from stream_app.processing import (
     MAX_DEAD_LETTER_BYTES,
@@ -40,7 +41,6 @@ from stream_app.processing import (
     intervention_id,
     score_event_id,
 )
-from stream_app.partitioning import Partitioner, partition_for
 from stream_app.scoring import DEFAULT_BANDS
 from stream_app.scoring import hardship as income_lost
 from stream_app.serializers import (
@@ -375,7 +375,8 @@ def test_a_record_on_another_partition_than_its_key_hashes_to_is_dead_lettered(
     inputs = [placed(r, i) for i, r in enumerate(records)]
     misplaced = {r.offset for r in inputs
                  if r.partition != partition_for(r.key or b"", PARTITIONS, Partitioner.MURMUR2)}
-    assert misplaced and all(inputs[o].topic == PAY_TOPIC for o in misplaced)
+    assert misplaced
+    assert all(inputs[o].topic == PAY_TOPIC for o in misplaced)
     assert len(misplaced) < sum(r.topic == PAY_TOPIC for r in inputs)  # some agree by chance
     metrics = WorkerMetrics()
     processor = BatchProcessor(
@@ -395,7 +396,8 @@ def test_a_record_on_another_partition_than_its_key_hashes_to_is_dead_lettered(
         expected = partition_for(record.key or b"", PARTITIONS, Partitioner.MURMUR2)
         assert f"hashes to partition {expected} of {PARTITIONS} with murmur2" in \
             letter.error_message
-        assert record.key is not None and record.key.decode() not in letter.error_message
+        assert record.key is not None
+        assert record.key.decode() not in letter.error_message
     assert metric(metrics, "predelinq_dead_letters_total", topic=PAY_TOPIC,
                   reason="wrong_partition") == len(misplaced)
     # and never applied: the scores are those of the well-placed records alone
