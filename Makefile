@@ -11,7 +11,7 @@ venv:
 	@scripts/ensure-venv.sh
 
 lint: venv
-	.venv/bin/ruff check stream_app model_registry tests bench
+	.venv/bin/ruff check stream_app model_registry tests bench examples
 
 typecheck: venv
 	.venv/bin/mypy

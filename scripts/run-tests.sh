@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/ensure-system.sh
 scripts/ensure-venv.sh
 .venv/bin/python -m stream_app.brokers --resolve-only >/dev/null
-echo "== ruff"; .venv/bin/ruff check stream_app model_registry tests bench
-echo "== mypy"; .venv/bin/mypy
+echo "== ruff"; .venv/bin/ruff check stream_app model_registry tests bench examples
+echo "== mypy"; .venv/bin/mypy && .venv/bin/mypy --strict examples
 echo "== pip-audit"; .venv/bin/python scripts/audit-deps.py
 echo "== pytest"
 exec scripts/with-postgres.sh .venv/bin/pytest -q -p no:cacheprovider "$@"
