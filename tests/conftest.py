@@ -49,6 +49,15 @@ def kafka_broker() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def schema_registry() -> Iterator[object]:
+    """A real schema registry (Apicurio, Confluent-compatible API at ``.url``), in memory."""
+    from stream_app.brokers.schema_registry import SchemaRegistryServer
+
+    with SchemaRegistryServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def postgres_url() -> str:
     url = os.environ.get("PREDELINQ_TEST_DATABASE_URL")
     if not url:

@@ -18,6 +18,7 @@ from .apache_kafka import (
     java_tool_command,
     resolve_kafka_jars,
 )
+from .schema_registry import SchemaRegistryServer, resolve_schema_registry
 from .tansu import TansuBroker, TansuStartError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "KafkaBroker",
     "KafkaCluster",
     "ManagedProcess",
+    "SchemaRegistryServer",
     "TansuBroker",
     "TansuStartError",
     "alive_broker_ids",
@@ -34,6 +36,7 @@ __all__ = [
     "free_port",
     "java_tool_command",
     "resolve_kafka_jars",
+    "resolve_schema_registry",
     "terminate",
     "wait_for_brokers",
     "wait_for_metadata",

@@ -15,6 +15,7 @@ from ._codec import (
 from ._errors import (
     AvroBodyError,
     DecodeError,
+    IncompatibleSchemaError,
     InputError,
     InvalidValueError,
     JsonBodyError,
@@ -43,6 +44,7 @@ __all__ = [
     "AvroBodyError",
     "AvroCodec",
     "DecodeError",
+    "IncompatibleSchemaError",
     "InputDecoder",
     "InputError",
     "InvalidValueError",

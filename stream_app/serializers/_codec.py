@@ -12,11 +12,13 @@ from typing import Any
 
 import fastavro
 import orjson
+from fastavro.read import SchemaResolutionError
 
 from stream_app.events import InputEvent, RecordType
 
 from ._errors import (
     AvroBodyError,
+    IncompatibleSchemaError,
     JsonBodyError,
     MalformedFrameError,
     SchemaMismatchError,
@@ -41,13 +43,16 @@ _JSON_START = ord("{")
 
 
 class AvroCodec:
-    """Confluent-framed Avro with the catalogue's parsed schemas."""
+    """Confluent-framed Avro with the catalogue's parsed schemas. ``header_ids``: the ids a
+    schema registry gave the newest schemas (default: the catalogue's own ids)."""
 
-    def __init__(self, catalog: SchemaCatalog) -> None:
+    def __init__(self, catalog: SchemaCatalog,
+                 header_ids: Mapping[RecordType, int] | None = None) -> None:
         self.catalog = catalog
         # the header names the schema the body is written with: the newest version of the
         # record type's subject (not the highest id, although ids are appended in order)
         latest = {s.record_type: catalog.latest(s.record_type).schema_id for s in catalog.all()}
+        latest.update(header_ids or {})
         self._headers = {
             record_type: bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big")
             for record_type, schema_id in latest.items()
@@ -80,6 +85,11 @@ class AvroCodec:
                 record = fastavro.schemaless_reader(body, writer.wire)
             else:
                 record = fastavro.schemaless_reader(body, writer.wire, reader.wire)
+        except SchemaResolutionError:
+            raise IncompatibleSchemaError(
+                f"records written with schema id {schema_id} cannot be read with the "
+                f"contract's {expected.name} schema (id {reader.schema_id}): a required field "
+                "is missing or a type changed incompatibly") from None
         except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
             raise AvroBodyError(
                 f"Avro body unreadable with schema id {schema_id} ({type(exc).__name__})"
@@ -148,10 +158,11 @@ class InputDecoder:
 class OutputEncoder:
     """Encodes output records in the configured wire format (``avro`` or ``json``)."""
 
-    def __init__(self, catalog: SchemaCatalog, output_format: str) -> None:
+    def __init__(self, catalog: SchemaCatalog, output_format: str,
+                 header_ids: Mapping[RecordType, int] | None = None) -> None:
         if output_format not in ("avro", "json"):
             raise ValueError("output_format must be 'avro' or 'json'")
-        self._avro = AvroCodec(catalog) if output_format == "avro" else None
+        self._avro = AvroCodec(catalog, header_ids) if output_format == "avro" else None
 
     def encode(self, record_type: RecordType, record: Mapping[str, Any]) -> bytes:
         if self._avro is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AvroBodyError",
     "DecodeError",
+    "IncompatibleSchemaError",
     "InputError",
     "InvalidValueError",
     "JsonBodyError",
@@ -51,6 +52,13 @@ class UnknownSchemaIdError(DecodeError):
     """The Confluent header names a schema id we do not know."""
 
     reason = "unknown_schema_id"
+
+
+class IncompatibleSchemaError(DecodeError):
+    """The schema registry knows the writer schema, but records written with it cannot be read
+    with the contract's schema (a field the contract requires is missing, or a type changed)."""
+
+    reason = "incompatible_schema"
 
 
 class SchemaMismatchError(DecodeError):

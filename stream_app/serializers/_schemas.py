@@ -18,7 +18,11 @@ import fastavro
 
 from stream_app.events import RecordType
 
-__all__ = ["RegisteredSchema", "SchemaCatalog", "default_schemas_dir"]
+__all__ = ["MAX_LEARNED_SCHEMAS", "RegisteredSchema", "SchemaCatalog", "default_schemas_dir"]
+
+# writer schemas learned from a schema registry, at most (each a few KiB parsed): a producer
+# minting new ids without end cannot grow the worker's memory without bound
+MAX_LEARNED_SCHEMAS = 1_000
 
 
 def default_schemas_dir() -> Path:
@@ -53,6 +57,7 @@ class SchemaCatalog:
         mapping = json.loads((directory / "registry.json").read_text())
         self._by_id: dict[int, RegisteredSchema] = {}
         self._latest: dict[RecordType, RegisteredSchema] = {}
+        self._learned = 0
         for subject, versions in mapping["subjects"].items():
             for entry in sorted(versions, key=lambda e: e["version"]):
                 definition = json.loads((directory / entry["file"]).read_text())
@@ -67,6 +72,7 @@ class SchemaCatalog:
                 )
                 self._by_id[schema_id] = registered
                 self._latest[record_type] = registered
+        self._contract = dict(self._by_id)
 
     @classmethod
     @cache
@@ -80,4 +86,41 @@ class SchemaCatalog:
         return self._latest[record_type]
 
     def all(self) -> list[RegisteredSchema]:
-        return sorted(self._by_id.values(), key=lambda s: s.schema_id)
+        """The contract's schemas (the files), by local id."""
+        return sorted(self._contract.values(), key=lambda s: s.schema_id)
+
+    def readers_only(self) -> SchemaCatalog:
+        """A catalogue with the contract's schemas as readers and no writer id known: with a
+        schema registry, every id of an input frame is the registry's and is learned from it
+        (the local ids of ``registry.json`` would collide with the registry's own)."""
+        other = copy.copy(self)
+        other._by_id = {}
+        other._learned = 0
+        return other
+
+    def learn(self, schema_id: int, definition: dict[str, Any]) -> RegisteredSchema:
+        """Add a writer schema a schema registry holds under ``schema_id`` (the contract's own
+        files stay the readers). Raises ``ValueError`` when it is not one of the contract's
+        record types or cannot be parsed, ``OverflowError`` past ``MAX_LEARNED_SCHEMAS``."""
+        known = self._by_id.get(schema_id)
+        if known is not None:
+            return known
+        if self._learned >= MAX_LEARNED_SCHEMAS:
+            raise OverflowError(f"more than {MAX_LEARNED_SCHEMAS} schemas learned")
+        name = definition.get("name", "") if isinstance(definition, dict) else ""
+        namespace = definition.get("namespace") if isinstance(definition, dict) else None
+        full_name = name if "." in name or not namespace else f"{namespace}.{name}"
+        try:
+            record_type = RecordType(full_name)
+        except ValueError:
+            raise ValueError(f"schema id {schema_id} is a {full_name or 'nameless'} schema, not "
+                             "one of the contract's record types") from None
+        try:
+            wire = fastavro.parse_schema(_strip_logical_types(copy.deepcopy(definition)))
+        except Exception as exc:  # fastavro raises SchemaParseException, KeyError, ...
+            raise ValueError(f"schema id {schema_id} does not parse ({type(exc).__name__})") \
+                from None
+        registered = RegisteredSchema(schema_id, "", 0, record_type, definition, wire)
+        self._by_id[schema_id] = registered
+        self._learned += 1
+        return registered
