@@ -194,6 +194,16 @@ class Settings(BaseSettings):
         description="Longest a broker holds the worker's fetch when no record is there; the "
                     "worker's offset lookups wait behind it (faust's own is 1500).")
 
+    # --- schema registry (optional) -------------------------------------------------------------
+    schema_registry_url: str | None = Field(
+        None, description="Confluent-compatible schema registry (e.g. https://registry:8081). "
+                          "Set: input schema ids are looked up in it and outputs registered "
+                          "under <topic>-value (BACKWARD); unset: schemas/registry.json's ids.")
+    schema_registry_username: str | None = Field(None, description="Basic-auth user.")
+    schema_registry_password: SecretStr | None = Field(None, description="Basic-auth password.")
+    schema_registry_ca_file: str | None = Field(
+        None, description="CA bundle (PEM) that signed the registry's TLS certificate.")
+
     # --- topics ----------------------------------------------------------------------------------
     topic_transactions: str = "bank.transactions.v1"
     topic_payments: str = "bank.payments.v1"
@@ -278,6 +288,16 @@ class Settings(BaseSettings):
     def output_topics(self) -> tuple[str, ...]:
         return (self.topic_risk_scores, self.topic_interventions, self.topic_deadletter)
 
+    def _schema_registry_problems(self) -> list[str]:
+        problems = []
+        if (self.schema_registry_username is None) != (self.schema_registry_password is None):
+            problems.append("SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD must be set "
+                            "together")
+        if self.schema_registry_url and not self.schema_registry_url.startswith(
+                ("http://", "https://")):
+            problems.append("SCHEMA_REGISTRY_URL must be an http:// or https:// URL")
+        return problems
+
     def problems(self) -> list[str]:
         """Cross-field rules; an empty list means the combination is acceptable."""
         problems: list[str] = []
@@ -308,6 +328,7 @@ class Settings(BaseSettings):
             )
         if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
             problems.append("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE must be set together")
+        problems += self._schema_registry_problems()
         if self.rocksdb_write_buffer_bytes > self.rocksdb_memtable_limit_bytes:
             problems.append("ROCKSDB_WRITE_BUFFER_BYTES must not exceed "
                             "ROCKSDB_MEMTABLE_LIMIT_BYTES (the memtables of every database "

@@ -25,6 +25,10 @@ class WorkerMetrics:
             "predelinq_dead_letters_total",
             "Input records sent to the dead-letter topic, by source topic and reason.",
             ["topic", "reason"], registry=r)
+        self.schema_registry_errors = Counter(
+            "predelinq_schema_registry_errors_total",
+            "Schema registry calls that got no usable answer (retried with backoff).",
+            registry=r)
         self.duplicates = Counter(
             "predelinq_duplicate_events_total",
             "Input events ignored because their event_id was already applied.", registry=r)

@@ -358,6 +358,11 @@ class BatchProcessor:
                                            record.partition))
         self._metrics.dead_letters.labels(record.topic, error.reason).inc()
 
+    def use_encoder(self, encoder: OutputEncoder) -> None:
+        """Encode outputs with another encoder from the next batch on (the schema registry's
+        ids, once the output schemas are registered)."""
+        self._encoder = encoder
+
     def process(self, records: Sequence[InputRecord], store: StateStore) -> BatchResult:
         result = BatchResult()
         self._metrics.batch_size.observe(len(records))

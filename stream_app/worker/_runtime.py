@@ -46,6 +46,12 @@ from stream_app.processing import (
     OutputTopics,
     Placement,
 )
+from stream_app.schema_registry import (
+    SchemaLearner,
+    SchemaRegistryClient,
+    SchemaRegistryError,
+    register_outputs,
+)
 from stream_app.scoring import DriftMonitor, ScoredBatch, ScoringModel
 from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
 from stream_app.settings import ProcessingGuarantee, Settings
@@ -105,6 +111,20 @@ class _TopicsService(mode.Service):
             return
 
 
+class _SchemaRegistryService(mode.Service):
+    """Registers the output schemas before the batch loop starts (SCHEMA_REGISTRY_URL)."""
+
+    def __init__(self, runtime: WorkerRuntime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._runtime = runtime
+
+    async def on_start(self) -> None:
+        await self._runtime.register_output_schemas()
+
+    async def on_stop(self) -> None:
+        await self._runtime.close_schema_registry()
+
+
 class _SidecarService(mode.Service):
     def __init__(self, sidecar: Sidecar, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -154,13 +174,25 @@ class WorkerRuntime:
                                          enabled=settings.enable_interventions,
                                          threshold=settings.auto_trigger_threshold)
         catalog = SchemaCatalog.default()
+        self._schema_client: SchemaRegistryClient | None = None
+        self._learner: SchemaLearner | None = None
+        self._output_ids_registered = settings.schema_registry_url is None
+        if settings.schema_registry_url:
+            password = settings.schema_registry_password
+            self._schema_client = SchemaRegistryClient(
+                settings.schema_registry_url, username=settings.schema_registry_username,
+                password=password.get_secret_value() if password else None,
+                ca_file=settings.schema_registry_ca_file)
+            catalog = catalog.readers_only()  # every input id is the registry's
+            self._learner = SchemaLearner(self._schema_client, catalog)
+        self._catalog = catalog
         topic_types = {
             settings.topic_transactions: RecordType.TRANSACTION,
             settings.topic_payments: RecordType.PAYMENT,
             settings.topic_customer_flags: RecordType.CUSTOMER_FLAGS,
         }
         self.processor = BatchProcessor(
-            decoder=InputDecoder(catalog, topic_types),
+            decoder=InputDecoder(catalog, topic_types),  # the registry's ids when configured
             encoder=OutputEncoder(catalog, settings.output_format.value),
             model=self.current_model,
             challenger=self.challenger,
@@ -470,6 +502,8 @@ class WorkerRuntime:
             return
         records = [InputRecord(m.topic, m.partition, m.offset, m.key, m.value)
                    for m in messages]
+        if self._learner is not None:
+            await self._learn_schemas(records)
         try:
             result = self.processor.process(records, self._store)
             deliveries = [await self._send(out) for out in result.outputs]
@@ -486,6 +520,51 @@ class WorkerRuntime:
             processed(message.tp, message.offset)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         self.metrics.last_batch_timestamp.set(time.time())
+
+    async def _learn_schemas(self, records: Sequence[InputRecord]) -> None:
+        """Look the batch's unseen schema ids up; while the registry cannot answer, wait
+        (with backoff) rather than dead-letter records for the registry's sake."""
+        assert self._learner is not None
+        delay = 0.5
+        while True:
+            try:
+                await self._learner.learn(r.value for r in records)
+                return
+            except SchemaRegistryError as exc:
+                self.metrics.schema_registry_errors.inc()
+                log.warning("%s; retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _TOPIC_RETRY_MAX_SECONDS)
+
+    async def register_output_schemas(self) -> None:
+        """Register the output schemas (with backoff while the registry is unreachable) and
+        frame the outputs with the registry's ids."""
+        if self._schema_client is None:
+            return
+        s = self.settings
+        topics = {RecordType.RISK_SCORE: s.topic_risk_scores,
+                  RecordType.INTERVENTION: s.topic_interventions,
+                  RecordType.DEADLETTER: s.topic_deadletter}
+        delay = 0.5
+        while True:
+            try:
+                ids = await register_outputs(self._schema_client, self._catalog, topics)
+                break
+            except SchemaRegistryError as exc:
+                if exc.status == 409:  # refused as incompatible: a deployment error
+                    raise
+                self.metrics.schema_registry_errors.inc()
+                log.warning("%s; retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _TOPIC_RETRY_MAX_SECONDS)
+        self.processor.use_encoder(OutputEncoder(self._catalog, s.output_format.value, ids))
+        self._output_ids_registered = True
+        log.info("output schemas registered: %s", ", ".join(
+            f"{t.name} id {i}" for t, i in ids.items()))
+
+    async def close_schema_registry(self) -> None:
+        if self._schema_client is not None:
+            await self._schema_client.close()
 
     async def _send(self, out: OutputRecord) -> Any:
         """Hand one output to the producer; returns its delivery future.
@@ -556,6 +635,7 @@ class WorkerRuntime:
             "model_loaded": self.champion.model is not None,
             "partitions_assigned": assigned and not app.rebalancing,
             "recovery_finished": recovery.completed.is_set() and not recovery.in_recovery,
+            "output_schemas_registered": self._output_ids_registered,
         }
 
     def refresh_metrics(self) -> None:
@@ -603,6 +683,7 @@ class WorkerRuntime:
         if self.settings.challenger_model_path:
             slots.append(self.challenger)
         return [_SidecarService(self.sidecar), _TopicsService(self.settings),
+                _SchemaRegistryService(self),
                 ModelWatcher(slots, self.settings.model_watch_interval_seconds, self.metrics),
                 _BatchLoopService(self)]
 

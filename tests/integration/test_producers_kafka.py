@@ -11,14 +11,19 @@ the metric: never applied to another partition's state.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
 from stream_app.brokers import java_tool_command
 from stream_app.events import RecordType
@@ -163,6 +168,68 @@ def test_mixed_partitioners_are_dead_lettered_never_split(
     scores = _event_scores(got[scores_topic])
     assert len(scores) == len(kept)
     assert_last_scores_match_replay(kept, scores)  # no customer state mixes partitions
+
+
+def test_with_a_schema_registry_and_confluent_serializers(
+        kafka_broker: Any, schema_registry: Any, trained: TrainedFixture, tmp_path: Path) -> None:
+    # producers register their schemas with confluent-kafka's AvroSerializer (ids of the
+    # registry, not of schemas/registry.json); the CRM reads with AvroDeserializer
+    records = _inputs(customers=60, seed=44)
+    topics = unique_topics("sr")
+    registry = SchemaRegistryClient({"url": schema_registry.url})
+    catalog = SchemaCatalog.default()
+    serializers = {
+        kind: AvroSerializer(registry, json.dumps(catalog.latest(record_type).definition))
+        for kind, record_type in (("transaction", RecordType.TRANSACTION),
+                                  ("payment", RecordType.PAYMENT))}
+    def produce() -> None:
+        producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers,
+                             "partitioner": "murmur2_random", "enable.idempotence": True})
+        for record in records:
+            topic = topics[SETTING_OF[record["type"]]]
+            body = {k: v for k, v in record.items() if k != "type"}
+            producer.produce(topic, serializers[record["type"]](
+                body, SerializationContext(topic, MessageField.VALUE)),
+                key=record["customer_id"].encode())
+        # a frame with an id the registry never gave: dead-lettered, not guessed
+        first = next(r for r in records if r["type"] == "transaction")
+        producer.produce(topics["TOPIC_TRANSACTIONS"], b"\x00\x7f\xff\xff\x00" + b"\x02",
+                         key=first["customer_id"].encode())
+        assert producer.flush(60) == 0
+
+    env = _worker_env(kafka_broker, trained, topics, SCHEMA_REGISTRY_URL=schema_registry.url)
+    scores_topic, dead_topic = topics["TOPIC_RISK_SCORES"], topics["TOPIC_DEADLETTER"]
+    consumer = Consumer({"bootstrap.servers": kafka_broker.bootstrap_servers,
+                         "group.id": f"crm-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
+    consumer.subscribe([scores_topic, dead_topic])
+    deserialize = AvroDeserializer(registry)
+    scores: list[dict[str, Any]] = []
+    letters: list[dict[str, Any]] = []
+    with WorkerProcess(env, tmp_path) as worker:
+        ready = worker.wait_ready()
+        produce()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and (
+                len(_event_scores(scores)) < len(records) or not letters):
+            for message in consumer.consume(num_messages=5_000, timeout=0.5):
+                if message.error() is None:
+                    value = deserialize(message.value(), SerializationContext(
+                        message.topic(), MessageField.VALUE))
+                    (scores if message.topic() == scores_topic else letters).append(value)
+        metrics = worker.metrics()
+    consumer.close()
+    checks = ready["checks"]
+    assert isinstance(checks, dict)
+    assert checks["output_schemas_registered"] is True
+    assert [letter["reason"] for letter in letters] == ["unknown_schema_id"]
+    # AvroDeserializer gives timestamp-millis fields as datetimes: back to epoch milliseconds
+    as_millis = [{k: int(v.timestamp() * 1000) if isinstance(v, datetime) else v
+                  for k, v in score.items()} for score in scores]
+    assert_last_scores_match_replay(records, _event_scores(as_millis))
+    # the outputs' subjects hold every revision of the contract, BACKWARD
+    for topic in (scores_topic, dead_topic, topics["TOPIC_INTERVENTIONS"]):
+        assert registry.get_compatibility(f"{topic}-value") == "BACKWARD"
+    assert metrics.get("predelinq_schema_registry_errors_total", 0.0) == 0.0
 
 
 def test_the_java_console_producer(kafka_broker: Any, trained: TrainedFixture,
