@@ -8,10 +8,13 @@ timeout. Errors name the call and the HTTP status, never the credentials.
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
+
+if TYPE_CHECKING:
+    from stream_app.settings import Settings
 
 __all__ = ["SchemaRegistryClient", "SchemaRegistryError"]
 
@@ -36,6 +39,16 @@ class SchemaRegistryClient:
             ssl.create_default_context(cafile=ca_file) if ca_file else None)
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SchemaRegistryClient | None:
+        """The client SCHEMA_REGISTRY_* configure; None without SCHEMA_REGISTRY_URL."""
+        if not settings.schema_registry_url:
+            return None
+        password = settings.schema_registry_password
+        return cls(settings.schema_registry_url, username=settings.schema_registry_username,
+                   password=password.get_secret_value() if password else None,
+                   ca_file=settings.schema_registry_ca_file)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -13,6 +13,7 @@ dead-lettered for the registry's sake.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable
 
 from stream_app.serializers import MAGIC_BYTE, SchemaCatalog
 
-from ._client import SchemaRegistryClient
+from ._client import SchemaRegistryClient, SchemaRegistryError
 
 __all__ = ["SchemaLearner"]
 
@@ -71,3 +72,20 @@ class SchemaLearner:
             while len(self._unknown) > _MAX_UNKNOWN:
                 self._unknown.popitem(last=False)
         return learned
+
+    async def learn_patiently(self, values: Iterable[bytes | None], *,
+                              on_error: Callable[[], None] = lambda: None,
+                              max_delay: float = 10.0) -> int:
+        """:meth:`learn`, retried with exponential backoff while the registry cannot answer
+        (``on_error`` counts each failure): records wait, none is dead-lettered for the
+        registry's sake."""
+        pending = list(values)
+        delay = 0.5
+        while True:
+            try:
+                return await self.learn(pending)
+            except SchemaRegistryError as exc:
+                on_error()
+                log.warning("%s; retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_delay)

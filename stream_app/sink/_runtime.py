@@ -17,6 +17,8 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
+from stream_app.schema_registry import SchemaLearner, SchemaRegistryClient
+from stream_app.serializers import SchemaCatalog
 from stream_app.settings import Settings
 from stream_app.sidecar import HealthSource, Sidecar
 
@@ -45,7 +47,14 @@ class AuditSink:
         self.settings = settings
         self.metrics = metrics or SinkMetrics()
         self._dsn = settings.database_url.get_secret_value()
-        self._decoder = RowDecoder()
+        # with a schema registry the outputs carry its ids: learn them before decoding
+        self._schema_client = SchemaRegistryClient.from_settings(settings)
+        catalog = SchemaCatalog.default()
+        self._learner: SchemaLearner | None = None
+        if self._schema_client is not None:
+            catalog = catalog.readers_only()
+            self._learner = SchemaLearner(self._schema_client, catalog)
+        self._decoder = RowDecoder(catalog)
         self._tables: dict[str, Table] = {settings.topic_risk_scores: SCORES,
                                           settings.topic_interventions: INTERVENTIONS}
         self._writer: AuditWriter | None = None
@@ -104,6 +113,8 @@ class AuditSink:
             await self._consumer.stop()  # no auto-commit: an unwritten batch stays uncommitted
             self._consumer = None
         await self._drop_writer()
+        if self._schema_client is not None:
+            await self._schema_client.close()
         await self.sidecar.stop()
 
     async def _loop(self, stop: asyncio.Event) -> None:
@@ -118,6 +129,10 @@ class AuditSink:
             if not records:
                 await self._probe()
                 continue
+            if self._learner is not None:
+                await self._learner.learn_patiently(
+                    (m.value for messages in records.values() for m in messages),
+                    max_delay=_RETRY_CAP_SECONDS)
             batch = build_batch(records, self._tables, self._decoder)
             self._count_consumed(batch)
             if batch.rows and not await self._write(batch, stop):

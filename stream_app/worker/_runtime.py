@@ -174,15 +174,10 @@ class WorkerRuntime:
                                          enabled=settings.enable_interventions,
                                          threshold=settings.auto_trigger_threshold)
         catalog = SchemaCatalog.default()
-        self._schema_client: SchemaRegistryClient | None = None
         self._learner: SchemaLearner | None = None
         self._output_ids_registered = settings.schema_registry_url is None
-        if settings.schema_registry_url:
-            password = settings.schema_registry_password
-            self._schema_client = SchemaRegistryClient(
-                settings.schema_registry_url, username=settings.schema_registry_username,
-                password=password.get_secret_value() if password else None,
-                ca_file=settings.schema_registry_ca_file)
+        self._schema_client = SchemaRegistryClient.from_settings(settings)
+        if self._schema_client is not None:
             catalog = catalog.readers_only()  # every input id is the registry's
             self._learner = SchemaLearner(self._schema_client, catalog)
         self._catalog = catalog
@@ -502,8 +497,10 @@ class WorkerRuntime:
             return
         records = [InputRecord(m.topic, m.partition, m.offset, m.key, m.value)
                    for m in messages]
-        if self._learner is not None:
-            await self._learn_schemas(records)
+        if self._learner is not None:  # the batch's unseen schema ids, before decoding
+            await self._learner.learn_patiently(
+                (r.value for r in records), on_error=self.metrics.schema_registry_errors.inc,
+                max_delay=_TOPIC_RETRY_MAX_SECONDS)
         try:
             result = self.processor.process(records, self._store)
             deliveries = [await self._send(out) for out in result.outputs]
@@ -520,21 +517,6 @@ class WorkerRuntime:
             processed(message.tp, message.offset)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         self.metrics.last_batch_timestamp.set(time.time())
-
-    async def _learn_schemas(self, records: Sequence[InputRecord]) -> None:
-        """Look the batch's unseen schema ids up; while the registry cannot answer, wait
-        (with backoff) rather than dead-letter records for the registry's sake."""
-        assert self._learner is not None
-        delay = 0.5
-        while True:
-            try:
-                await self._learner.learn(r.value for r in records)
-                return
-            except SchemaRegistryError as exc:
-                self.metrics.schema_registry_errors.inc()
-                log.warning("%s; retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _TOPIC_RETRY_MAX_SECONDS)
 
     async def register_output_schemas(self) -> None:
         """Register the output schemas (with backoff while the registry is unreachable) and

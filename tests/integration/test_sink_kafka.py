@@ -21,7 +21,9 @@ from aiokafka.errors import GroupCoordinatorNotAvailableError
 from aiokafka.structs import TopicPartition
 
 from stream_app.db import apply_migrations
-from stream_app.events import Intervention, RiskScore
+from stream_app.events import Intervention, RecordType, RiskScore
+from stream_app.schema_registry import SchemaRegistryClient, register_outputs
+from stream_app.serializers import OutputEncoder, SchemaCatalog
 from tests.support.databases import fetch, fresh_database
 from tests.support.kafka_io import produce
 from tests.support.outputs import encode, intervention, risk_score
@@ -324,4 +326,47 @@ def test_outputs_of_aborted_transactions_are_never_stored(
         sink.wait_for("the committed transaction's ids in the database",
                       lambda: _holds(database, scores, decisions), timeout=60)
         _assert_exactly_once(database, scores, decisions)  # nothing of the aborted one
+        assert sink.stop() == 0
+
+
+def test_outputs_framed_with_schema_registry_ids_are_stored(
+        kafka_broker: Any, schema_registry: Any, database: str, tmp_path: Path) -> None:
+    # a worker with SCHEMA_REGISTRY_URL frames outputs with the registry's ids, which
+    # schemas/registry.json does not know: the sink learns them from the same registry
+    bootstrap: str = kafka_broker.bootstrap_servers
+    topics = unique_topics("sinksr")
+    outputs = [topics["TOPIC_RISK_SCORES"], topics["TOPIC_INTERVENTIONS"]]
+    asyncio.run(_create_topics(bootstrap, outputs))
+    catalog = SchemaCatalog.default()
+
+    async def register() -> dict[RecordType, int]:
+        client = SchemaRegistryClient(schema_registry.url)
+        try:
+            return await register_outputs(client, catalog, {
+                RecordType.RISK_SCORE: outputs[0], RecordType.INTERVENTION: outputs[1]})
+        finally:
+            await client.close()
+
+    ids = asyncio.run(register())
+    encoder = OutputEncoder(catalog, "avro", ids)
+    records = [r for r, _ in _wave(tmp_path.name, 0, 120)]
+    messages = []
+    for record in records:
+        record_type = (RecordType.RISK_SCORE if isinstance(record, RiskScore)
+                       else RecordType.INTERVENTION)
+        value = encoder.encode(record_type, record.to_record())
+        assert int.from_bytes(value[1:5], "big") == ids[record_type]
+        messages.append((outputs[0] if isinstance(record, RiskScore) else outputs[1],
+                         record.customer_id.encode(), value))
+    asyncio.run(produce(bootstrap, messages))
+    scores, decisions = _ids([(r, "avro") for r in records])
+    env = {**topics, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database,
+           "SCHEMA_REGISTRY_URL": schema_registry.url}
+    with SinkProcess(env, tmp_path) as sink:
+        sink.wait_ready(timeout=60)
+        sink.wait_for("every id in the database", lambda: _holds(database, scores, decisions),
+                      timeout=60)
+        _assert_exactly_once(database, scores, decisions)
+        assert not [k for k, v in sink.metrics().items()
+                    if k.startswith("predelinq_sink_undecodable_total") and v]
         assert sink.stop() == 0
