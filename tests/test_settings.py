@@ -283,6 +283,38 @@ def test_ssl_client_certificate_and_key_go_together(monkeypatch: pytest.MonkeyPa
     assert load_settings().kafka_ssl_keyfile == "/etc/kafka/client.key"
 
 
+@pytest.mark.parametrize("given", ["username", "password"])
+def test_schema_registry_credentials_go_together(monkeypatch: pytest.MonkeyPatch,
+                                                 given: str) -> None:
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", "https://registry:8081")
+    monkeypatch.setenv(f"SCHEMA_REGISTRY_{given.upper()}", "Registry-Secret-7")
+    problems = _problems()
+    assert problems == ["SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD must be set "
+                        "together"]
+    assert "Registry-Secret-7" not in problems[0]
+
+
+def test_schema_registry_url_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", "registry:8081")
+    assert _problems() == ["SCHEMA_REGISTRY_URL must be an http:// or https:// URL"]
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", "https://registry:8081")
+    assert load_settings().schema_registry_url == "https://registry:8081"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("murmur2", "murmur2"), ("consistent_random", "crc32"), ("CRC32", "crc32")])
+def test_kafka_partitioner_takes_librdkafka_names(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                  expected: str) -> None:
+    monkeypatch.setenv("KAFKA_PARTITIONER", name)
+    assert load_settings().kafka_partitioner.value == expected
+
+
+def test_an_unknown_kafka_partitioner_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_PARTITIONER", "random")
+    with pytest.raises(ConfigurationError, match=r"KAFKA_PARTITIONER: .*unknown partitioner"):
+        load_settings()
+
+
 def test_topic_names_must_differ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOPIC_DEADLETTER", "bank.transactions.v1")
     assert any("topic names" in p for p in _problems())

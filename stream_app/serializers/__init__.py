@@ -29,7 +29,7 @@ from ._errors import (
     WrongPartitionError,
     WrongTypeError,
 )
-from ._schemas import RegisteredSchema, SchemaCatalog, default_schemas_dir
+from ._schemas import MAX_LEARNED_SCHEMAS, RegisteredSchema, SchemaCatalog, default_schemas_dir
 from ._validation import (
     MAX_AMOUNT_MINOR,
     validate,
@@ -41,6 +41,7 @@ from ._validation import (
 __all__ = [
     "MAGIC_BYTE",
     "MAX_AMOUNT_MINOR",
+    "MAX_LEARNED_SCHEMAS",
     "AvroBodyError",
     "AvroCodec",
     "DecodeError",
