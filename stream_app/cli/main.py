@@ -136,6 +136,16 @@ def _add_sink(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=_lazy("stream_app.cli._sink", "run"))
 
 
+def _add_redrive(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("redrive", help="re-publish dead letters to their input topic "
+                                            "(after the producer is fixed)")
+    parser.add_argument("--reason", action="append", default=[],
+                        help="dead-letter reason to re-publish (repeatable), e.g. "
+                             "wrong_partition")
+    parser.add_argument("--dry-run", action="store_true", help="count, send nothing")
+    parser.set_defaults(handler=_lazy("stream_app.cli._redrive", "run"))
+
+
 def _add_explain_decision(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("explain-decision",
                             help="reproduce an intervention's score from its decision bundle")
@@ -207,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_evaluate,
-                _add_registry, _add_replay, _add_score_log, _add_sink, _add_explain_decision,
+                _add_registry, _add_replay, _add_score_log, _add_sink, _add_redrive,
+                _add_explain_decision,
                 _add_migrate, _add_topics, _add_bench):
         add(sub)
     return parser

@@ -14,12 +14,14 @@ from ._clients import aiokafka_options, faust_broker_urls, faust_credentials, ss
 from ._errors import KafkaAuthenticationError, authentication_failure
 from ._lag import group_lag
 from ._publish import RECORD_TYPES, encode_record, publish_events
+from ._redrive import RedriveReport, redrive_dead_letters
 
 __all__ = [
     "CONTACTS_TABLE",
     "RECORD_TYPES",
     "STATE_TABLE",
     "KafkaAuthenticationError",
+    "RedriveReport",
     "TopicLayoutError",
     "TopicSpec",
     "aiokafka_options",
@@ -31,6 +33,7 @@ __all__ = [
     "faust_credentials",
     "group_lag",
     "publish_events",
+    "redrive_dead_letters",
     "ssl_context",
     "topic_specs",
 ]
