@@ -93,6 +93,14 @@ def java_executable() -> str:
     return found
 
 
+def maven_executable(purpose: str) -> str:
+    """``mvn``, needed once per cache to fetch ``purpose`` from Maven Central."""
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise BrokerStartError(f"mvn not found: Maven is needed once to fetch {purpose}")
+    return mvn
+
+
 def resolve_kafka_jars(version: str = DEFAULT_KAFKA_VERSION) -> Path:
     """Directory holding the broker's jars (and the Java command-line tools: the console
     producer), resolving them with Maven when not cached yet. The cache is per version and
@@ -105,9 +113,7 @@ def resolve_kafka_jars(version: str = DEFAULT_KAFKA_VERSION) -> Path:
     marker = target / ".complete"
     if marker.exists():
         return libs
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise BrokerStartError("mvn not found: Maven is needed once to fetch the Kafka jars")
+    mvn = maven_executable("the Kafka jars")
     target.mkdir(parents=True, exist_ok=True)
     (target / "pom.xml").write_text(pom)
     staging = target / "libs.partial"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ._ports import free_port
 from ._process import ManagedProcess
-from .apache_kafka import BrokerStartError, cache_dir, java_executable
+from .apache_kafka import BrokerStartError, cache_dir, java_executable, maven_executable
 
 __all__ = ["DEFAULT_APICURIO_VERSION", "SchemaRegistryServer", "resolve_schema_registry"]
 
@@ -37,9 +37,7 @@ def resolve_schema_registry(version: str = DEFAULT_APICURIO_VERSION) -> Path:
     marker = target / ".complete"
     if marker.exists():
         return runner
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise BrokerStartError("mvn not found: Maven is needed once to fetch the schema registry")
+    mvn = maven_executable("the schema registry")
     staging = Path(tempfile.mkdtemp(prefix="apicurio-", dir=cache_dir()))
     try:
         result = subprocess.run(

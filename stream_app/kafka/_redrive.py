@@ -9,6 +9,7 @@ Events already applied are ignored by the worker as duplicates.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -56,6 +57,7 @@ async def redrive_dead_letters(settings: Settings, reasons: frozenset[str], *,
 
         while await behind():
             batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            deliveries = []
             for tp, messages in batch.items():
                 for message in messages:
                     if message.offset >= ends[tp]:
@@ -68,10 +70,11 @@ async def redrive_dead_letters(settings: Settings, reasons: frozenset[str], *,
                         report.without_value += 1
                     else:
                         if not dry_run:
-                            await producer.send_and_wait(letter["source_topic"], letter["raw"],
-                                                         key=letter["key"])
+                            deliveries.append(await producer.send(
+                                letter["source_topic"], letter["raw"], key=letter["key"]))
                         report.sent[reason] += 1
             if not dry_run and batch:
+                await asyncio.gather(*deliveries)  # every letter delivered before the commit
                 await consumer.commit()
     finally:
         await producer.stop()
