@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Install the system packages predelinq's tests need when they are missing:
 # PostgreSQL server binaries (Debian's `postgresql`) and promtool (Debian's `prometheus`, for
-# the alert-rule checks in tests/deploy). Java 17+ and Maven must already be present (they are
+# the alert-rule checks in tests/deploy) and nginx (Debian's `nginx-light`: the HTTPS + basic auth
+# gateway in front of the test schema registry, tests/support/tls_gateway.py). Java 17+ and Maven must already be present (they are
 # on the build machines); they fetch Apache Kafka's jars on first use.
 set -euo pipefail
 
 have_pg() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
 have_promtool() { command -v promtool >/dev/null 2>&1; }
+have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
 
 missing=()
 have_pg || missing+=(postgresql)
 have_promtool || missing+=(prometheus)
+have_nginx || missing+=(nginx-light)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -20,7 +23,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]} (apt-get install -y --no-install-recommends) ..."
   export DEBIAN_FRONTEND=noninteractive
   # Only the binaries are wanted: keep the packages' services (a prometheus daemon, a
-  # postgresql cluster) from being started by their install scripts, then restore the policy.
+  # postgresql cluster, nginx) from being started by their install scripts, then restore the policy.
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"

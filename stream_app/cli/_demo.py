@@ -303,8 +303,10 @@ def run(args: argparse.Namespace) -> int:
             raise CliError("--threshold must be between 0 and 100", code=2)
         run_id = uuid.uuid4().hex[:8]
         port = free_port()
+        # self-contained: the demo's own traffic and view use the contract's local schema ids,
+        # so a SCHEMA_REGISTRY_* of the shell is not handed to its worker
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("SCHEMA_REGISTRY_")},
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "MODEL_PATH": str(model_path),
             "APP_NAME": f"predelinq-demo-{run_id}",

@@ -34,7 +34,9 @@ class SchemaRegistryClient:
     def __init__(self, url: str, *, username: str | None = None, password: str | None = None,
                  ca_file: str | None = None, timeout_seconds: float = 10.0) -> None:
         self.url = url.rstrip("/")
-        self._auth = aiohttp.BasicAuth(username, password or "") if username else None
+        self._headers = {"Accept": _CONTENT_TYPE, "Content-Type": _CONTENT_TYPE}
+        if username:
+            self._headers["Authorization"] = aiohttp.encode_basic_auth(username, password or "")
         self._ssl: ssl.SSLContext | None = (
             ssl.create_default_context(cafile=ca_file) if ca_file else None)
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -57,19 +59,28 @@ class SchemaRegistryClient:
 
     async def _call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                auth=self._auth, timeout=self._timeout,
-                headers={"Accept": _CONTENT_TYPE, "Content-Type": _CONTENT_TYPE})
+            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
         data = orjson.dumps(body) if body is not None else None
         try:
             async with self._session.request(method, self.url + path, data=data,
                                              ssl=self._ssl if self._ssl else True) as reply:
                 raw = await reply.read()
-                payload = orjson.loads(raw) if raw else None
-                return reply.status, payload
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+                status = reply.status
+        except aiohttp.ClientConnectorCertificateError:
+            raise SchemaRegistryError(
+                f"{method} {path}: the schema registry's TLS certificate is not trusted "
+                "(ClientConnectorCertificateError); set SCHEMA_REGISTRY_CA_FILE to the CA "
+                "that signed it") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise SchemaRegistryError(f"{method} {path}: no usable answer from the schema "
                                       f"registry ({type(exc).__name__})") from None
+        try:
+            return status, orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            if status >= 400:  # a proxy's or gateway's own error page (401, 502...)
+                return status, None
+            raise SchemaRegistryError(f"{method} {path}: the schema registry answered {status} "
+                                      "with a body that is not JSON") from None
 
     @staticmethod
     def _refused(call: str, status: int, payload: Any) -> SchemaRegistryError:

@@ -18,10 +18,15 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
+from stream_app.backoff import Backoff
 from stream_app.serializers import MAGIC_BYTE, SchemaCatalog
 
 from ._client import SchemaRegistryClient, SchemaRegistryError
+
+if TYPE_CHECKING:
+    from stream_app.settings import Settings
 
 __all__ = ["SchemaLearner"]
 
@@ -33,12 +38,19 @@ class SchemaLearner:
     def __init__(self, client: SchemaRegistryClient, catalog: SchemaCatalog, *,
                  unknown_ttl_seconds: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._client = client
+        self.client = client
         self.catalog = catalog
         self._ttl = unknown_ttl_seconds
         self._clock = clock
         self._unknown: OrderedDict[int, float] = OrderedDict()  # id -> when to ask again
         self.lookups = 0  # registry calls made (for tests and metrics)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, catalog: SchemaCatalog) -> SchemaLearner | None:
+        """With SCHEMA_REGISTRY_URL: a learner over the readers of ``catalog`` (every input id
+        is then the registry's, the local ids mean nothing); None without it."""
+        client = SchemaRegistryClient.from_settings(settings)
+        return None if client is None else cls(client, catalog.readers_only())
 
     def _unseen(self, values: Iterable[bytes | None]) -> list[int]:
         now = self._clock()
@@ -56,7 +68,7 @@ class SchemaLearner:
         learned = 0
         for schema_id in self._unseen(values):
             self.lookups += 1
-            schema = await self._client.schema_by_id(schema_id)
+            schema = await self.client.schema_by_id(schema_id)
             reason = "the registry has no Avro schema with this id"
             if schema is not None:
                 try:
@@ -80,12 +92,12 @@ class SchemaLearner:
         (``on_error`` counts each failure): records wait, none is dead-lettered for the
         registry's sake."""
         pending = list(values)
-        delay = 0.5
+        backoff = Backoff(cap=max_delay)
         while True:
             try:
                 return await self.learn(pending)
             except SchemaRegistryError as exc:
                 on_error()
+                delay = backoff.next_delay()
                 log.warning("%s; retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, max_delay)

@@ -5,7 +5,8 @@
 Kafka offsets are committed only after the database commit. See ``docs/audit.md``.
 """
 
-from ._backoff import Backoff, sleep_unless_stopped
+from stream_app.backoff import Backoff, sleep_unless_stopped
+
 from ._batch import INTERVENTIONS, SCORES, Batch, Table, build_batch
 from ._consumer import commit_offsets, consumer_group, start_consumer
 from ._database import wait_for_schema

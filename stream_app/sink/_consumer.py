@@ -10,10 +10,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from stream_app.backoff import Backoff, sleep_unless_stopped
 from stream_app.kafka import aiokafka_options
 from stream_app.settings import Settings
-
-from ._backoff import Backoff, sleep_unless_stopped
 
 __all__ = ["commit_offsets", "consumer_group", "start_consumer"]
 

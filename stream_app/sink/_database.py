@@ -7,9 +7,9 @@ import logging
 
 import asyncpg
 
+from stream_app.backoff import Backoff, sleep_unless_stopped
 from stream_app.db import MigrationError, pending_migrations
 
-from ._backoff import Backoff, sleep_unless_stopped
 from ._errors import PendingMigrationsError, SinkStartupError
 
 __all__ = ["wait_for_schema"]

@@ -17,12 +17,12 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from stream_app.schema_registry import SchemaLearner, SchemaRegistryClient
+from stream_app.backoff import Backoff, sleep_unless_stopped
+from stream_app.schema_registry import SchemaLearner
 from stream_app.serializers import SchemaCatalog
 from stream_app.settings import Settings
 from stream_app.sidecar import HealthSource, Sidecar
 
-from ._backoff import Backoff, sleep_unless_stopped
 from ._batch import INTERVENTIONS, SCORES, Batch, Table, build_batch
 from ._consumer import commit_offsets, start_consumer
 from ._database import wait_for_schema
@@ -48,13 +48,9 @@ class AuditSink:
         self.metrics = metrics or SinkMetrics()
         self._dsn = settings.database_url.get_secret_value()
         # with a schema registry the outputs carry its ids: learn them before decoding
-        self._schema_client = SchemaRegistryClient.from_settings(settings)
-        catalog = SchemaCatalog.default()
-        self._learner: SchemaLearner | None = None
-        if self._schema_client is not None:
-            catalog = catalog.readers_only()
-            self._learner = SchemaLearner(self._schema_client, catalog)
-        self._decoder = RowDecoder(catalog)
+        self._learner = SchemaLearner.from_settings(settings, SchemaCatalog.default())
+        self._decoder = RowDecoder(self._learner.catalog if self._learner
+                                   else SchemaCatalog.default())
         self._tables: dict[str, Table] = {settings.topic_risk_scores: SCORES,
                                           settings.topic_interventions: INTERVENTIONS}
         self._writer: AuditWriter | None = None
@@ -113,8 +109,8 @@ class AuditSink:
             await self._consumer.stop()  # no auto-commit: an unwritten batch stays uncommitted
             self._consumer = None
         await self._drop_writer()
-        if self._schema_client is not None:
-            await self._schema_client.close()
+        if self._learner is not None:
+            await self._learner.client.close()
         await self.sidecar.stop()
 
     async def _loop(self, stop: asyncio.Event) -> None:

@@ -27,6 +27,7 @@ import faust
 import mode
 import numpy as np
 
+from stream_app.backoff import Backoff
 from stream_app.events import RecordType
 from stream_app.kafka import (
     CONTACTS_TABLE,
@@ -48,7 +49,6 @@ from stream_app.processing import (
 )
 from stream_app.schema_registry import (
     SchemaLearner,
-    SchemaRegistryClient,
     SchemaRegistryError,
     register_outputs,
 )
@@ -91,20 +91,20 @@ class _TopicsService(mode.Service):
         self._settings = settings
 
     async def on_start(self) -> None:
-        delay = 0.5
+        backoff = Backoff(cap=_TOPIC_RETRY_MAX_SECONDS)
         while True:
             try:
                 created = await ensure_topics(self._settings)
             except Exception as exc:
                 if type(exc).__name__ == "TopicLayoutError":
                     raise
+                delay = backoff.next_delay()
                 if isinstance(exc, KafkaAuthenticationError):  # the message has no password
                     log.error("Kafka refused the login, %s; retrying in %.1fs", exc, delay)
                 else:
                     log.warning("Kafka not reachable yet (%s); retrying in %.1fs",
                                 type(exc).__name__, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _TOPIC_RETRY_MAX_SECONDS)
                 continue
             if created:
                 log.info("created topics: %s", ", ".join(created))
@@ -173,13 +173,9 @@ class WorkerRuntime:
         self.policy = InterventionPolicy(load_policy(settings.policy_path),
                                          enabled=settings.enable_interventions,
                                          threshold=settings.auto_trigger_threshold)
-        catalog = SchemaCatalog.default()
-        self._learner: SchemaLearner | None = None
-        self._output_ids_registered = settings.schema_registry_url is None
-        self._schema_client = SchemaRegistryClient.from_settings(settings)
-        if self._schema_client is not None:
-            catalog = catalog.readers_only()  # every input id is the registry's
-            self._learner = SchemaLearner(self._schema_client, catalog)
+        self._learner = SchemaLearner.from_settings(settings, SchemaCatalog.default())
+        self._output_ids_registered = self._learner is None
+        catalog = self._learner.catalog if self._learner else SchemaCatalog.default()
         self._catalog = catalog
         topic_types = {
             settings.topic_transactions: RecordType.TRANSACTION,
@@ -521,32 +517,32 @@ class WorkerRuntime:
     async def register_output_schemas(self) -> None:
         """Register the output schemas (with backoff while the registry is unreachable) and
         frame the outputs with the registry's ids."""
-        if self._schema_client is None:
+        if self._learner is None:
             return
         s = self.settings
         topics = {RecordType.RISK_SCORE: s.topic_risk_scores,
                   RecordType.INTERVENTION: s.topic_interventions,
                   RecordType.DEADLETTER: s.topic_deadletter}
-        delay = 0.5
+        backoff = Backoff(cap=_TOPIC_RETRY_MAX_SECONDS)
         while True:
             try:
-                ids = await register_outputs(self._schema_client, self._catalog, topics)
+                ids = await register_outputs(self._learner.client, self._catalog, topics)
                 break
             except SchemaRegistryError as exc:
                 if exc.status == 409:  # refused as incompatible: a deployment error
                     raise
                 self.metrics.schema_registry_errors.inc()
+                delay = backoff.next_delay()
                 log.warning("%s; retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _TOPIC_RETRY_MAX_SECONDS)
         self.processor.use_encoder(OutputEncoder(self._catalog, s.output_format.value, ids))
         self._output_ids_registered = True
         log.info("output schemas registered: %s", ", ".join(
             f"{t.name} id {i}" for t, i in ids.items()))
 
     async def close_schema_registry(self) -> None:
-        if self._schema_client is not None:
-            await self._schema_client.close()
+        if self._learner is not None:
+            await self._learner.client.close()
 
     async def _send(self, out: OutputRecord) -> Any:
         """Hand one output to the producer; returns its delivery future.

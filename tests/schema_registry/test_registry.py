@@ -166,3 +166,76 @@ def test_an_unreachable_registry_is_an_error_not_an_unknown_id() -> None:
 
     with pytest.raises(SchemaRegistryError, match="no usable answer"):
         _run(go())
+
+
+@pytest.fixture(scope="module")
+def registry_gateway(schema_registry: Any) -> Any:
+    """The registry behind HTTPS (a private CA) and basic auth, as banks expose it."""
+    from tests.support.tls_gateway import TlsBasicAuthGateway
+
+    with TlsBasicAuthGateway(schema_registry.url, username="predelinq",
+                             password="s3cret-Pa55") as gateway:
+        yield gateway
+
+
+def test_settings_reach_a_registry_behind_tls_and_basic_auth(registry_gateway: Any,
+                                                            monkeypatch: Any) -> None:
+    from stream_app.settings import Settings
+
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", registry_gateway.url)
+    monkeypatch.setenv("SCHEMA_REGISTRY_USERNAME", registry_gateway.username)
+    monkeypatch.setenv("SCHEMA_REGISTRY_PASSWORD", registry_gateway.password)
+    monkeypatch.setenv("SCHEMA_REGISTRY_CA_FILE", str(registry_gateway.ca_file))
+    client = SchemaRegistryClient.from_settings(Settings())
+    assert client is not None
+    catalog = SchemaCatalog(default_schemas_dir())
+    topics = {RecordType.RISK_SCORE: _topic("risk.scores.v1")}
+
+    async def go() -> tuple[dict[RecordType, int], int]:
+        try:
+            ids = await register_outputs(client, catalog, topics)
+            learner = SchemaLearner(client, catalog.readers_only())
+            framed = b"\x00" + ids[RecordType.RISK_SCORE].to_bytes(4, "big") + b"\x02"
+            return ids, await learner.learn([framed])
+        finally:
+            await client.close()
+
+    ids, learned = _run(go())
+    assert learned == 1
+    # confluent-kafka through the same gateway sees what predelinq registered
+    confluent = ConfluentRegistry({
+        "url": registry_gateway.url, "ssl.ca.location": str(registry_gateway.ca_file),
+        "basic.auth.user.info": f"{registry_gateway.username}:{registry_gateway.password}"})
+    latest = confluent.get_latest_version(f"{topics[RecordType.RISK_SCORE]}-value")
+    assert latest.schema_id == ids[RecordType.RISK_SCORE]
+
+
+def test_a_wrong_password_is_a_401_that_does_not_echo_the_credentials(
+        registry_gateway: Any) -> None:
+    async def go() -> None:
+        client = SchemaRegistryClient(registry_gateway.url, username=registry_gateway.username,
+                                      password="not-the-password",
+                                      ca_file=str(registry_gateway.ca_file))
+        try:
+            await client.schema_by_id(1)
+        finally:
+            await client.close()
+
+    with pytest.raises(SchemaRegistryError) as refused:
+        _run(go())
+    assert refused.value.status == 401
+    assert "not-the-password" not in str(refused.value)
+
+
+def test_a_certificate_from_an_unknown_ca_is_refused(registry_gateway: Any) -> None:
+    async def go() -> None:
+        # no SCHEMA_REGISTRY_CA_FILE: the system CAs do not know the bank's private CA
+        client = SchemaRegistryClient(registry_gateway.url, username=registry_gateway.username,
+                                      password=registry_gateway.password)
+        try:
+            await client.schema_by_id(1)
+        finally:
+            await client.close()
+
+    with pytest.raises(SchemaRegistryError, match="ClientConnectorCertificateError"):
+        _run(go())

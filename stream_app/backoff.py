@@ -1,4 +1,5 @@
-"""Exponential backoff that a shutdown signal interrupts."""
+"""Exponential backoff that a shutdown signal interrupts (the sink, the worker, the schema
+registry calls)."""
 
 from __future__ import annotations
 
