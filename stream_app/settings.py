@@ -233,11 +233,51 @@ class Settings(BaseSettings):
     rocksdb_max_write_buffers: int = Field(2, ge=2, le=16)
     sidecar_host: str = "127.0.0.1"
     sidecar_port: int = Field(8080, ge=0, le=65535)
+    # --- hardening (issue 20) ------------------------------------------------------------------
+    # event time: what an upstream record may claim (stream_app/processing)
+    max_event_skew_seconds: float = Field(
+        300.0, ge=0.0, le=7 * 86_400,
+        description="Furthest an input's event time may be ahead of the worker's wall clock; "
+                    "later records are dead-lettered (event_time_in_future) and never move a "
+                    "partition's event-time clock.")
+    max_deadlines_per_batch: int = Field(
+        10_000, ge=1, le=1_000_000,
+        description="Absence deadlines (no salary, no payment...) fired at most per batch; "
+                    "the rest fire in the next batches.")
+    output_id_key: SecretStr | None = Field(
+        None, description="Secret key of the output ids (keyed hash, so a producer cannot "
+                          "predict an intervention's id); required in production.")
+    # API keys and worker-to-worker forwarding (stream_app/sidecar, stream_app/worker/_predict)
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Several API keys for rotation and per-client rate limits: "
+                        "name:sha256-hex-of-key entries, comma separated (with or beside "
+                        "API_KEY).")
+    forward_secret: SecretStr | None = Field(
+        None, description="Shared secret workers sign forwarded /predict calls with (never the "
+                          "caller's API key); unset: calls are forwarded only over https.")
+    forward_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Hosts a /predict call may be forwarded to, from the consumer "
+                        "group's metadata: exact names or .suffix entries, comma separated; "
+                        "empty: loopback hosts only.")
+    # sidecar HTTP server limits (aiohttp)
+    sidecar_max_connections: int = Field(256, ge=1, le=100_000)
+    sidecar_keepalive_seconds: float = Field(15.0, gt=0, le=3600)
+    sidecar_read_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    metrics_public_info: bool = Field(
+        False, description="Serve /metrics without an API key (true for a Prometheus that "
+                           "cannot send one; the NetworkPolicy then limits who reaches it).")
+    # production escape hatches, each refused unless explicitly set
+    allow_plaintext_kafka: bool = Field(
+        False, description="Allow KAFKA_SECURITY_PROTOCOL=PLAINTEXT/SASL_PLAINTEXT in "
+                           "production.")
+    allow_insecure_database: bool = Field(
+        False, description="Allow a DATABASE_URL without TLS (sslmode=disable/allow/prefer "
+                           "or none) in production.")
     sidecar_advertised_url: str | None = Field(
         None, description="URL other workers use to reach this worker's sidecar (forwarded "
                           "/predict calls); default http://<host>:<SIDECAR_PORT>.")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "api_keys", "forward_allowed_hosts", mode="before")
     @classmethod
     def _parse_cors(cls, value: Any) -> Any:
         return _split_csv(value)
