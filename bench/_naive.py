@@ -42,14 +42,15 @@ class NaiveScorer:
         import shap
         from catboost import CatBoostClassifier
 
-        from model_registry import open_version
+        from model_registry import read_version
         from stream_app.policy import load_policy
         from stream_app.scoring import ArrearsAssessment, PlattCalibration, ScoreScale
 
-        version = open_version(Path(model_path))
+        verified = read_version(Path(model_path))
+        version = verified.version
         self.version = version.version
         self.model = CatBoostClassifier()
-        self.model.load_model(str(version.model_file))
+        self.model.load_model(blob=verified.model_bytes)
         self.calibration = PlattCalibration.from_metadata(version.metadata.get("calibration"))
         self.scale = ScoreScale.from_metadata(version.metadata.get("score_scale"))
         self.arrears = ArrearsAssessment.from_metadata(version.metadata.get("arrears_assessment"))

@@ -721,11 +721,12 @@ def _version(distribution: str) -> str:
 def _model_description(path: Path) -> str:
     from catboost import CatBoostClassifier
 
-    from model_registry import open_version
+    from model_registry import read_version
 
-    version = open_version(path)
+    verified = read_version(path)
+    version = verified.version
     model = CatBoostClassifier()
-    model.load_model(str(version.model_file))
+    model.load_model(blob=verified.model_bytes)
     depth = version.metadata.get("params", {}).get("depth")
     return (f"model {version.version} ({model.tree_count_} trees"
             + (f" of depth {depth})" if depth else ")"))

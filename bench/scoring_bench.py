@@ -50,8 +50,10 @@ def main() -> None:
     from catboost import CatBoostClassifier
 
     model = _model(args.model)
+    from model_registry import read_version
+
     catboost_model = CatBoostClassifier()
-    catboost_model.load_model(str(model.path / "model.cbm"))
+    catboost_model.load_model(blob=read_version(model.path).model_bytes)
     rng = np.random.default_rng(1)
     width = model.forest.n_features
     results = []

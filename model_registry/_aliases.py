@@ -47,6 +47,7 @@ from ._store import (
     open_version,
     resolve_alias,
     set_alias,
+    version_dir,
 )
 
 __all__ = [
@@ -238,7 +239,9 @@ def _reconcile(root: Path, alias: str, state: _AliasState, time: dt.datetime) ->
 
 
 def _verify(root: Path, version: str, check: Callable[[ModelVersion], None] | None) -> None:
-    opened = open_version(root / "versions" / version)  # ModelNotFound / CorruptModelError
+    """Refuse (RegistryError) a version that is not a plain directory inside the registry,
+    is missing (ModelNotFoundError) or fails its checksums (CorruptModelError)."""
+    opened = open_version(version_dir(root, version))
     if check is not None:
         check(opened)
 
@@ -287,7 +290,9 @@ def rollback(
     """Point ``alias`` back at the version it had before its last promote still in effect.
 
     Refuses (RegistryError, nothing changed) when there is nothing to roll back to, or when
-    that version is now missing, corrupt, or refused by ``check``.
+    that version is now missing, corrupt, outside the registry (the history is a file anyone
+    with write access could edit: its target is checked like a promoted version), or refused
+    by ``check``.
     """
     _check_alias(alias)
     time = _utc(now)

@@ -11,6 +11,12 @@ Layout of a registry directory::
 A version is first written to a hidden temporary directory beside its final place and renamed
 into place only when complete, so a crash never leaves a partial version that looks real; and
 ``open_version`` refuses any version whose files do not match their checksums.
+
+Verification reads every file once, through a descriptor of the version directory opened once
+(``openat`` with ``O_NOFOLLOW`` on every path component): a ``SHA256SUMS`` entry naming a path
+outside the directory (``../``, an absolute path, a symbolic link) is refused, an alias that
+moves meanwhile cannot mix two versions, and :func:`read_version` hands the caller the very
+bytes it hashed, so the model loaded is the model verified (no verify-then-reopen).
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +42,13 @@ __all__ = [
     "ModelNotFoundError",
     "ModelVersion",
     "RegistryError",
+    "VerifiedModel",
     "list_versions",
     "open_version",
+    "read_version",
     "resolve_alias",
     "set_alias",
+    "version_dir",
     "write_version",
 ]
 
@@ -45,6 +56,7 @@ MODEL_FILE = "model.cbm"
 METADATA_FILE = "metadata.json"
 CHECKSUM_FILE = "SHA256SUMS"
 ALIAS_HISTORY_FILE = "aliases.jsonl"
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 class RegistryError(Exception):
@@ -68,6 +80,14 @@ class ModelVersion:
     @property
     def model_file(self) -> Path:
         return self.path / MODEL_FILE
+
+
+@dataclass(frozen=True)
+class VerifiedModel:
+    """A verified version and the bytes of its model file, exactly those that were hashed."""
+
+    version: ModelVersion
+    model_bytes: bytes = field(repr=False)
 
 
 def _sha256(path: Path) -> str:
@@ -98,8 +118,7 @@ def write_version(
     ``write_model(path)`` must write the model file at ``path``; ``extra_files`` (e.g. a report)
     are written beside it and covered by the checksums too.
     """
-    if not version or "/" in version or version.startswith("."):
-        raise RegistryError(f"invalid version name {version!r}")
+    _checked_name(version)
     versions = root / "versions"
     versions.mkdir(parents=True, exist_ok=True)
     final = versions / version
@@ -129,36 +148,132 @@ def write_version(
     return ModelVersion(final, version, metadata)
 
 
-def open_version(path: Path) -> ModelVersion:
-    """Verify a version directory's checksums and read its metadata."""
-    if not path.is_dir():
-        raise ModelNotFoundError(f"no model version directory at {path}")
-    sums_file = path / CHECKSUM_FILE
-    if not sums_file.exists():
-        raise CorruptModelError(f"{path} has no {CHECKSUM_FILE}: incomplete or not a model version")
+def _checked_name(version: str) -> str:
+    if not version or "/" in version or version.startswith(".") or "\0" in version:
+        raise RegistryError(f"invalid version name {version!r}")
+    return version
+
+
+def version_dir(root: Path, version: str) -> Path:
+    """``<root>/versions/<version>``, refused (RegistryError) unless it is a plain name of a
+    directory inside the registry: never a path, a hidden entry or a symbolic link leading
+    elsewhere. The directory need not exist (``open_version`` says when it does not)."""
+    path = root / "versions" / _checked_name(version)
+    if path.is_symlink():
+        raise RegistryError(
+            f"version {version} in {root} is a symbolic link ({path}): refused, a version "
+            "must be a directory inside the registry's versions/")
+    return path
+
+
+def _parse_sums(text: str, sums_file: Path) -> dict[str, str]:
+    """``sha256sum`` lines; every name a relative path inside the version directory."""
     expected: dict[str, str] = {}
-    for line in sums_file.read_text().splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
         digest, _, name = line.partition("  ")
-        if not digest or not name:
-            raise CorruptModelError(f"{sums_file} is malformed")
+        if not _SHA256_HEX.match(digest) or not name or name in expected:
+            raise CorruptModelError(f"{sums_file} is malformed at line {number}")
+        parts = name.split("/")
+        if name.startswith("/") or "\0" in name or any(p in ("", ".", "..") for p in parts):
+            raise CorruptModelError(
+                f"{sums_file} line {number} names a path outside its version directory "
+                f"({name[:80]!r}): refused")
         expected[name] = digest
+    return expected
+
+
+def _read_at(dir_fd: int, name: str, where: Path) -> bytes:
+    """Read ``name`` (a relative path) below ``dir_fd`` without following any symbolic link.
+
+    FileNotFoundError when it is missing; CorruptModelError when a component is a link, or
+    the file is not a regular file.
+    """
+    parts = name.split("/")
+    fds: list[int] = []
+    try:
+        current = dir_fd
+        for part in parts[:-1]:
+            current = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                              dir_fd=current)
+            fds.append(current)
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=current)
+        fds.append(fd)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CorruptModelError(f"{where}: {name} is not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        # ELOOP (a symbolic link), ENOTDIR (a link or file where a directory was listed)
+        raise CorruptModelError(
+            f"{where}: {name} cannot be read inside the version directory "
+            f"({exc.strerror}); symbolic links are refused") from None
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)
+
+
+def _verified_contents(dir_fd: int, path: Path) -> dict[str, bytes]:
+    """Model and metadata bytes of the version open at ``dir_fd``, after every file listed
+    in its checksum file matched (each read once)."""
+    sums_file = path / CHECKSUM_FILE
+    try:
+        sums = _read_at(dir_fd, CHECKSUM_FILE, path)
+    except FileNotFoundError:
+        raise CorruptModelError(
+            f"{path} has no {CHECKSUM_FILE}: incomplete or not a model version") from None
+    try:
+        expected = _parse_sums(sums.decode("utf-8"), sums_file)
+    except UnicodeDecodeError:
+        raise CorruptModelError(f"{sums_file} is malformed: not UTF-8 text") from None
     for required in (MODEL_FILE, METADATA_FILE):
         if required not in expected:
             raise CorruptModelError(f"{path}: {required} is not covered by {CHECKSUM_FILE}")
+    contents: dict[str, bytes] = {}
     for name, digest in expected.items():
-        file = path / name
-        if not file.is_file():
-            raise CorruptModelError(f"{path}: {name} is missing")
-        if _sha256(file) != digest:
+        try:
+            data = _read_at(dir_fd, name, path)
+        except FileNotFoundError:
+            raise CorruptModelError(f"{path}: {name} is missing") from None
+        if hashlib.sha256(data).hexdigest() != digest:
             raise CorruptModelError(f"{path}: {name} does not match its sha256 checksum")
+        if name in (MODEL_FILE, METADATA_FILE):
+            contents[name] = data
+    return contents
+
+
+def read_version(path: Path) -> VerifiedModel:
+    """Verify a version directory and return it with its model's verified bytes.
+
+    Every file listed in ``SHA256SUMS`` is read once and hashed; the metadata is parsed from,
+    and the model returned as, those same bytes: load the model from
+    :attr:`VerifiedModel.model_bytes`, never by opening ``model_file`` again.
+    """
+    if not path.is_dir():
+        raise ModelNotFoundError(f"no model version directory at {path}")
     try:
-        metadata = json.loads((path / METADATA_FILE).read_text())
+        dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"no model version directory at {path}") from None
+    try:
+        contents = _verified_contents(dir_fd, path)
+    finally:
+        os.close(dir_fd)
+    try:
+        metadata = json.loads(contents[METADATA_FILE])
     except ValueError:
         raise CorruptModelError(f"{path}: {METADATA_FILE} is not valid JSON") from None
-    version = metadata.get("version")
-    if not isinstance(version, str):
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("version"), str):
         raise CorruptModelError(f"{path}: metadata has no version")
-    return ModelVersion(path, version, metadata)
+    return VerifiedModel(ModelVersion(path, metadata["version"], metadata),
+                         contents[MODEL_FILE])
+
+
+def open_version(path: Path) -> ModelVersion:
+    """Verify a version directory's checksums and read its metadata (see
+    :func:`read_version` to load the model itself)."""
+    return read_version(path).version
 
 
 def list_versions(root: Path) -> list[str]:
@@ -173,7 +288,7 @@ def set_alias(root: Path, alias: str, version: str) -> Path:
     replaced by rename, so a reader sees the old or the new target, never neither)."""
     if alias in ("versions", ALIAS_HISTORY_FILE, "") or "/" in alias or alias.startswith("."):
         raise RegistryError(f"invalid alias name {alias!r}")
-    target = root / "versions" / version
+    target = version_dir(root, version)  # a plain name of a directory inside the registry
     open_version(target)  # never point an alias at a damaged or partial version
     link = root / alias
     temporary = root / f".{alias}.{os.getpid()}.tmp"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from model_registry import ModelVersion, RegistryError, open_version
+from model_registry import ModelVersion, RegistryError, read_version
 from stream_app.events import Reason
 from stream_app.features import FEATURE_CODE_SHA256, FEATURE_NAMES, feature_index, in_arrears
 
@@ -75,7 +75,8 @@ class ScoringModel:
     """CatBoost trees + their per-leaf SHAP table, evaluated with numpy.
 
     Loading verifies checksums, the feature list, and that the numpy evaluation reproduces
-    CatBoost's own predictions on probe rows; any failure refuses the model.
+    CatBoost's own predictions on probe rows; any failure refuses the model. CatBoost loads
+    the model from the bytes whose checksum was verified, never from a second read of the file.
     """
 
     def __init__(self, version: ModelVersion, catboost_model: Any) -> None:
@@ -101,7 +102,8 @@ class ScoringModel:
     def load(cls, path: Path | str) -> ScoringModel:
         from catboost import CatBoostClassifier
 
-        version = open_version(Path(path))
+        verified = read_version(Path(path))  # the bytes hashed are the bytes loaded
+        version = verified.version
         names = version.metadata.get("feature_names")
         if names != list(FEATURE_NAMES):
             raise IncompatibleModelError(
@@ -110,7 +112,7 @@ class ScoringModel:
                 "Retrain with this code.")
         model = CatBoostClassifier()
         try:
-            model.load_model(str(version.model_file))
+            model.load_model(blob=verified.model_bytes)
         except Exception as exc:  # CatBoostError on a damaged file
             raise RegistryError(f"CatBoost could not load {version.model_file}: {exc}") from None
         return cls(version, model)

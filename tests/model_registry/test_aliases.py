@@ -236,6 +236,43 @@ def test_a_check_can_refuse_promote_and_rollback(tmp_path: Path) -> None:
     assert len(_lines(root)) == 4
 
 
+def test_rollback_refuses_a_target_outside_the_registry(tmp_path: Path) -> None:
+    """The history names the rollback target; an edited history must not move the alias
+    to a (valid) version of another directory."""
+    root = _registry(tmp_path / "registry", "v1", "v2")
+    _registry(tmp_path / "other", "evil")
+    promote(root, "v1", "champion", now=_at(0))
+    promote(root, "v2", "champion", now=_at(1))
+    lines = (root / ALIAS_HISTORY_FILE).read_text().splitlines()
+    tampered = json.loads(lines[-1])
+    tampered["previous"] = "../../other/versions/evil"
+    lines[-1] = json.dumps(tampered)
+    (root / ALIAS_HISTORY_FILE).write_text("\n".join(lines) + "\n")
+    before = (root / ALIAS_HISTORY_FILE).read_bytes()
+    with pytest.raises(RegistryError, match=r"from v2 to \.\./\.\./other/versions/evil: "
+                                            "invalid version name"):
+        rollback(root, "champion", now=_at(2))
+    assert (root / "champion").readlink() == Path("versions/v2")
+    assert (root / ALIAS_HISTORY_FILE).read_bytes() == before
+
+
+def test_promote_and_rollback_refuse_a_version_linked_from_outside(tmp_path: Path) -> None:
+    root = _registry(tmp_path / "registry", "v1", "v2")
+    elsewhere = _new(tmp_path / "other", "v3")
+    (root / "versions" / "v3").symlink_to(elsewhere)  # valid checksums, outside the registry
+    with pytest.raises(RegistryError, match="symbolic link"):
+        promote(root, "v3", "champion", now=_at(0))
+    assert aliases(root) == {}
+    promote(root, "v2", "champion", now=_at(1))
+    promote(root, "v1", "champion", now=_at(2))
+    shutil.rmtree(root / "versions" / "v2")
+    (root / "versions" / "v2").symlink_to(elsewhere)  # the rollback target swapped for a link
+    with pytest.raises(RegistryError, match="from v1 to v2: .*symbolic link"):
+        rollback(root, "champion", now=_at(3))
+    assert resolve_alias(root, "champion") == "v1"
+    assert len(_lines(root)) == 2
+
+
 # --- never a corrupt, partial or missing version ---------------------------------------------
 
 

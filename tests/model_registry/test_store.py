@@ -18,6 +18,7 @@ from model_registry import (
     RegistryError,
     list_versions,
     open_version,
+    read_version,
     resolve_alias,
     set_alias,
     write_version,
@@ -204,6 +205,67 @@ def test_a_directory_that_is_not_a_model_version_is_corrupt(tmp_path: Path) -> N
         open_version(stray)
 
 
+def _list_extra(path: Path, name: str, content: bytes) -> None:
+    """Add a SHA256SUMS entry for ``name`` whose digest is right for ``content``."""
+    digest = hashlib.sha256(content).hexdigest()
+    with (path / CHECKSUM_FILE).open("a") as sums:
+        sums.write(f"{digest}  {name}\n")
+
+
+@pytest.mark.parametrize("entry", ["../../secret.txt", "../v2/model.cbm", "report/../../x",
+                                   "ABSOLUTE", "./model.cbm", "report//x"])
+def test_checksum_entries_outside_the_version_directory_are_refused(
+        tmp_path: Path, entry: str) -> None:
+    """An entry may only name a file below its version directory: a listed ``../`` or
+    absolute path would make verification read (and vouch for) any file on the host."""
+    path = write_version(tmp_path / "registry", "v1", writes(), {"features": ["a"]},
+                         extra_files={"report/x": b"r"}).path
+    outside = tmp_path / "secret.txt"
+    outside.write_bytes(b"host file")
+    write_version(tmp_path / "registry", "v2", writes(), {})
+    name = str(outside) if entry == "ABSOLUTE" else entry
+    # the listed digest is right for what the entry designates, so only confinement refuses
+    content = (path / name).resolve().read_bytes() if (path / name).exists() else b"r"
+    _list_extra(path, name, content)
+    with pytest.raises(CorruptModelError, match="outside its version directory"):
+        open_version(path)
+
+
+def test_a_listed_file_that_is_a_symlink_out_of_the_version_is_refused(tmp_path: Path) -> None:
+    path = write_version(tmp_path / "registry", "v1", writes(), {},
+                         extra_files={"report.txt": b"AUC 0.81"}).path
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_bytes(b"AUC 0.81")  # same bytes, so the digest still matches
+    (path / "report.txt").unlink()
+    (path / "report.txt").symlink_to(elsewhere)
+    with pytest.raises(CorruptModelError, match=r"report\.txt .*symbolic links are refused"):
+        open_version(path)
+    (path / "report.txt").unlink()
+    (path / "report.txt").write_bytes(b"AUC 0.81")
+    assert open_version(path).version == "v1"
+
+
+def test_a_model_file_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    path = _new(tmp_path / "registry", "v1")
+    copy = tmp_path / "model-copy.cbm"
+    copy.write_bytes((path / MODEL_FILE).read_bytes())
+    (path / MODEL_FILE).unlink()
+    (path / MODEL_FILE).symlink_to(copy)
+    with pytest.raises(CorruptModelError, match="symbolic links"):
+        read_version(path)
+
+
+def test_read_version_returns_the_verified_model_bytes(tmp_path: Path) -> None:
+    path = _new(tmp_path, "v1", run=3)
+    verified = read_version(path)
+    assert verified.model_bytes == MODEL_BYTES
+    assert verified.version.metadata["run"] == 3
+    assert verified.version.path == path
+    assert "model_bytes" not in repr(verified)  # never dumps a model into a log line
+    (path / MODEL_FILE).write_bytes(b"replaced afterwards")
+    assert verified.model_bytes == MODEL_BYTES
+
+
 # --- listing -----------------------------------------------------------------------------
 
 
@@ -284,3 +346,23 @@ def test_invalid_alias_names_are_refused(tmp_path: Path, alias: str) -> None:
         set_alias(tmp_path, alias, "v1")
     assert (tmp_path / "versions").is_dir()
     assert not (tmp_path / "versions").is_symlink()
+
+
+@pytest.mark.parametrize("version", ["../outside/versions/v1", "..", "/tmp", ".hidden"])
+def test_set_alias_refuses_a_target_outside_the_registry(tmp_path: Path, version: str) -> None:
+    root = tmp_path / "registry"
+    _new(root, "v1")
+    _new(tmp_path / "outside", "v1")  # a valid version elsewhere: only confinement refuses
+    with pytest.raises(RegistryError, match="invalid version name"):
+        set_alias(root, "champion", version)
+    assert resolve_alias(root, "champion") is None
+
+
+def test_set_alias_refuses_a_version_that_is_a_link_out_of_the_registry(tmp_path: Path) -> None:
+    root = tmp_path / "registry"
+    _new(root, "v1")
+    elsewhere = _new(tmp_path / "outside", "v7")
+    (root / "versions" / "v7").symlink_to(elsewhere)
+    with pytest.raises(RegistryError, match="symbolic link"):
+        set_alias(root, "champion", "v7")
+    assert resolve_alias(root, "champion") is None

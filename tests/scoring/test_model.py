@@ -318,3 +318,31 @@ def test_load_refuses_a_damaged_model_file(trained: TrainedFixture, tmp_path: Pa
                          lambda p: p.write_bytes(b"not a catboost model"), metadata).path
     with pytest.raises(RegistryError):
         ScoringModel.load(path)
+
+
+def test_load_uses_the_bytes_it_verified_not_a_second_read(
+        trained: TrainedFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the checksum check and CatBoost reading the model, someone with write access
+    to the registry swaps model.cbm for another valid model: the worker must still run the
+    verified one (it loads the very bytes it hashed)."""
+    from catboost import CatBoostClassifier
+
+    target = tmp_path / "v"
+    shutil.copytree(trained.path, target)
+    rng = np.random.default_rng(5)
+    other = CatBoostClassifier(iterations=2, depth=2, verbose=False, allow_writing_files=False)
+    other.fit(rng.normal(size=(64, len(FEATURE_NAMES))), np.arange(64) % 2)
+    swapped = tmp_path / "swapped.cbm"
+    other.save_model(str(swapped))
+    original = CatBoostClassifier.load_model
+
+    def swap_then_load(self: CatBoostClassifier, *args: object, **kwargs: object) -> object:
+        shutil.copyfile(swapped, target / MODEL_FILE)  # after verification, before loading
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CatBoostClassifier, "load_model", swap_then_load)
+    loaded = ScoringModel.load(target)
+    assert (target / MODEL_FILE).read_bytes() == swapped.read_bytes()  # the swap happened
+    assert loaded.forest.n_trees == trained.model.forest.n_trees != 2
+    probe = np.abs(rng.normal(0, 1e3, size=(32, len(FEATURE_NAMES))))
+    np.testing.assert_array_equal(loaded.score(probe).scores, trained.model.score(probe).scores)
