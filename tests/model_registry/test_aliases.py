@@ -267,7 +267,7 @@ def test_promote_and_rollback_refuse_a_version_linked_from_outside(tmp_path: Pat
     promote(root, "v1", "champion", now=_at(2))
     shutil.rmtree(root / "versions" / "v2")
     (root / "versions" / "v2").symlink_to(elsewhere)  # the rollback target swapped for a link
-    with pytest.raises(RegistryError, match="from v1 to v2: .*symbolic link"):
+    with pytest.raises(RegistryError, match=r"from v1 to v2: .*symbolic link"):
         rollback(root, "champion", now=_at(3))
     assert resolve_alias(root, "champion") == "v1"
     assert len(_lines(root)) == 2
