@@ -14,7 +14,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from stream_app.db import MigrationError, apply_migrations, available_migrations, pending_migrations
+from stream_app.db import (
+    Migration,
+    MigrationError,
+    MigrationLockTimeoutError,
+    apply_migrations,
+    available_migrations,
+    pending_migrations,
+)
 from stream_app.db._migrations import _applied, _check_history
 from tests.support.databases import fresh_database
 
@@ -131,7 +138,8 @@ def test_the_tracks_migration_gives_older_rows_unknown_and_checks_the_new_column
         try:
             await conn.execute(_OLD_SCORE, old_score)
             await conn.execute(_OLD_INTERVENTION, old_decision)
-            assert [m.name for m in await apply_migrations(database)] == ["tracks"]
+            assert [m.name for m in await apply_migrations(database)] == [
+                "tracks", "validate_challenger_score"]
             assert await conn.fetchrow(
                 "SELECT track, days_past_due, roll_probability, cure_probability "
                 "FROM risk_scores WHERE event_id = $1", old_score) == (
@@ -177,14 +185,16 @@ def test_a_migration_behind_a_long_lock_gives_up_and_can_be_run_again(database: 
             await blocker.start()
             await reader.fetch("SELECT * FROM risk_scores LIMIT 1")  # holds ACCESS SHARE
             started = time.monotonic()
-            with pytest.raises(asyncpg.LockNotAvailableError):
+            with pytest.raises(MigrationLockTimeoutError, match="0003_tracks gave up"):
                 await asyncio.wait_for(apply_migrations(database), timeout=30)
             waited = time.monotonic() - started
-            assert [m.name for m in await pending_migrations(database)] == ["tracks"]
+            assert [m.name for m in await pending_migrations(database)] == [
+                "tracks", "validate_challenger_score"]
             await blocker.rollback()
         finally:
             await reader.close()
-        assert [m.name for m in await apply_migrations(database)] == ["tracks"]
+        assert [m.name for m in await apply_migrations(database)] == [
+            "tracks", "validate_challenger_score"]
         conn = await asyncpg.connect(database)
         try:  # SET LOCAL ended with the migration's transaction
             assert await conn.fetchval("SHOW lock_timeout") == "0"
@@ -194,3 +204,144 @@ def test_a_migration_behind_a_long_lock_gives_up_and_can_be_run_again(database: 
 
     waited = asyncio.run(scenario())
     assert 4.5 <= waited < 25
+
+
+# --- lock_timeout, NOT VALID then VALIDATE (security review, issue 20) ------------------------
+
+_CHALLENGER_CHECK = ("SELECT convalidated, pg_get_constraintdef(oid) AS definition "
+                     "FROM pg_constraint WHERE conname = 'risk_scores_challenger_score_check'")
+_CHALLENGER_SCORE = _OLD_SCORE.replace("top_reasons)", "top_reasons, challenger_score)").replace(
+    "'[]')", "'[]', $2)")
+
+
+async def _record(url: str, migration: Migration) -> None:
+    """Apply one migration text by hand, recorded as the runner of its release did."""
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                migration.version, migration.name, migration.checksum)
+    finally:
+        await conn.close()
+
+
+def test_a_migration_behind_a_lock_fails_fast_with_a_clear_error(database: str) -> None:
+    """Every migration runs under lock_timeout: 0002 behind an open transaction that read
+    risk_scores gives up after the timeout instead of waiting (and making every insert wait
+    behind it), names itself, applies nothing, and runs once the lock is gone."""
+    async def scenario() -> float:
+        await _apply_up_to(database, 1)
+        reader = await asyncpg.connect(database)
+        try:
+            blocker = reader.transaction()
+            await blocker.start()
+            await reader.fetch("SELECT * FROM risk_scores LIMIT 1")  # holds ACCESS SHARE
+            started = time.monotonic()
+            with pytest.raises(MigrationLockTimeoutError) as gave_up:
+                await asyncio.wait_for(apply_migrations(database, lock_timeout=0.5),
+                                       timeout=20)
+            waited = time.monotonic() - started
+            message = str(gave_up.value)
+            assert "0002_decision_bundle" in message
+            assert "lock_timeout (0.5 s)" in message
+            assert "predelinq migrate" in message
+            assert isinstance(gave_up.value, MigrationError)  # the CLI reports it as such
+            assert [m.version for m in await pending_migrations(database)] == [2, 3, 4]
+            assert await reader.fetchval(  # rolled back whole: no column of 0002 exists
+                "SELECT count(*) FROM information_schema.columns "
+                "WHERE table_name = 'risk_scores' AND column_name = 'challenger_score'") == 0
+            await blocker.rollback()
+        finally:
+            await reader.close()
+        assert [m.version for m in await apply_migrations(database, lock_timeout=0.5)] == [
+            2, 3, 4]
+        return waited
+
+    assert asyncio.run(scenario()) < 5
+
+
+def test_0002_adds_its_check_not_valid_and_0004_validates_it(database: str) -> None:
+    async def scenario() -> None:
+        await _apply_up_to(database, 2)
+        conn = await asyncpg.connect(database)
+        try:
+            check = await conn.fetchrow(_CHALLENGER_CHECK)
+            assert check["convalidated"] is False  # no scan under ACCESS EXCLUSIVE
+            assert check["definition"] == (
+                "CHECK (((challenger_score >= 0) AND (challenger_score <= 100))) NOT VALID")
+            with pytest.raises(asyncpg.CheckViolationError):  # new rows are checked at once
+                await conn.execute(_CHALLENGER_SCORE, uuid.uuid4(), 101)
+            await conn.execute(_CHALLENGER_SCORE, uuid.uuid4(), 100)
+            assert [m.version for m in await apply_migrations(database)] == [3, 4]
+            assert (await conn.fetchrow(_CHALLENGER_CHECK))["convalidated"] is True
+        finally:
+            await conn.close()
+
+    asyncio.run(scenario())
+
+
+def test_validate_constraint_lets_writers_go_on(database: str) -> None:
+    """0004 takes SHARE UPDATE EXCLUSIVE only: it completes while another session holds an
+    open transaction that inserted into risk_scores (ROW EXCLUSIVE), which any ALTER TABLE
+    that rewrites or adds would wait for."""
+    async def scenario() -> None:
+        await _apply_up_to(database, 3)
+        writer = await asyncpg.connect(database)
+        try:
+            open_insert = writer.transaction()
+            await open_insert.start()
+            await writer.execute(_CHALLENGER_SCORE, uuid.uuid4(), 40)
+            applied = await asyncio.wait_for(
+                apply_migrations(database, lock_timeout=0.5), timeout=20)
+            assert [m.name for m in applied] == ["validate_challenger_score"]
+            await open_insert.commit()
+            assert (await writer.fetchrow(_CHALLENGER_CHECK))["convalidated"] is True
+        finally:
+            await writer.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_database_migrated_with_the_released_0002_is_not_refused(database: str) -> None:
+    """0002 was edited (NOT VALID) after release: a database that applied the released text
+    (its checksum recorded) migrates on, and ends with the same constraint as a fresh one."""
+    released = (Path(__file__).parent / "data" / "0002_decision_bundle.original.sql").read_text()
+    current = next(m for m in available_migrations() if m.version == 2)
+    assert released != current.sql
+
+    async def scenario() -> tuple[object, object]:
+        await _apply_up_to(database, 1)
+        await _record(database, Migration(2, "decision_bundle", released))
+        assert [m.version for m in await pending_migrations(database)] == [3, 4]
+        assert [m.version for m in await apply_migrations(database)] == [3, 4]
+        conn = await asyncpg.connect(database)
+        try:
+            old_path = tuple(await conn.fetchrow(_CHALLENGER_CHECK))
+        finally:
+            await conn.close()
+        await _admin_reset(database)
+        await apply_migrations(database)
+        conn = await asyncpg.connect(database)
+        try:
+            new_path = tuple(await conn.fetchrow(_CHALLENGER_CHECK))
+        finally:
+            await conn.close()
+        return old_path, new_path
+
+    old_path, new_path = asyncio.run(scenario())
+    assert old_path == new_path == (
+        True, "CHECK (((challenger_score >= 0) AND (challenger_score <= 100)))")
+    # any other text of 0002 is still an edit
+    with pytest.raises(MigrationError, match="edited"):
+        _check_history(available_migrations(), {2: Migration(2, "x", released + " ").checksum})
+
+
+async def _admin_reset(url: str) -> None:
+    """Drop everything the migrations created (the test's own database)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
