@@ -13,7 +13,9 @@ partition has a *stream time*: the newest event time applied from it. A deadline
 the stream time of the customer's partition reaches it. Using the partition's own event time,
 not the wall clock, makes backfills and replays behave like live traffic and never fires a
 deadline before the partition's earlier events have been applied; a partition with no traffic
-does not advance.
+does not advance. The worker never lets an event dated further ahead of its wall clock than
+``MAX_EVENT_SKEW_SECONDS`` reach a stream time (stream_app/processing), and fires at most
+``MAX_DEADLINES_PER_BATCH`` deadlines per batch (``due``'s ``limit``).
 """
 
 from __future__ import annotations
@@ -127,21 +129,35 @@ class DeadlineIndex:
         heapq.heappush(self._heaps.setdefault(partition, []),
                        (deadline[0], customer_id, deadline[1]))
 
-    def due(self, partition: int) -> list[DueDeadline]:
-        """Remove and return the deadlines at or before the partition's stream time."""
+    def due(self, partition: int, limit: int | None = None) -> list[DueDeadline]:
+        """Remove and return the deadlines at or before the partition's stream time, at most
+        ``limit`` of them (the earliest): the others stay pending and come with the next
+        call, so a jump of the stream time does not rescore a whole partition at once."""
         heap = self._heaps.get(partition)
-        if not heap:
+        if not heap or (limit is not None and limit <= 0):
             return []
         now = self._stream_time.get(partition, 0)
         current = self._current.get(partition, {})
-        fired = []
-        while heap and heap[0][0] <= now:
+        fired: list[DueDeadline] = []
+        while heap and heap[0][0] <= now and (limit is None or len(fired) < limit):
             at_ms, customer, kind = heapq.heappop(heap)
             if current.get(customer) == (at_ms, kind):  # else superseded
                 del current[customer]
                 self._fired.setdefault(partition, {})[customer] = at_ms
                 fired.append(DueDeadline(partition, customer, at_ms, kind))
         return fired
+
+    def has_due(self, partition: int) -> bool:
+        """Whether a deadline at or before the partition's stream time is pending."""
+        heap = self._heaps.get(partition)
+        now = self._stream_time.get(partition, 0)
+        current = self._current.get(partition, {})
+        while heap and heap[0][0] <= now:
+            at_ms, customer, kind = heap[0]
+            if current.get(customer) == (at_ms, kind):
+                return True
+            heapq.heappop(heap)  # superseded
+        return False
 
     def pop_if_due(self, partition: int, customer_id: str, time_ms: int) -> DueDeadline | None:
         """The customer's pending deadline if ``time_ms`` has reached it (then removed)."""

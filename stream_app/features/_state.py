@@ -157,6 +157,20 @@ class CustomerState:
         # per source: 48-bit event-id hashes of the last MAX_DEDUP_IDS applied, oldest first
         self.ids: list[list[int]] = [[] for _ in range(SOURCES)]
 
+    def cap_watermarks(self, latest_ms: int) -> bool:
+        """Lower the watermarks beyond ``latest_ms`` to it; True when one was lowered.
+
+        For a state that applied an event dated in the future (before such events were
+        refused): its watermark would make the customer's real events "too late" and date its
+        scores in the future. What that event added stays in the state, ignored by features
+        as of earlier times, and counts from its claimed time on."""
+        if self.watermark <= latest_ms:
+            return False
+        self.watermarks = [min(mark, latest_ms) for mark in self.watermarks]
+        self.watermark = max(self.watermarks)
+        self.first_seen = min(self.first_seen, latest_ms)
+        return True
+
     @staticmethod
     def new_bucket() -> list[int]:
         bucket = [0] * Col.WIDTH

@@ -114,3 +114,34 @@ def test_a_fired_deadline_is_not_scheduled_again_by_older_events() -> None:
     assert index.due(0) == []
     # once the customer's own events pass the fired deadline, it is forgotten
     assert index.after(0, "C1", deadline[0] + 1) == deadline[0] + 1
+
+
+def _index_with_due(count: int, partition: int = 3) -> DeadlineIndex:
+    index = DeadlineIndex()
+    for i in range(count):
+        index.schedule(partition, f"c-{i}", (T0 + i * DAY_MS, Deadline.SALARY))
+    index.observe(partition, T0 + count * DAY_MS)  # every one of them is due
+    return index
+
+
+def test_due_returns_at_most_the_limit_earliest_first_and_keeps_the_rest() -> None:
+    index = _index_with_due(5)
+    assert [d.customer_id for d in index.due(3, 2)] == ["c-0", "c-1"]
+    assert index.has_due(3)
+    assert index.pending(3) == 3
+    assert [d.customer_id for d in index.due(3, 2)] == ["c-2", "c-3"]
+    assert index.due(3, 0) == []
+    assert [d.customer_id for d in index.due(3, 2)] == ["c-4"]
+    assert not index.has_due(3)
+    assert index.due(3) == []
+
+
+def test_has_due_ignores_superseded_and_future_deadlines() -> None:
+    index = DeadlineIndex()
+    index.schedule(0, "c-1", (T0, Deadline.SALARY))
+    index.schedule(0, "c-1", (T0 + 10 * DAY_MS, Deadline.SALARY))  # supersedes the first
+    index.observe(0, T0 + DAY_MS)
+    assert not index.has_due(0)
+    index.observe(0, T0 + 10 * DAY_MS)
+    assert index.has_due(0)
+    assert [d.at_ms for d in index.due(0, 1)] == [T0 + 10 * DAY_MS]

@@ -701,3 +701,28 @@ def test_a_state_with_every_cap_filled_has_the_layout_size_and_stops_growing() -
                                             + MAX_PAYMENTS * PAYMENT_BYTES
                                             + DPD_MONTHS * DPD_MONTH_BYTES)
     assert CustomerState.from_bytes(state.to_bytes()) == state
+
+
+def test_cap_watermarks_lowers_only_the_marks_beyond_the_cap() -> None:
+    state = CustomerState()
+    apply_event(state, tx(10))  # a transaction on day 10
+    apply_event(state, pay(400, "PAYMENT_RECEIVED", amount=100))  # a payment dated ahead
+    assert state.watermarks == [at(10), at(400)]
+    cap = at(20)
+
+    assert state.cap_watermarks(cap)
+
+    assert (state.watermarks, state.watermark) == ([at(10), cap], cap)
+    assert state.first_seen == at(10)
+    assert not state.cap_watermarks(cap)  # nothing beyond it any more
+    back = CustomerState.from_bytes(state.to_bytes())
+    assert (back.watermarks, back.watermark) == ([at(10), cap], cap)
+    # the payment source's lateness is measured from the cap again: day 0 is not too late
+    assert apply_event(state, pay(0, "PAYMENT_RECEIVED", amount=100)) is Applied.APPLIED
+
+
+def test_cap_watermarks_of_a_state_dated_entirely_ahead_moves_first_seen_too() -> None:
+    state = CustomerState()
+    apply_event(state, tx(400))
+    assert state.cap_watermarks(at(20))
+    assert state.first_seen == state.watermark == at(20)
