@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import typing
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -336,27 +337,18 @@ class Settings(BaseSettings):
         if self.schema_registry_url and not self.schema_registry_url.startswith(
                 ("http://", "https://")):
             problems.append("SCHEMA_REGISTRY_URL must be an http:// or https:// URL")
+        elif (self.environment is Environment.PRODUCTION and self.schema_registry_url
+              and not self.schema_registry_url.startswith("https://")):
+            problems.append("SCHEMA_REGISTRY_URL must be an https:// URL when "
+                            "ENVIRONMENT=production (its basic-auth credentials and the "
+                            "schemas that decode every record travel over it)")
         return problems
 
     def problems(self) -> list[str]:
         """Cross-field rules; an empty list means the combination is acceptable."""
         problems: list[str] = []
         if self.environment is Environment.PRODUCTION:
-            if self.debug:
-                problems.append("DEBUG=true is not allowed when ENVIRONMENT=production")
-            if self.api_key is None:
-                problems.append("API_KEY must be set when ENVIRONMENT=production")
-            elif len(self.api_key.get_secret_value()) < 16:
-                problems.append("API_KEY must be at least 16 characters in production")
-            if "*" in self.cors_origins:
-                problems.append("CORS_ORIGINS='*' is not allowed when ENVIRONMENT=production")
-            if self.database_url is None:
-                problems.append("DATABASE_URL must be set when ENVIRONMENT=production")
-            if self.state_store_url.startswith("memory://"):
-                problems.append(
-                    "STATE_STORE_URL=memory:// is not allowed when ENVIRONMENT=production "
-                    "(state must survive restarts; use rocksdb://)"
-                )
+            problems += _production_problems(self)
         uses_sasl = self.kafka_security_protocol in (
             KafkaSecurityProtocol.SASL_PLAINTEXT,
             KafkaSecurityProtocol.SASL_SSL,
@@ -377,6 +369,106 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             problems.append("topic names must all be different")
         return problems
+
+
+# --- production rules (problems() with ENVIRONMENT=production) --------------------------------
+
+#: Marks of the committed examples' placeholder values, compared case-insensitively: the
+#: Kubernetes example secret's CHANGE-ME and every value of .env.example (replace-with-...;
+#: tests/test_settings.py refuses each one of that file). Never a real secret.
+_PLACEHOLDER_MARKS = ("change-me", "replace-with-")
+_OUTPUT_ID_KEY_MIN = 32
+_TLS_SSLMODES = frozenset({"require", "verify-ca", "verify-full"})
+_LIBPQ_SSLMODES = frozenset({"disable", "allow", "prefer", *_TLS_SSLMODES})
+
+
+def _secret_or_url_fields() -> list[str]:
+    """Settings that hold a secret (SecretStr, API key digests), a URL or a credential."""
+    names = []
+    for name, info in Settings.model_fields.items():
+        annotation = info.annotation
+        secret = annotation is SecretStr or SecretStr in typing.get_args(annotation)
+        if secret or name == "api_keys" or name.endswith(("_url", "_servers", "_username")):
+            names.append(name)
+    return names
+
+
+def _text(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _placeholder_problems(settings: Settings) -> list[str]:
+    problems = []
+    for name in _secret_or_url_fields():
+        text = _text(getattr(settings, name)).lower()
+        if any(mark in text for mark in _PLACEHOLDER_MARKS):
+            problems.append(
+                f"{name.upper()} holds a placeholder of the committed examples (CHANGE-ME, "
+                "replace-with-...): set the real value from your secret store")
+    return problems
+
+
+def _database_sslmode(url: str) -> str | None:
+    """The sslmode a postgresql:// URL asks for (its last one), None when it names none."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        modes = parse_qs(urlsplit(url).query).get("sslmode")
+    except ValueError:
+        return None
+    return modes[-1].lower() if modes else None
+
+
+def _database_problems(settings: Settings) -> list[str]:
+    if settings.database_url is None:
+        return ["DATABASE_URL must be set when ENVIRONMENT=production"]
+    if settings.allow_insecure_database:
+        return []
+    mode = _database_sslmode(settings.database_url.get_secret_value())
+    if mode in _TLS_SSLMODES:
+        return []
+    now = ("it names no sslmode" if mode is None else f"sslmode={mode}" if mode in
+           _LIBPQ_SSLMODES else "its sslmode is not a libpq mode")
+    return [f"DATABASE_URL must use TLS when ENVIRONMENT=production ({now}): add "
+            "?sslmode=verify-full (with sslrootcert=CA file; or require / verify-ca), or set "
+            "ALLOW_INSECURE_DATABASE=true for a database reached only over a trusted network"]
+
+
+def _production_problems(settings: Settings) -> list[str]:
+    problems = []
+    if settings.debug:
+        problems.append("DEBUG=true is not allowed when ENVIRONMENT=production")
+    if settings.api_key is None:
+        problems.append("API_KEY must be set when ENVIRONMENT=production")
+    elif len(settings.api_key.get_secret_value()) < 16:
+        problems.append("API_KEY must be at least 16 characters in production")
+    if "*" in settings.cors_origins:
+        problems.append("CORS_ORIGINS='*' is not allowed when ENVIRONMENT=production")
+    problems += _database_problems(settings)
+    if settings.state_store_url.startswith("memory://"):
+        problems.append(
+            "STATE_STORE_URL=memory:// is not allowed when ENVIRONMENT=production "
+            "(state must survive restarts; use rocksdb://)"
+        )
+    if settings.output_id_key is None:
+        problems.append(f"OUTPUT_ID_KEY must be set when ENVIRONMENT=production (at least "
+                        f"{_OUTPUT_ID_KEY_MIN} random characters: python -c \"import secrets; "
+                        "print(secrets.token_urlsafe(32))\")")
+    elif len(settings.output_id_key.get_secret_value()) < _OUTPUT_ID_KEY_MIN:
+        problems.append(f"OUTPUT_ID_KEY must be at least {_OUTPUT_ID_KEY_MIN} characters in "
+                        "production")
+    plaintext = (KafkaSecurityProtocol.PLAINTEXT, KafkaSecurityProtocol.SASL_PLAINTEXT)
+    if settings.kafka_security_protocol in plaintext and not settings.allow_plaintext_kafka:
+        problems.append(
+            f"KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol.value} is not allowed "
+            "when ENVIRONMENT=production (records and SASL credentials would cross the "
+            "network unencrypted): use SASL_SSL or SSL, or set ALLOW_PLAINTEXT_KAFKA=true")
+    problems += _placeholder_problems(settings)
+    return problems
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -19,7 +19,9 @@ from stream_app.settings import (
 
 ENV_NAMES = sorted(name.upper() for name in Settings.model_fields)
 STRONG_KEY = "k3y-Of-At-Least-16-Chars"
-DB_URL = "postgresql://predelinq:Db-Pa55word@db.internal:5432/predelinq"
+DB_URL = "postgresql://predelinq:Db-Pa55word@db.internal:5432/predelinq?sslmode=verify-full"
+OUTPUT_KEY = "0utput-Id-Key-of-at-least-32-chars-xx"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +39,10 @@ def _production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_KEY", STRONG_KEY)
     monkeypatch.setenv("DATABASE_URL", DB_URL)
     monkeypatch.setenv("CORS_ORIGINS", "https://crm.bank.example")
+    monkeypatch.setenv("OUTPUT_ID_KEY", OUTPUT_KEY)
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "svc-predelinq")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "Sasl-Secret-99")
 
 
 def _problems(**overrides: object) -> list[str]:
@@ -207,9 +213,10 @@ def test_production_lists_every_problem_at_once(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("CORS_ORIGINS", "https://crm.bank.example,*")
     monkeypatch.setenv("STATE_STORE_URL", "memory://")
     problems = _problems()
-    assert len(problems) == 5
+    assert len(problems) == 7
     joined = "\n".join(problems)
-    for name in ("DEBUG", "API_KEY", "CORS_ORIGINS", "DATABASE_URL", "STATE_STORE_URL"):
+    for name in ("DEBUG", "API_KEY", "CORS_ORIGINS", "DATABASE_URL", "STATE_STORE_URL",
+                 "OUTPUT_ID_KEY", "KAFKA_SECURITY_PROTOCOL"):
         assert name in joined
 
 
@@ -222,6 +229,11 @@ def test_production_lists_every_problem_at_once(monkeypatch: pytest.MonkeyPatch)
         ("CORS_ORIGINS", "*", "CORS_ORIGINS"),
         ("DATABASE_URL", None, "DATABASE_URL"),
         ("STATE_STORE_URL", "memory://", "STATE_STORE_URL"),
+        ("OUTPUT_ID_KEY", None, "OUTPUT_ID_KEY must be set"),
+        ("OUTPUT_ID_KEY", "k" * 31, "OUTPUT_ID_KEY must be at least 32 characters"),
+        ("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "ALLOW_PLAINTEXT_KAFKA"),
+        ("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT", "KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT"),
+        ("SCHEMA_REGISTRY_URL", "http://registry:8081", "SCHEMA_REGISTRY_URL must be an https"),
     ],
 )
 def test_each_production_rule(
@@ -235,6 +247,118 @@ def test_each_production_rule(
     problems = _problems()
     assert len(problems) == 1
     assert mentions in problems[0]
+
+
+def test_output_id_key_of_32_characters_is_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch)
+    monkeypatch.setenv("OUTPUT_ID_KEY", "k" * 32)
+    assert load_settings().problems() == []
+
+
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SASL_PLAINTEXT"])
+def test_plaintext_kafka_needs_the_explicit_allow_flag(monkeypatch: pytest.MonkeyPatch,
+                                                        protocol: str) -> None:
+    _production(monkeypatch)
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", protocol)
+    (problem,) = _problems()
+    assert problem.startswith(f"KAFKA_SECURITY_PROTOCOL={protocol} is not allowed")
+    assert "SASL_SSL" in problem
+    monkeypatch.setenv("ALLOW_PLAINTEXT_KAFKA", "true")
+    assert load_settings().kafka_security_protocol.value == protocol
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SSL")  # TLS without SASL is fine too
+    monkeypatch.delenv("ALLOW_PLAINTEXT_KAFKA")
+    assert load_settings().problems() == []
+
+
+_DB = "postgresql://predelinq:Db-Pa55word@db.internal:5432/predelinq"
+
+
+@pytest.mark.parametrize("url", [
+    _DB, f"{_DB}?sslmode=disable", f"{_DB}?sslmode=allow", f"{_DB}?sslmode=prefer",
+    f"{_DB}?sslmode=PREFER", f"{_DB}?application_name=x", f"{_DB}?sslmode=require&sslmode=prefer",
+    f"{_DB}?sslmode=bogus", "postgresql://predelinq@db.internal/predelinq#sslmode=require",
+])
+def test_a_database_url_without_tls_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                url: str) -> None:
+    _production(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", url)
+    (problem,) = _problems()
+    assert problem.startswith("DATABASE_URL must use TLS when ENVIRONMENT=production")
+    assert "ALLOW_INSECURE_DATABASE=true" in problem
+    assert "Db-Pa55word" not in problem
+    assert "db.internal" not in problem
+    monkeypatch.setenv("ALLOW_INSECURE_DATABASE", "true")
+    assert load_settings().problems() == []
+
+
+@pytest.mark.parametrize("url", [
+    f"{_DB}?sslmode=require", f"{_DB}?sslmode=verify-ca", f"{_DB}?sslmode=verify-full",
+    f"{_DB}?sslmode=verify-full&sslrootcert=/etc/predelinq/pg-ca.pem",
+    f"{_DB}?application_name=predelinq&sslmode=Require",
+    "postgres://predelinq:Db-Pa55word@db1.internal,db2.internal/predelinq?sslmode=verify-full",
+])
+def test_a_database_url_with_tls_loads(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    _production(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert load_settings().problems() == []
+
+
+def _env_example() -> dict[str, str]:
+    lines = (REPO / ".env.example").read_text().splitlines()
+    values = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert len(values) >= 3
+    return values
+
+
+_SECRET_VARIABLES = ["API_KEY", "OUTPUT_ID_KEY", "KAFKA_SASL_PASSWORD",
+                     "SCHEMA_REGISTRY_PASSWORD", "FORWARD_SECRET"]
+
+
+@pytest.mark.parametrize("variable", _SECRET_VARIABLES)
+def test_every_placeholder_of_env_example_is_refused_as_a_secret(
+        monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    """Whatever .env.example proposes is a placeholder: copied unchanged into a production
+    secret, it is refused, naming the variable and never echoing the value."""
+    for placeholder in _env_example().values():
+        _production(monkeypatch)
+        if variable == "SCHEMA_REGISTRY_PASSWORD":
+            monkeypatch.setenv("SCHEMA_REGISTRY_URL", "https://registry:8081")
+            monkeypatch.setenv("SCHEMA_REGISTRY_USERNAME", "predelinq")
+        monkeypatch.setenv(variable, placeholder + "-and-more-characters-to-be-long")
+        problems = _problems()
+        assert [p.split(" ", 1)[0] for p in problems] == [variable], problems
+        assert "placeholder" in problems[0]
+        assert placeholder not in "\n".join(problems)
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("DATABASE_URL", "postgresql://predelinq:CHANGE-ME@db:5432/p?sslmode=require"),
+    ("DATABASE_URL", "postgresql://predelinq:{pw}@db:5432/p?sslmode=require"),
+    ("API_KEY", "change-me-change-me-change-me"),
+    ("KAFKA_SASL_PASSWORD", "Change-Me-now"),
+    ("KAFKA_SASL_USERNAME", "svc-CHANGE-ME-x"),
+    ("KAFKA_BOOTSTRAP_SERVERS", "change-me.kafka:9093"),
+    ("SCHEMA_REGISTRY_URL", "https://CHANGE-ME:8081"),
+    ("SIDECAR_ADVERTISED_URL", "https://change-me.internal:8080"),
+])
+def test_change_me_in_any_secret_or_url_is_refused(
+        monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    _production(monkeypatch)
+    password = _env_example()["POSTGRES_PASSWORD"]  # as compose substitutes it
+    monkeypatch.setenv(variable, value.format(pw=password))
+    problems = _problems()
+    assert [p for p in problems if "placeholder" in p] == [
+        f"{variable} holds a placeholder of the committed examples (CHANGE-ME, "
+        "replace-with-...): set the real value from your secret store"]
+    text = "\n".join(problems)
+    assert value.format(pw=password) not in text
+    assert password not in text
+
+
+def test_placeholders_are_only_a_production_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_KEY", "CHANGE-ME")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://p:CHANGE-ME@localhost/p")
+    assert load_settings().api_key is not None
 
 
 @pytest.mark.parametrize("environment", ["development", "test", "staging"])
@@ -323,7 +447,8 @@ def test_topic_names_must_differ(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_overrides_are_validated_like_the_environment() -> None:
     assert load_settings(batch_size=7).batch_size == 7
     problems = _problems(environment="production", debug=True, api_key=STRONG_KEY,
-                         database_url=DB_URL)
+                         database_url=DB_URL, output_id_key=OUTPUT_KEY,
+                         kafka_security_protocol="SSL")
     assert problems == ["DEBUG=true is not allowed when ENVIRONMENT=production"]
 
 

@@ -143,3 +143,43 @@ def test_grafana_is_provisioned_with_the_datasource_the_dashboard_uses(
     dashboard = json.loads((repo_root / "deploy/grafana/dashboards/predelinq.json").read_text())
     uids = {p["datasource"]["uid"] for p in dashboard["panels"] if "datasource" in p}
     assert uids == {source["uid"]}
+
+
+def _substituted(environment: dict[str, Any], values: dict[str, str]) -> dict[str, str]:
+    """The service's environment as Compose renders it with ``values`` for ${NAME:?...}."""
+    def one(raw: object) -> str:
+        return re.sub(r"\$\{([A-Z_]+)(:\?[^}]*)?\}", lambda m: values[m.group(1)], str(raw))
+
+    return {name: one(value) for name, value in environment.items()}
+
+
+def test_compose_environments_load_once_env_example_is_replaced(
+        compose: dict[str, Any], repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every production service of the stack passes the production rules with real secrets
+    in .env, and refuses to start while .env still holds .env.example's placeholders (naming
+    each variable, never the value)."""
+    from stream_app.settings import ConfigurationError, load_settings
+
+    example = dict(line.split("=", 1) for line in (repo_root / ".env.example").read_text()
+                   .splitlines() if line and not line.startswith("#"))
+    real = {name: f"real-{name.lower()}-0123456789abcdefghijklmnopq" for name in example}
+    for name in ("migrate", "worker-1", "worker-2", "sink"):
+        for variable in Settings.model_fields:
+            monkeypatch.delenv(variable.upper(), raising=False)
+        environment = _ours(compose)[name]["environment"]
+        for variable, value in _substituted(environment, example).items():
+            monkeypatch.setenv(variable, value)
+        with pytest.raises(ConfigurationError) as refused:
+            load_settings()
+        substituted = {variable for variable, raw in environment.items() if "${" in str(raw)}
+        assert {"API_KEY", "DATABASE_URL", "OUTPUT_ID_KEY"} <= substituted
+        named = {p.split(" ", 1)[0] for p in refused.value.problems if "placeholder" in p}
+        assert named == substituted, refused.value.problems
+        assert {p.split(" ", 1)[0] for p in refused.value.problems} == substituted
+        for placeholder in example.values():
+            assert placeholder not in str(refused.value)
+        for variable, value in _substituted(environment, real).items():
+            monkeypatch.setenv(variable, value)
+        settings = load_settings()
+        assert settings.allow_plaintext_kafka is True  # the local stack's explicit choice
+        assert settings.allow_insecure_database is True

@@ -12,6 +12,7 @@ import yaml
 from stream_app.settings import Settings, load_settings
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+EXAMPLE_SECRET = K8S / "examples" / "secret.example.yml"
 Manifest = dict[str, Any]
 
 
@@ -22,6 +23,15 @@ def manifests() -> list[Manifest]:
     for name in kustomization["resources"]:
         loaded.extend(d for d in yaml.safe_load_all((K8S / name).read_text()) if d)
     return loaded
+
+
+@pytest.fixture(scope="module")
+def example_secret() -> dict[str, str]:
+    (secret,) = [d for d in yaml.safe_load_all(EXAMPLE_SECRET.read_text()) if d]
+    assert secret["kind"] == "Secret"
+    assert secret["metadata"]["name"] == "predelinq-secrets"
+    data: dict[str, str] = secret["stringData"]
+    return data
 
 
 def _one(manifests: list[Manifest], kind: str, name: str) -> Manifest:
@@ -116,14 +126,15 @@ def test_pods_run_as_the_images_non_root_user(manifests: list[Manifest]) -> None
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
 
 
-def test_config_and_secret_names_are_settings(manifests: list[Manifest]) -> None:
+def test_config_and_secret_names_are_settings(manifests: list[Manifest],
+                                             example_secret: dict[str, str]) -> None:
     known = {name.upper() for name in Settings.model_fields}
     config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
-    secret = _one(manifests, "Secret", "predelinq-secrets")["stringData"]
+    secret = example_secret
     assert set(config) <= known, set(config) - known
     assert set(secret) <= known, set(secret) - known
     assert not set(config) & set(secret)
-    assert {"API_KEY", "DATABASE_URL", "KAFKA_SASL_PASSWORD"} <= set(secret)
+    assert {"API_KEY", "DATABASE_URL", "KAFKA_SASL_PASSWORD", "OUTPUT_ID_KEY"} <= set(secret)
     for workload in _workloads(manifests):
         for container in _containers(workload):
             sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
@@ -135,20 +146,28 @@ def test_config_and_secret_names_are_settings(manifests: list[Manifest]) -> None
 
 
 def test_the_config_loads_and_the_placeholder_secret_is_refused(
-        manifests: list[Manifest], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ConfigMap is a valid production configuration; with the committed placeholders
-    every process refuses to start (so a forgotten secret never reaches production)."""
+        manifests: list[Manifest], example_secret: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ConfigMap with the example Secret's keys is a valid production configuration
+    (SASL_SSL Kafka, a TLS DATABASE_URL); with the committed placeholders every process
+    refuses to start, naming each variable to replace (so a forgotten secret never reaches
+    production)."""
     from stream_app.settings import ConfigurationError
 
     config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
-    secret = _one(manifests, "Secret", "predelinq-secrets")["stringData"]
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
-    for name, value in {**config, **secret}.items():
+    for name, value in {**config, **example_secret}.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError) as refused:
         load_settings()
-    assert refused.value.problems == ["API_KEY must be at least 16 characters in production"]
-    monkeypatch.setenv("API_KEY", "a-real-key-of-32-characters-xxxx")
+    placeholders = {name for name, value in example_secret.items() if "CHANGE-ME" in value}
+    assert {"API_KEY", "DATABASE_URL", "KAFKA_SASL_PASSWORD", "OUTPUT_ID_KEY"} <= placeholders
+    assert {p.split(" ", 1)[0] for p in refused.value.problems} == placeholders
+    assert {p.split(" ", 1)[0] for p in refused.value.problems if "placeholder" in p} == (
+        placeholders)
+    for name in placeholders:  # what an operator renders from the secret store
+        monkeypatch.setenv(name, example_secret[name].replace(
+            "CHANGE-ME", f"real-{name.lower()}-0123456789abcdefghijklmnopq"))
     settings = load_settings()
     assert settings.topic_replication_factor == 3

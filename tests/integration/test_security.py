@@ -33,6 +33,7 @@ from tests.support.worker_process import WorkerProcess, unique_topics
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 API_KEY = "prod-api-key-7c1f9e2b5a"
+OUTPUT_ID_KEY = "output-id-key-of-the-security-test-3f9a1c"
 DB_PASSWORD = "db-Pass-93ad71"  # the test server trusts loopback, so any password connects
 RATE_LIMIT = 12
 
@@ -75,6 +76,9 @@ def production_run(kafka_broker: Any, trained: TrainedFixture, postgres_url: str
     with fresh_database(postgres_url) as plain_url:
         database_url = _with_password(plain_url)
         env = {**topics, "ENVIRONMENT": "production", "API_KEY": API_KEY,
+               # the test broker and the throwaway PostgreSQL have no TLS: allowed explicitly
+               "OUTPUT_ID_KEY": OUTPUT_ID_KEY, "ALLOW_PLAINTEXT_KAFKA": "true",
+               "ALLOW_INSECURE_DATABASE": "true",
                "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS":
                kafka_broker.bootstrap_servers, "MODEL_PATH": str(trained.path),
                "TOPIC_PARTITIONS": "2", "STATE_STORE_URL": "rocksdb://",
