@@ -14,6 +14,7 @@ from stream_app.settings import Settings, load_settings
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 EXAMPLE_SECRET = K8S / "examples" / "secret.example.yml"
 Manifest = dict[str, Any]
+DIGEST = re.compile(r"^[a-z0-9./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$")
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +172,146 @@ def test_the_config_loads_and_the_placeholder_secret_is_refused(
             "CHANGE-ME", f"real-{name.lower()}-0123456789abcdefghijklmnopq"))
     settings = load_settings()
     assert settings.topic_replication_factor == 3
+    assert settings.kafka_security_protocol.value == "SASL_SSL"
+    assert settings.allow_plaintext_kafka is False
+    assert settings.allow_insecure_database is False
+
+
+# --- hardening (security review, issue 20, L5) -----------------------------------------------
+
+
+def test_the_kustomization_applies_no_secret(manifests: list[Manifest],
+                                             example_secret: dict[str, str]) -> None:
+    """`kubectl apply -k` must never overwrite the real Secret with the example's
+    placeholders: the Secret is only an example, outside the kustomization."""
+    assert [m["metadata"]["name"] for m in manifests if m["kind"] == "Secret"] == []
+    kustomization = yaml.safe_load((K8S / "kustomization.yml").read_text())
+    for key in ("secretGenerator", "generators", "components"):
+        assert key not in kustomization
+    assert not any("secret" in name.lower() for name in kustomization["resources"])
+    for name, value in example_secret.items():  # every secret value is a refused placeholder
+        if name != "KAFKA_SASL_USERNAME":
+            assert "CHANGE-ME" in value, name
+
+
+def _pod_specs(manifests: list[Manifest]) -> list[tuple[str, dict[str, Any]]]:
+    return [(m["metadata"]["name"], m["spec"]["template"]["spec"]) for m in _workloads(manifests)]
+
+
+def test_every_image_is_pinned_by_digest(manifests: list[Manifest]) -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yml").read_text())
+    images = {entry["name"]: entry for entry in kustomization["images"]}
+    seen = set()
+    for name, spec in _pod_specs(manifests):
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            image = container["image"]
+            assert DIGEST.match(image), f"{name}/{container['name']}: {image} not by digest"
+            seen.add(image.split("@")[0])
+    assert seen == {"predelinq"}
+    for entry in images.values():  # what kustomize sets: a digest, never a tag
+        assert "newTag" not in entry
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry["digest"])
+    assert set(images) == seen
+
+
+def test_pods_use_runtime_default_seccomp_and_no_service_account_token(
+        manifests: list[Manifest]) -> None:
+    specs = _pod_specs(manifests)
+    assert {name for name, _ in specs} == {"predelinq-worker", "predelinq-sink",
+                                           "predelinq-migrate"}
+    for name, spec in specs:
+        assert spec["automountServiceAccountToken"] is False, name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in spec["containers"]:  # no container loosens it again
+            profile = container["securityContext"].get("seccompProfile")
+            assert profile in (None, {"type": "RuntimeDefault"}), name
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, name
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+
+
+def _policies_for(manifests: list[Manifest], labels: dict[str, str]) -> list[Manifest]:
+    return [m for m in manifests if m["kind"] == "NetworkPolicy"
+            and m["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()]
+
+
+def _ports(rules: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    found = set()
+    for rule in rules:
+        assert rule.get("ports"), f"a rule without ports allows every port: {rule}"
+        found.update((p.get("protocol", "TCP"), p["port"]) for p in rule["ports"])
+    return found
+
+
+def _egress_ports(config: dict[str, str], secret: dict[str, str]) -> dict[str, int]:
+    """The ports the settings reach: every Kafka bootstrap server, PostgreSQL, the registry."""
+    from urllib.parse import urlsplit
+
+    (kafka,) = {int(server.rsplit(":", 1)[1])
+                for server in config["KAFKA_BOOTSTRAP_SERVERS"].split(",")}
+    postgres = urlsplit(secret["DATABASE_URL"]).port or 5432
+    registry = urlsplit(config.get("SCHEMA_REGISTRY_URL", "https://registry:8081")).port
+    assert registry is not None
+    return {"kafka": kafka, "postgresql": postgres, "schema-registry": registry}
+
+
+_MONITORING = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+_DNS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+
+
+def test_network_policies_admit_only_the_sidecar_port_from_known_peers(
+        manifests: list[Manifest]) -> None:
+    config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
+    sidecar = int(config["SIDECAR_PORT"])
+    worker_pods = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "predelinq",
+                                                   "app.kubernetes.io/component": "worker"}}}
+    api_clients = {"namespaceSelector": {"matchLabels": {"predelinq.io/api-client": "true"}}}
+    expected_peers = {"predelinq-worker": [_MONITORING, worker_pods, api_clients],
+                      "predelinq-sink": [_MONITORING], "predelinq-migrate": []}
+    for workload in _workloads(manifests):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        policies = _policies_for(manifests, labels)
+        name = workload["metadata"]["name"]
+        assert policies, f"{name}: no NetworkPolicy selects its pods"
+        for policy in policies:
+            assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}, name
+        ingress = [rule for p in policies for rule in p["spec"].get("ingress", [])]
+        peers = [peer for rule in ingress for peer in rule.get("from", [])]
+        assert peers == expected_peers[name], name
+        assert all(rule.get("from") for rule in ingress), f"{name}: ingress from anywhere"
+        if ingress:
+            assert _ports(ingress) == {("TCP", sidecar)}, name
+
+
+def test_network_policies_let_pods_reach_only_kafka_postgres_registry_and_dns(
+        manifests: list[Manifest], example_secret: dict[str, str]) -> None:
+    config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
+    ports = _egress_ports(config, example_secret)
+    sidecar = int(config["SIDECAR_PORT"])
+    needs = {"predelinq-worker": ["kafka", "postgresql", "schema-registry"],
+             "predelinq-sink": ["kafka", "postgresql", "schema-registry"],
+             "predelinq-migrate": ["postgresql"]}
+    for workload in _workloads(manifests):
+        name = workload["metadata"]["name"]
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        egress = [rule for p in _policies_for(manifests, labels)
+                  for rule in p["spec"].get("egress", [])]
+        allowed: dict[str, set[tuple[str, int]]] = {}
+        for rule in egress:
+            assert rule.get("to"), f"{name}: egress to anywhere"
+            for peer in rule["to"]:
+                assert "ipBlock" not in peer, f"{name}: {peer}"
+                if peer == _DNS:
+                    key = "dns"
+                else:
+                    selected = peer["podSelector"]["matchLabels"]
+                    assert "namespaceSelector" not in peer, f"{name}: {peer}"
+                    key = selected.get("app.kubernetes.io/component", "") if (
+                        selected.get("app.kubernetes.io/name") == "predelinq") else (
+                        selected["app.kubernetes.io/name"])
+                allowed.setdefault(key, set()).update(_ports([rule]))
+        expected = {service: {("TCP", ports[service])} for service in needs[name]}
+        expected["dns"] = {("UDP", 53), ("TCP", 53)}
+        if name == "predelinq-worker":  # forwarded /predict calls to the partition's owner
+            expected["worker"] = {("TCP", sidecar)}
+        assert allowed == expected, name
