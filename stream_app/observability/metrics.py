@@ -46,6 +46,25 @@ class WorkerMetrics:
             "predelinq_absence_rescores_total",
             "Customers rescored because an expected event did not happen, by deadline kind.",
             ["kind"], registry=r)
+        self.absence_deferred = Counter(
+            "predelinq_absence_deadlines_deferred_total",
+            "Batches that reached MAX_DEADLINES_PER_BATCH with absence deadlines still due "
+            "(those fire in the partition's next batches).", registry=r)
+        self.event_time_rejected = Counter(
+            "predelinq_event_time_rejected_total",
+            "Input events dated further ahead of the wall clock than MAX_EVENT_SKEW_SECONDS "
+            "(dead-lettered as event_time_in_future; of customer flags, only the flags they "
+            "set were applied), by topic.", ["topic"], registry=r)
+        self.event_time_clamped = Counter(
+            "predelinq_event_time_clamped_total",
+            "Stored customer states read with an event time beyond the wall clock plus "
+            "MAX_EVENT_SKEW_SECONDS (written before such events were refused), clamped there.",
+            registry=r)
+        self.event_time_lead = Gauge(
+            "predelinq_event_time_lead_seconds",
+            "Event-time clock (stream time) of an owned input partition minus the wall clock, "
+            "after its last batch (negative: behind; at most MAX_EVENT_SKEW_SECONDS ahead "
+            "unless the wall clock stepped back).", ["partition"], registry=r)
         self.suppressed = Counter(
             "predelinq_interventions_suppressed_total",
             "Decisions recorded but not actionable, by the contact rule that suppressed them.",

@@ -1,7 +1,11 @@
 """A customer's contact history and care flags (pure), kept in its own table.
 
 Small and rarely written: only when customer flags arrive or when a decision contacts the
-customer. Times are event time (epoch ms), so replays decide exactly as the live stream did.
+customer. Every flag protects the customer (no contact, or the specialist route), so a flag
+an event sets takes effect on arrival whatever the event's time; only a newer flags event
+clears one (``apply_flags``). Contacts are recorded at the wall-clock time of the decision
+that made them, not at a time an input claims, so no event dated in the future or the past
+can move a contact out of a cap's or cooldown's window.
 """
 
 from __future__ import annotations
@@ -48,18 +52,30 @@ class ContactState:
         self.flags_at = 0  # occurred_at of the flags event in force (newest wins)
         self.contacts: list[tuple[int, str]] = []  # (at ms, action), oldest first
 
-    def apply_flags(self, event: CustomerFlags) -> bool:
-        """Replace the flags with a newer flags event; False for an older one (ignored)."""
-        if event.occurred_at < self.flags_at:
-            return False
+    def apply_flags(self, event: CustomerFlags, latest_ms: int | None = None) -> bool:
+        """Take a flags event in; True when the flags (or their time) changed.
+
+        A flags event newer than the flags in force replaces them (newest wins: it may clear
+        a flag). Any other one, older or dated after ``latest_ms`` (the wall clock plus the
+        allowed skew), adds the flags it sets and clears nothing: a protection takes effect
+        on arrival whatever the event's time, and no event, however dated, can hold off a
+        later real one. A stored flags time beyond ``latest_ms`` (written before such
+        events were refused) is brought back to ``latest_ms``: flags events dated after that
+        replace those flags again."""
         flags = ((FLAG_OPT_OUT if event.opt_out_contact else 0)
                  | (FLAG_VULNERABLE if event.vulnerable else 0)
                  | (FLAG_HARDSHIP_PLAN if event.hardship_plan else 0)
                  | (FLAG_DECEASED if event.deceased else 0)
                  | (FLAG_BANKRUPTCY if event.bankruptcy else 0))
-        changed = (flags, event.occurred_at) != (self.flags, self.flags_at)
-        self.flags, self.flags_at = flags, event.occurred_at
-        return changed
+        at = event.occurred_at
+        before = (self.flags, self.flags_at)
+        if latest_ms is not None and self.flags_at > latest_ms:
+            self.flags_at = latest_ms
+        if at >= self.flags_at and (latest_ms is None or at <= latest_ms):
+            self.flags, self.flags_at = flags, at
+        else:
+            self.flags |= flags
+        return (self.flags, self.flags_at) != before
 
     def has(self, flag: int) -> bool:
         return bool(self.flags & flag)
@@ -70,6 +86,13 @@ class ContactState:
         self.contacts.sort()
         horizon = max(at for at, _ in self.contacts) - memory_ms
         self.contacts = [c for c in self.contacts if c[0] > horizon][-MAX_CONTACTS:]
+
+    def made_by(self, now_ms: int) -> None:
+        """Count a contact recorded after ``now_ms`` as made at ``now_ms``: every contact was
+        made by now (one dated later was recorded at a trigger's claimed event time, before
+        contacts were recorded at the decision's wall-clock time)."""
+        if self.contacts and self.contacts[-1][0] > now_ms:
+            self.contacts = sorted((min(at, now_ms), action) for at, action in self.contacts)
 
     def contacts_since(self, since_ms: int, until_ms: int, action: str | None = None) -> int:
         return sum(1 for at, act in self.contacts

@@ -22,8 +22,12 @@ Then, on both tracks and with interventions enabled:
 
 Every decision is returned, suppressed ones too (``actionable=False`` and ``rule``), so that it
 can be recorded. A decision that would contact the customer (TREATMENT or CONTROL) is added to
-the contact history, so both arms follow the same cadence and uplift can be measured. Times
-are event time, so a replay decides as the stream did.
+the contact history, so both arms follow the same cadence and uplift can be measured.
+
+Cooldowns and caps count contacts by when they were made: the wall-clock time of the decision
+(``now_ms``), never the event time of the input that triggered it, which an upstream producer
+chooses (a contact dated in the future or the past by its trigger would fall outside every
+window and let the next contacts through).
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ class InterventionPolicy:
         return self.enabled and (arrears or score >= self.threshold)
 
     def decide(self, *, customer_id: str, score: int, band: Band, reasons: tuple[Reason, ...],
-               at_ms: int, now_ms: int, contact: ContactState) -> Decision | None:
+               now_ms: int, contact: ContactState) -> Decision | None:
         """The pre-delinquency decision for this score (None below the threshold or when
         disabled); records the contact in ``contact`` when the decision would contact the
         customer."""
@@ -91,11 +95,11 @@ class InterventionPolicy:
         action = config.actions_by_reason.get(top, config.default_action)
         channel = config.channel_by_action.get(action, config.channel_by_band[band])
         priority = config.priority_by_band[band]
-        return self._apply_rules(customer_id, action, channel, priority, at_ms=at_ms,
-                                 now_ms=now_ms, contact=contact)
+        return self._apply_rules(customer_id, action, channel, priority, now_ms=now_ms,
+                                 contact=contact)
 
     def decide_arrears(self, *, customer_id: str, days_past_due: int, roll_probability: float,
-                       hardship: bool, at_ms: int, now_ms: int,
+                       hardship: bool, now_ms: int,
                        contact: ContactState) -> Decision | None:
         """The arrears-track decision (None when interventions are disabled)."""
         if not self.considers(0, arrears=True):
@@ -112,11 +116,11 @@ class InterventionPolicy:
         channel = arrears.channel_by_action.get(action, "CALL")
         by_bucket = {str(bucket): value for bucket, value in arrears.priority_by_bucket.items()}
         priority = by_bucket[BUCKETS[bucket_of(days_past_due)]]
-        return self._apply_rules(customer_id, action, channel, priority, at_ms=at_ms,
-                                 now_ms=now_ms, contact=contact)
+        return self._apply_rules(customer_id, action, channel, priority, now_ms=now_ms,
+                                 contact=contact)
 
     def _apply_rules(self, customer_id: str, action: Action, channel: str, priority: str, *,
-                     at_ms: int, now_ms: int, contact: ContactState) -> Decision:
+                     now_ms: int, contact: ContactState) -> Decision:
         config = self.config
         rule: str | None = None
         if contact.has(FLAG_VULNERABLE):
@@ -137,11 +141,12 @@ class InterventionPolicy:
                            (FLAG_OPT_OUT, "opt_out"), (FLAG_HARDSHIP_PLAN, "hardship_plan")):
             if contact.has(flag):
                 return suppressed(name)
+        contact.made_by(now_ms)
         cooldown = config.cooldown_days.get(action, 0)
-        if cooldown and contact.contacts_since(at_ms - cooldown * DAY_MS, at_ms, action):
+        if cooldown and contact.contacts_since(now_ms - cooldown * DAY_MS, now_ms, action):
             return suppressed("cooldown")
         for cap in config.contact_caps:
-            if contact.contacts_since(at_ms - cap.days * DAY_MS, at_ms) >= cap.max_contacts:
+            if contact.contacts_since(now_ms - cap.days * DAY_MS, now_ms) >= cap.max_contacts:
                 return suppressed(f"cap_{cap.days}d")
-        contact.record(at_ms, action, self._memory_ms)
+        contact.record(now_ms, action, self._memory_ms)
         return Decision(action, channel, priority, expires_at, arm, arm == "TREATMENT", rule)

@@ -12,11 +12,11 @@ batch's partitions, and sends the outputs this returns. Order of work, chosen fo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -50,6 +50,7 @@ from stream_app.scoring import (
     ScoringModel,
 )
 from stream_app.serializers import (
+    EventTimeInFutureError,
     InputDecoder,
     InputError,
     KeyMismatchError,
@@ -58,7 +59,11 @@ from stream_app.serializers import (
     WrongPartitionError,
 )
 
+from ._ids import DEVELOPMENT_OUTPUT_ID_KEY, intervention_id, score_event_id
+
 __all__ = [
+    "DEFAULT_MAX_DEADLINES_PER_BATCH",
+    "DEFAULT_MAX_EVENT_SKEW_SECONDS",
     "MAX_DEAD_LETTER_BYTES",
     "BatchProcessor",
     "BatchResult",
@@ -67,15 +72,14 @@ __all__ = [
     "OutputTopics",
     "Placement",
     "StateStore",
-    "intervention_id",
-    "score_event_id",
     "vector_sha256",
 ]
 
 log = logging.getLogger(__name__)
 # identifies the column order of the feature vectors carried in decision bundles
 FEATURE_NAMES_SHA256 = hashlib.sha256(",".join(FEATURE_NAMES).encode()).hexdigest()
-_ID_NAMESPACE = uuid.UUID("0b7f3c52-6f0e-4c4e-9d6e-3a5f1c2b9e11")
+DEFAULT_MAX_EVENT_SKEW_SECONDS = 300.0  # the settings' defaults (MAX_EVENT_SKEW_SECONDS, ...)
+DEFAULT_MAX_DEADLINES_PER_BATCH = 10_000
 # Largest dead-letter record (key + encoded value) the worker sends. A dead letter repeats the
 # input's key and value, so the one of an input near the broker's size limit (1 MiB by default)
 # would be refused by the producer (faust's max_request_size, 1,000,000 bytes by default), and
@@ -157,19 +161,6 @@ class BatchResult:
     duplicates: int = 0
 
 
-def score_event_id(customer_id: str, topic: str, event_id: str, model_version: str) -> str:
-    """Same trigger and model, same id: a re-delivered input gives an identical risk event."""
-    return str(uuid.uuid5(_ID_NAMESPACE, f"score|{customer_id}|{topic}|{event_id}|{model_version}"))
-
-
-def intervention_id(customer_id: str, topic: str, event_id: str, *, model_version: str,
-                    policy_version: str, action: str) -> str:
-    """Same trigger, model, policy and action, same id: the CRM can deduplicate on it."""
-    name = "|".join(("intervention", customer_id, topic, event_id, model_version,
-                     policy_version, action))
-    return str(uuid.uuid5(_ID_NAMESPACE, name))
-
-
 TIMER_TOPIC = "timer"  # the trigger "topic" of rescorings fired by absence deadlines
 
 
@@ -209,8 +200,9 @@ class _Contacts:
             self._changed.add(customer_id)
         return cached[1]
 
-    def apply_flags(self, store: StateStore, partition: int, event: CustomerFlags) -> None:
-        if self.load(store, partition, event.customer_id).apply_flags(event):
+    def apply_flags(self, store: StateStore, partition: int, event: CustomerFlags,
+                    latest_ms: int) -> None:
+        if self.load(store, partition, event.customer_id).apply_flags(event, latest_ms):
             self._changed.add(event.customer_id)
 
     def write_changed(self, store: StateStore) -> None:
@@ -225,6 +217,7 @@ class _Scoring:
 
     pending: list[_Pending] = field(default_factory=list)
     vectors: list[list[float]] = field(default_factory=list)
+    timers: int = 0  # of them, rescorings at an absence deadline
 
     def add(self, pending: _Pending, vector: list[float]) -> None:
         self.pending.append(pending)
@@ -254,6 +247,9 @@ class BatchProcessor:
         observer: Callable[[ScoringModel, ScoredBatch, np.ndarray], None] | None = None,
         max_dead_letter_bytes: int = MAX_DEAD_LETTER_BYTES,
         placement: Placement | None = None,
+        max_event_skew_seconds: float = DEFAULT_MAX_EVENT_SKEW_SECONDS,
+        max_deadlines_per_batch: int = DEFAULT_MAX_DEADLINES_PER_BATCH,
+        output_id_key: bytes = DEVELOPMENT_OUTPUT_ID_KEY,
     ) -> None:
         self._decoder = decoder
         # None: records are not checked for their partition (a single-partition replay)
@@ -267,6 +263,13 @@ class BatchProcessor:
         self._challenger = challenger
         self._observer = observer  # sees every scored batch (drift monitoring)
         self._max_dead_letter_bytes = max_dead_letter_bytes
+        # event time may be at most this far ahead of the wall clock (``clock``)
+        self._skew_seconds = max_event_skew_seconds
+        self._skew_ms = int(max_event_skew_seconds * 1000)
+        self._latest = 0  # wall clock + skew (ms), read at the start of a batch or a slice
+        self._clamp_logged: set[int] = set()  # partitions whose clamped states were logged
+        self._max_deadlines = max_deadlines_per_batch
+        self._id_key = output_id_key
         self.deadlines = DeadlineIndex()
         self._indexed: set[int] = set()  # partitions whose stored customers are in the index
         self._indexing: dict[int, _Indexing] = {}  # partitions being indexed, a slice at a time
@@ -276,6 +279,9 @@ class BatchProcessor:
         self.deadlines.drop_partition(partition)
         self._indexed.discard(partition)
         self._indexing.pop(partition, None)
+        self._clamp_logged.discard(partition)
+        with contextlib.suppress(KeyError):  # KeyError: no batch of it yet
+            self._metrics.event_time_lead.remove(str(partition))
 
     @property
     def indexing_partitions(self) -> int:
@@ -292,6 +298,7 @@ class BatchProcessor:
         when one of its events arrives (``_apply``), so no deadline is passed unnoticed; a
         quiet customer's fires at the first batch of its partition after it is indexed, with
         the same trigger id and features as it would have had."""
+        self._latest = self._latest_ms()
         budget = max_customers
         for partition, job in list(self._indexing.items()):
             for key, raw in job.items:
@@ -312,7 +319,24 @@ class BatchProcessor:
             state = CustomerState.from_bytes(raw)
         except StateFormatError:
             return
+        self._clamp(partition, state)
         self._index_state(partition, customer_id, state)
+
+    def _clamp(self, partition: int, state: CustomerState) -> bool:
+        """Cap a stored state's event time at the wall clock plus the allowed skew (a state
+        that applied a future-dated event before such events were refused): else it would
+        move its partition's event-time clock again after every restart."""
+        ahead_ms = state.watermark - self._latest
+        if not state.cap_watermarks(self._latest):
+            return False
+        self._metrics.event_time_clamped.inc()
+        if partition not in self._clamp_logged:
+            self._clamp_logged.add(partition)
+            log.warning("input partition %d: a stored customer state's event time was %.0f s "
+                        "beyond the wall clock plus MAX_EVENT_SKEW_SECONDS; clamped there "
+                        "(predelinq_event_time_clamped_total counts them all)", partition,
+                        ahead_ms / 1000, extra={"partition": partition})
+        return True
 
     def _index_state(self, partition: int, customer_id: str, state: CustomerState) -> None:
         self.deadlines.schedule(partition, customer_id, next_deadline(state, state.watermark))
@@ -320,6 +344,10 @@ class BatchProcessor:
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
+
+    def _latest_ms(self) -> int:
+        """The latest event time accepted now: the wall clock plus the allowed skew."""
+        return self._now_ms() + self._skew_ms
 
     def _dead_letter(self, result: BatchResult, record: InputRecord, error: InputError) -> None:
         letter = DeadLetter(
@@ -366,14 +394,23 @@ class BatchProcessor:
     def process(self, records: Sequence[InputRecord], store: StateStore) -> BatchResult:
         result = BatchResult()
         self._metrics.batch_size.observe(len(records))
+        self._latest = self._latest_ms()
         by_customer = self._decode(records, result)
         for partition in {r.partition for r in records} - self._indexed - self._indexing.keys():
             self._indexing[partition] = _Indexing(iter(store.items(partition)))
         batch = _Scoring()
         contacts = _Contacts(self._metrics)
         touched = self._apply(by_customer, store, batch, result, contacts)
-        for partition in {items[0][0].partition for items in by_customer.values()}:
+        partitions = sorted({items[0][0].partition for items in by_customer.values()})
+        for partition in partitions:
             self._fire_deadlines(partition, store, touched, batch)
+        if batch.timers >= self._max_deadlines and any(
+                self.deadlines.has_due(p) for p in partitions):
+            self._metrics.absence_deferred.inc()
+        now_ms = self._latest - self._skew_ms
+        for partition in partitions:
+            self._metrics.event_time_lead.labels(str(partition)).set(
+                (self.deadlines.stream_time(partition) - now_ms) / 1000)
         if batch.pending:
             self._score(batch.pending, batch.vectors, result, store, contacts)
         contacts.write_changed(store)
@@ -391,6 +428,10 @@ class BatchProcessor:
                     raise KeyMismatchError()
                 if self._placement is not None:
                     self._placement.check(record, record.key)
+                # customer flags dated in the future still protect: see _apply
+                if event.occurred_at > self._latest and not isinstance(event, CustomerFlags):
+                    self._metrics.event_time_rejected.labels(record.topic).inc()
+                    raise EventTimeInFutureError(skew_seconds=self._skew_seconds)
             except InputError as error:
                 self._dead_letter(result, record, error)
                 continue
@@ -403,17 +444,26 @@ class BatchProcessor:
         """One state read and one write per customer; a feature vector per applied event."""
         metrics = self._metrics
         deadlines = self.deadlines
+        latest = self._latest
         touched: dict[str, CustomerState] = {}
         for customer_id, items in by_customer.items():
             partition = items[0][0].partition
             key = customer_id.encode()
-            state = touched[customer_id] = self._load_state(store, partition, key)
+            state, changed = self._read_state(store, partition, key)  # clamped: write it
+            touched[customer_id] = state
             indexing = self._indexing.get(partition)
             if indexing is not None and customer_id not in indexing.seen:
                 indexing.seen.add(customer_id)  # its deadline, before its events pass it
                 self._index_state(partition, customer_id, state)
-            changed = False
             for record, event in items:
+                if event.occurred_at > latest:  # customer flags (the others dead-lettered)
+                    # what they set protects at once; they clear nothing, pass no deadline
+                    assert isinstance(event, CustomerFlags)
+                    contacts.apply_flags(store, partition, event, latest)
+                    metrics.event_time_rejected.labels(record.topic).inc()
+                    self._dead_letter(result, record, EventTimeInFutureError(
+                        skew_seconds=self._skew_seconds, applied_flags=True))
+                    continue
                 # a deadline this event's time passes fires first, with the state before it
                 due = deadlines.pop_if_due(partition, customer_id, event.occurred_at)
                 while due is not None:
@@ -434,23 +484,27 @@ class BatchProcessor:
                     metrics.late_events.inc()
                     self._dead_letter(result, record, LateEventError())
                 elif isinstance(event, CustomerFlags):  # no feature: the contact policy's input
-                    contacts.apply_flags(store, partition, event)
+                    contacts.apply_flags(store, partition, event, latest)
             if changed:
                 store.put(partition, key, state.to_bytes())
         return touched
 
     def _fire_deadlines(self, partition: int, store: StateStore,
                         touched: dict[str, CustomerState], batch: _Scoring) -> None:
-        """Rescore customers whose absence deadline the partition's event time has passed."""
-        fired = self.deadlines.due(partition)
+        """Rescore customers whose absence deadline the partition's event time has passed,
+        up to ``max_deadlines_per_batch`` rescorings in the batch (the ones its events passed
+        included); the rest stay due and fire in the partition's next batches."""
+        fired = self.deadlines.due(partition, self._max_deadlines - batch.timers)
         while fired:
             for due in fired:
                 state = touched.get(due.customer_id) or self._load_state(
                     store, partition, due.customer_id.encode())
                 self._fire(due, state, batch)
-            fired = self.deadlines.due(partition)  # a fired deadline may schedule a due one
+            # a fired deadline may schedule a due one
+            fired = self.deadlines.due(partition, self._max_deadlines - batch.timers)
 
     def _fire(self, due: DueDeadline, state: CustomerState, batch: _Scoring) -> None:
+        batch.timers += 1
         batch.add(_Pending(due.customer_id, due.partition, TIMER_TOPIC,
                            f"{due.kind}@{due.at_ms}", due.at_ms),
                   feature_vector(state, due.at_ms))
@@ -458,15 +512,21 @@ class BatchProcessor:
         self._metrics.absence_rescores.labels(due.kind).inc()
 
     def _load_state(self, store: StateStore, partition: int, key: bytes) -> CustomerState:
+        return self._read_state(store, partition, key)[0]
+
+    def _read_state(self, store: StateStore, partition: int,
+                    key: bytes) -> tuple[CustomerState, bool]:
+        """The stored state, its event time clamped (see ``_clamp``), and whether it was."""
         raw = store.get(partition, key)
         if raw is None:
-            return CustomerState()
+            return CustomerState(), False
         try:
-            return CustomerState.from_bytes(raw)
+            state = CustomerState.from_bytes(raw)
         except StateFormatError as exc:
             self._metrics.state_errors.inc()
             log.error("customer state unreadable, starting afresh: %s", exc)
-            return CustomerState()
+            return CustomerState(), False
+        return state, self._clamp(partition, state)
 
     def _score(self, pending: list[_Pending], vectors: list[list[float]],
                result: BatchResult, store: StateStore, contacts: _Contacts) -> None:
@@ -500,7 +560,7 @@ class BatchProcessor:
                 self._metrics.challenger_score_difference.observe(shadow_score - score)
             risk = RiskScore(
                 event_id=score_event_id(customer, item.topic, item.trigger_event_id,
-                                        model.version),
+                                        model.version, key=self._id_key),
                 customer_id=customer,
                 scored_at=now,
                 as_of=item.as_of,
@@ -531,18 +591,18 @@ class BatchProcessor:
                 decision = policy.decide_arrears(
                     customer_id=customer, days_past_due=days_past_due,
                     roll_probability=float(scored.roll[i]), hardship=bool(scored.hardship[i]),
-                    at_ms=item.as_of, now_ms=now, contact=contact)
+                    now_ms=now, contact=contact)
             else:
                 decision = policy.decide(
                     customer_id=customer, score=score, band=band, reasons=reasons[i],
-                    at_ms=item.as_of, now_ms=now, contact=contact)
+                    now_ms=now, contact=contact)
             if decision is None:
                 continue
             intervention = Intervention(
                 intervention_id=intervention_id(customer, item.topic, item.trigger_event_id,
                                                 model_version=model.version,
                                                 policy_version=policy.version,
-                                                action=decision.action),
+                                                action=decision.action, key=self._id_key),
                 customer_id=customer,
                 created_at=now,
                 action=decision.action,

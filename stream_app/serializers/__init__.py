@@ -15,6 +15,7 @@ from ._codec import (
 from ._errors import (
     AvroBodyError,
     DecodeError,
+    EventTimeInFutureError,
     IncompatibleSchemaError,
     InputError,
     InvalidValueError,
@@ -45,6 +46,7 @@ __all__ = [
     "AvroBodyError",
     "AvroCodec",
     "DecodeError",
+    "EventTimeInFutureError",
     "IncompatibleSchemaError",
     "InputDecoder",
     "InputError",

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AvroBodyError",
     "DecodeError",
+    "EventTimeInFutureError",
     "IncompatibleSchemaError",
     "InputError",
     "InvalidValueError",
@@ -131,3 +132,17 @@ class LateEventError(InputError):
     def __init__(self) -> None:
         super().__init__("occurred_at is older than the customer's latest event time minus "
                          "the lateness bound (35 days)")
+
+
+class EventTimeInFutureError(InputError):
+    """The event claims a time further ahead of the worker's wall clock than
+    ``MAX_EVENT_SKEW_SECONDS``: applied, it would move its partition's event-time clock (and
+    fire every absence deadline on it) and its customer's watermark into the future."""
+
+    reason = "event_time_in_future"
+
+    def __init__(self, *, skew_seconds: float, applied_flags: bool = False) -> None:
+        detail = (" (its protective customer flags were applied, its clearing of flags was "
+                  "not)" if applied_flags else "")
+        super().__init__(f"occurred_at is more than {skew_seconds:g} s ahead of the worker's "
+                         f"wall clock (MAX_EVENT_SKEW_SECONDS){detail}")

@@ -390,12 +390,12 @@ def run(policy: InterventionPolicy, *, customer: str, code: str | None, band: st
     state = ContactState()
     for prior_code, days in priors:
         prior = policy.decide(customer_id=customer, score=90, band="HIGH",
-                              reasons=reasons(prior_code), at_ms=AT - days * DAY, now_ms=NOW,
+                              reasons=reasons(prior_code), now_ms=NOW - days * DAY,
                               contact=state)
         assert prior is not None
         assert prior.rule is None
     d = policy.decide(customer_id=customer, score=90, band=band,  # type: ignore[arg-type]
-                      reasons=reasons(code), at_ms=AT, now_ms=NOW, contact=state)
+                      reasons=reasons(code), now_ms=NOW, contact=state)
     assert isinstance(d, Decision)
     assert (d.expires_at - NOW) % DAY == 0
     return (d.action, d.channel, d.priority, (d.expires_at - NOW) // DAY, d.experiment_arm,
@@ -525,7 +525,7 @@ def test_a_cap_of_32_contacts_is_enforced(tmp_path: Path) -> None:
     policy = InterventionPolicy(load_policy(write(tmp_path, data)), enabled=True, threshold=0)
     state = ContactState()
     rules = [policy.decide(customer_id=TREATMENT_ID, score=90, band="HIGH", reasons=(),
-                           at_ms=AT + i * 3_600_000, now_ms=NOW, contact=state).rule  # type: ignore[union-attr]
+                           now_ms=NOW + i * 3_600_000, contact=state).rule  # type: ignore[union-attr]
              for i in range(40)]
     assert rules == [None] * 32 + ["cap_30d"] * 8
 

@@ -53,8 +53,11 @@ def state_of(flags: int = 0, flags_at: int = 0,
     pytest.param([(100, ("opt_out_contact",))], 1, 100, [True], id="first-event"),
     pytest.param([(100, ("opt_out_contact",)), (200, ("vulnerable",))], 2, 200, [True, True],
                  id="newer-replaces-not-merges"),
-    pytest.param([(200, ("opt_out_contact",)), (100, ("vulnerable", "deceased"))], 1, 200,
-                 [True, False], id="older-ignored"),
+    # a protection takes effect whatever its event time: an older event adds its flags
+    pytest.param([(200, ("opt_out_contact",)), (100, ("vulnerable", "deceased"))], 11, 200,
+                 [True, True], id="older-adds-the-flags-it-sets"),
+    pytest.param([(200, ("opt_out_contact",)), (100, ("opt_out_contact",))], 1, 200,
+                 [True, False], id="older-adding-nothing-new-unchanged"),
     pytest.param([(300, ("bankruptcy",)), (299, ())], 16, 300, [True, False],
                  id="older-clearing-event-ignored"),
     pytest.param([(200, ("opt_out_contact",)), (200, ("hardship_plan",))], 4, 200,
@@ -64,11 +67,14 @@ def state_of(flags: int = 0, flags_at: int = 0,
     pytest.param([(100, ("opt_out_contact",)), (100, ("opt_out_contact",))], 1, 100,
                  [True, False], id="same-event-twice-unchanged"),
     pytest.param([(300, ("vulnerable",)), (100, ("opt_out_contact",)), (200, ("deceased",))],
-                 2, 300, [True, False, False], id="out-of-order-newest-wins"),
+                 11, 300, [True, True, True], id="out-of-order-older-ones-add"),
+    pytest.param([(100, ("vulnerable",)), (300, ("opt_out_contact",)), (200, ())],
+                 1, 300, [True, True, False], id="out-of-order-newest-clears"),
     pytest.param([(50, ())], 0, 50, [True], id="all-false-first-event-moves-the-clock"),
 ])
-def test_flags_newest_wins(events: list[tuple[int, tuple[str, ...]]], flags: int, flags_at: int,
-                           changed: list[bool]) -> None:
+def test_flags_newest_replaces_older_add(events: list[tuple[int, tuple[str, ...]]],
+                                         flags: int, flags_at: int,
+                                         changed: list[bool]) -> None:
     state = ContactState()
     assert [state.apply_flags(flags_event(at, *fields)) for at, fields in events] == changed
     assert (state.flags, state.flags_at) == (flags, flags_at)
@@ -273,3 +279,42 @@ def test_action_codes_are_the_stored_order() -> None:
 def test_arrears_action_codes_read_back(code: int) -> None:
     data = b"\x01\x00" + le(0, 8) + b"\x01" + le(T0, 8) + bytes([code])
     assert ContactState.from_bytes(data).contacts == [(T0, ACTIONS[code])]
+
+
+# --- flags dated in the future or the past (security review H2) ----------------------------------
+
+LATEST = T0 + 300_000  # wall clock plus the allowed skew
+
+
+@pytest.mark.parametrize(("events", "flags", "flags_at"), [
+    pytest.param([(T0, ()), (T0 + 400 * DAY, ("opt_out_contact",))], 1, T0,
+                 id="future-opt-out-applies-at-once-and-moves-no-flags-time"),
+    pytest.param([(T0, ("deceased",)), (T0 + 400 * DAY, ())], 8, T0,
+                 id="future-event-clears-nothing"),
+    pytest.param([(T0 + 400 * DAY, ()), (T0 - DAY, ("opt_out_contact",))], 1, T0 - DAY,
+                 id="a-future-clear-cannot-hold-off-a-later-real-flag"),
+    pytest.param([(T0, ()), (T0 - 20 * 365 * DAY, ("vulnerable",))], 2, T0,
+                 id="far-past-flag-applies"),
+])
+def test_flags_beyond_the_latest_time_add_protection_and_clear_nothing(
+        events: list[tuple[int, tuple[str, ...]]], flags: int, flags_at: int) -> None:
+    state = ContactState()
+    for at, fields in events:
+        state.apply_flags(flags_event(at, *fields), LATEST)
+    assert (state.flags, state.flags_at) == (flags, flags_at)
+
+
+def test_a_stored_flags_time_beyond_the_latest_time_does_not_hold_off_newer_flags() -> None:
+    state = state_of(FLAG_VULNERABLE, T0 + 400 * DAY)  # stored before such events were refused
+    assert state.apply_flags(flags_event(T0, "opt_out_contact"), LATEST)  # older: adds
+    assert (state.flags, state.flags_at) == (FLAG_VULNERABLE | FLAG_OPT_OUT, LATEST)
+    later = LATEST + DAY  # a day on: the next flags event replaces them as usual
+    assert state.apply_flags(flags_event(later - 60_000, "deceased"), later)
+    assert (state.flags, state.flags_at) == (FLAG_DECEASED, later - 60_000)
+
+
+def test_contacts_recorded_after_now_count_as_made_now() -> None:
+    state = state_of(contacts=[(T0 - DAY, "PAYMENT_REMINDER"), (T0 + 400 * DAY, "OTHER")])
+    state.made_by(T0)
+    assert state.contacts == [(T0 - DAY, "PAYMENT_REMINDER"), (T0, "OTHER")]
+    assert state.contacts_since(T0 - 7 * DAY, T0) == 2

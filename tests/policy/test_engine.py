@@ -1,8 +1,9 @@
 """InterventionPolicy: the contact rules of the module docstring, one table row per rule/flag.
 
 Expectations are written by hand from the documented rules and the default policy
-(docs/policy.md), never produced by the code under test. Event time (``at_ms``) drives the
-cooldowns and caps, wall-clock time (``now_ms``) the expiry.
+(docs/policy.md), never produced by the code under test. The wall-clock time of the decision
+(``now_ms``) drives the cooldowns, the caps and the expiry; no event time does (the helpers'
+``at`` only sets ``now_ms`` an hour and a bit later).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def decide(policy: InterventionPolicy, contact: ContactState, *, code: str | Non
            band: str = "HIGH", score: int | None = None, at: int = AT, now: int | None = None,
            customer: str = TREATMENT_ID) -> Decision | None:
     return policy.decide(customer_id=customer, score=SCORE_IN[band] if score is None else score,
-                         band=band, reasons=reasons_for(code), at_ms=at,
+                         band=band, reasons=reasons_for(code),
                          now_ms=at + (NOW - AT) if now is None else now, contact=contact)
 
 
@@ -237,7 +238,7 @@ def test_action_follows_the_top_reason(code: str | None, action: str) -> None:
     assert decision.action == action
     assert (decision.actionable, decision.rule, decision.experiment_arm) == (
         True, None, "TREATMENT")
-    assert state.contacts == [(AT, action)]
+    assert state.contacts == [(NOW, action)]
 
 
 def test_the_action_table_is_the_whole_default_mapping() -> None:
@@ -292,7 +293,7 @@ def test_channel_by_action_overrides_the_band(code: str, band: str, channel: str
 ])
 def test_expiry_counts_from_the_wall_clock(code: str | None, flags: tuple[str, ...],
                                            days: int) -> None:
-    now = AT + 5 * DAY + 17  # far from the event time: expiry must not use at_ms
+    now = AT + 5 * DAY + 17  # the expiry counts from the wall clock
     decision = must_decide(engine(), flagged(*flags), code=code, now=now)
     assert decision.expires_at == now + days * DAY
 
@@ -317,7 +318,7 @@ def test_flags_suppress_without_recording_a_contact(flag: str, customer: str) ->
     set_flags(state, at=2)
     after = must_decide(policy, state, code="R_FAILED_DD", at=AT + 1, customer=customer)
     assert after.rule is None
-    assert state.contacts == [(AT + 1, "PAYMENT_REMINDER")]
+    assert state.contacts == [(NOW + 1, "PAYMENT_REMINDER")]
 
 
 @pytest.mark.parametrize(("flags", "rule"), [
@@ -362,7 +363,7 @@ def test_vulnerable_customers_go_to_the_specialist_team(code: str | None, band: 
         "SPECIALIST_CALL", "CALL", "HIGH")
     assert (decision.actionable, decision.rule, decision.experiment_arm) == (
         True, "vulnerable", "TREATMENT")
-    assert state.contacts == [(AT, "SPECIALIST_CALL")]
+    assert state.contacts == [(NOW, "SPECIALIST_CALL")]
 
 
 def test_the_vulnerable_route_comes_from_the_policy_file() -> None:
@@ -373,7 +374,7 @@ def test_the_vulnerable_route_comes_from_the_policy_file() -> None:
     assert (decision.action, decision.channel, decision.priority, decision.rule) == (
         "BUDGETING_SUPPORT", "LETTER", "URGENT", "vulnerable")
     assert decision.expires_at == NOW + 7 * DAY
-    assert state.contacts == [(AT, "BUDGETING_SUPPORT")]
+    assert state.contacts == [(NOW, "BUDGETING_SUPPORT")]
 
 
 @pytest.mark.parametrize(("prior", "age", "vulnerable_rule", "plain_rule"), [
@@ -443,8 +444,8 @@ def test_cooldown_per_action(prior: str, age: int, action: str, rule: str | None
     assert decision.action == action
     if rule is None:
         assert (decision.actionable, decision.rule) == (True, None)
-        kept = [(AT - age, prior)] if age < 30 * DAY else []  # memory: 30 days
-        assert state.contacts == [*kept, (AT, action)]
+        kept = [(NOW - age, prior)] if age < 30 * DAY else []  # memory: 30 days
+        assert state.contacts == [*kept, (NOW, action)]
     else:
         expect_suppressed(decision, state, 1, rule)
 
@@ -486,7 +487,7 @@ def test_contact_caps(priors: tuple[tuple[str, int], ...], rule: str | None) -> 
     decision = must_decide(policy, state, code="R_FAILED_DD")  # no reminder in the history
     if rule is None:
         assert (decision.actionable, decision.rule) == (True, None)
-        assert state.contacts[-1] == (AT, "PAYMENT_REMINDER")
+        assert state.contacts[-1] == (NOW, "PAYMENT_REMINDER")
     else:
         expect_suppressed(decision, state, before, rule)
 
@@ -502,6 +503,27 @@ def test_suppressed_decisions_do_not_count_towards_the_caps() -> None:
     assert (decision.actionable, decision.rule) == (True, None)
 
 
+def test_caps_and_cooldowns_count_contacts_by_the_decision_wall_clock() -> None:
+    """The decision takes no event time: triggers dated days apart but decided at one
+    moment (a backfill, or a producer dating events ahead) get one contact, not one each."""
+    policy = engine()
+    state = ContactState()
+    first = must_decide(policy, state, code="R_FAILED_DD", now=NOW)
+    assert (first.actionable, state.contacts) == (True, [(NOW, "PAYMENT_REMINDER")])
+    for code, rule in (("R_FAILED_DD", "cooldown"), ("R_SALARY_DELAY", "cap_7d")):
+        expect_suppressed(decide(policy, state, code=code, now=NOW + 60_000), state, 1, rule)
+
+
+def test_a_contact_stored_at_a_future_event_time_still_counts() -> None:
+    """A contact recorded (before this fix) at a trigger's far-future event time would have
+    fallen outside every window: it counts as made by now."""
+    policy = engine()
+    state = ContactState()
+    state.record(NOW + 400 * DAY, "PAYMENT_REMINDER", 30 * DAY)
+    expect_suppressed(decide(policy, state, code="R_FAILED_DD", now=NOW), state,
+                      [(NOW, "PAYMENT_REMINDER")], "cooldown")
+
+
 def test_history_is_pruned_to_the_policy_memory() -> None:
     # default memory: the longest cooldown or cap window, 30 days
     policy = engine()
@@ -509,8 +531,8 @@ def test_history_is_pruned_to_the_policy_memory() -> None:
     must_decide(policy, state, code="R_SALARY_DELAY", at=AT)
     must_decide(policy, state, code="R_FAILED_DD", at=AT + 8 * DAY)
     must_decide(policy, state, code="R_HIGH_UTILISATION", at=AT + 30 * DAY)
-    assert state.contacts == [(AT + 8 * DAY, "PAYMENT_REMINDER"),
-                              (AT + 30 * DAY, "INSTALMENT_PLAN")]
+    assert state.contacts == [(NOW + 8 * DAY, "PAYMENT_REMINDER"),
+                              (NOW + 30 * DAY, "INSTALMENT_PLAN")]
 
 
 # --- 7. control group ------------------------------------------------------------------------
@@ -590,7 +612,7 @@ def test_control_decisions_are_recorded_not_actionable(
     decision = must_decide(engine(), state, code=code, band=band, customer=CONTROL_ID)
     assert decision == Decision(action, channel, priority, NOW + days * DAY, "CONTROL", False,
                                 None)
-    assert state.contacts == [(AT, action)]
+    assert state.contacts == [(NOW, action)]
 
 
 def test_vulnerable_control_customer_keeps_the_rule() -> None:
@@ -598,7 +620,7 @@ def test_vulnerable_control_customer_keeps_the_rule() -> None:
     decision = must_decide(engine(), state, customer=CONTROL_ID)
     assert (decision.experiment_arm, decision.actionable, decision.rule, decision.action) == (
         "CONTROL", False, "vulnerable", "SPECIALIST_CALL")
-    assert state.contacts == [(AT, "SPECIALIST_CALL")]
+    assert state.contacts == [(NOW, "SPECIALIST_CALL")]
 
 
 # Both arms follow the same cadence: (days after AT, top reason, expected rule).
@@ -627,7 +649,7 @@ def test_both_arms_follow_the_same_cadence(customer: str, arm: str) -> None:
         if rule is None:
             assert decision.experiment_arm == arm
             assert decision.actionable is (arm == "TREATMENT")
-            assert state.contacts[-1] == (AT + day * DAY, decision.action)
+            assert state.contacts[-1] == (NOW + day * DAY, decision.action)
         else:
             expect_suppressed(decision, state, before, rule)
 
@@ -707,7 +729,7 @@ def decide_arrears(policy: InterventionPolicy, contact: ContactState, *, dpd: in
                    roll: float = 0.1, hardship: bool = False, at: int = AT,
                    now: int | None = None, customer: str = TREATMENT_ID) -> Decision | None:
     return policy.decide_arrears(customer_id=customer, days_past_due=dpd, roll_probability=roll,
-                                 hardship=hardship, at_ms=at,
+                                 hardship=hardship,
                                  now_ms=at + (NOW - AT) if now is None else now,
                                  contact=contact)
 
@@ -746,7 +768,7 @@ def test_arrears_decisions_ignore_the_threshold_but_not_the_switch() -> None:
     assert decide(strict, state, score=99, band="CRITICAL") is None
     decision = must_decide_arrears(strict, state)
     assert (decision.action, decision.actionable) == ("ARREARS_REMINDER", True)
-    assert state.contacts == [(AT, "ARREARS_REMINDER")]
+    assert state.contacts == [(NOW, "ARREARS_REMINDER")]
     off, untouched = engine(enabled=False, threshold=0), ContactState()
     for action in ARREARS_ACTIONS:
         case = ARREARS_CASE[action]
@@ -773,7 +795,7 @@ def test_the_arrears_action(dpd: int, roll: float, hardship: bool, action: str) 
     assert decision.action == action
     assert (decision.actionable, decision.rule, decision.experiment_arm) == (
         True, None, "TREATMENT")
-    assert state.contacts == [(AT, action)]
+    assert state.contacts == [(NOW, action)]
 
 
 @pytest.mark.parametrize(("case", "dpd", "channel", "priority", "expiry_days"), [
@@ -862,7 +884,7 @@ def test_vulnerable_arrears_customers_go_to_the_specialist_team(action: str) -> 
     # the route's channel and priority replace those of the action and of the 90+ bucket
     assert decision == Decision("SPECIALIST_CALL", "CALL", "HIGH", NOW + 2 * DAY, "TREATMENT",
                                 True, "vulnerable")
-    assert state.contacts == [(AT, "SPECIALIST_CALL")]
+    assert state.contacts == [(NOW, "SPECIALIST_CALL")]
     # and the specialist call's cooldown (14 days) follows
     again = must_decide_arrears(engine(), state, at=AT + 8 * DAY, **ARREARS_CASE[action])
     expect_suppressed(again, state, 1, "cooldown")
@@ -905,7 +927,7 @@ def test_arrears_cooldowns(prior: str, age: int, action: str, rule: str | None) 
     assert decision.action == action
     if rule is None:
         assert (decision.actionable, decision.rule) == (True, None)
-        assert state.contacts[-1] == (AT, action)
+        assert state.contacts[-1] == (NOW, action)
     else:
         expect_suppressed(decision, state, before, rule)
 
@@ -935,7 +957,7 @@ def test_control_customers_arrears_decisions_are_recorded_not_actionable() -> No
     decision = must_decide_arrears(engine(), state, dpd=45, customer=CONTROL_ID)
     assert decision == Decision("COLLECTIONS_HANDOFF", "CALL", "HIGH", NOW + 5 * DAY, "CONTROL",
                                 False, None)
-    assert state.contacts == [(AT, "COLLECTIONS_HANDOFF")]
+    assert state.contacts == [(NOW, "COLLECTIONS_HANDOFF")]
 
 
 @pytest.mark.parametrize("flags", [
