@@ -41,6 +41,7 @@ from stream_app.observability import WorkerMetrics, logging_config
 from stream_app.partitioning import producer_partitioner
 from stream_app.policy import InterventionPolicy, load_policy
 from stream_app.processing import (
+    DEVELOPMENT_OUTPUT_ID_KEY,
     BatchProcessor,
     InputRecord,
     OutputRecord,
@@ -194,6 +195,11 @@ class WorkerRuntime:
             metrics=self.metrics,
             clock=clock,
             placement=Placement(settings.topic_partitions, settings.kafka_partitioner),
+            max_event_skew_seconds=settings.max_event_skew_seconds,
+            max_deadlines_per_batch=settings.max_deadlines_per_batch,
+            # unset: the documented development key (production requires OUTPUT_ID_KEY)
+            output_id_key=(settings.output_id_key.get_secret_value().encode()
+                           if settings.output_id_key else DEVELOPMENT_OUTPUT_ID_KEY),
         )
         install_hooks()  # before the app creates its consumer
         self.app = self._create_app()
