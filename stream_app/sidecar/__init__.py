@@ -2,8 +2,9 @@
 
 from ._api import SidecarApi
 from ._audit import AuditReader, DatabaseUnavailable
-from ._backend import PredictBackend, PredictUnavailable
+from ._backend import PredictBackend, PredictCall, PredictUnavailable
 from ._config import ApiConfig
+from ._limits import ServerLimits
 from ._server import HealthSource, Sidecar
 
 __all__ = [
@@ -12,7 +13,9 @@ __all__ = [
     "DatabaseUnavailable",
     "HealthSource",
     "PredictBackend",
+    "PredictCall",
     "PredictUnavailable",
+    "ServerLimits",
     "Sidecar",
     "SidecarApi",
 ]

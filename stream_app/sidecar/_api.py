@@ -8,7 +8,9 @@ Routes (under ``API_PREFIX``):
 * ``GET /customers/{customer_id}/interventions?limit=``: the latest interventions.
 * ``GET /openapi.json``: the OpenAPI document (public).
 
-Request id, CORS, rate limit, API key and JSON errors: :mod:`._middleware`.
+Request id, CORS, rate limit, API key and JSON errors: :mod:`._middleware`; signed calls
+forwarded by another worker: :mod:`._forwarding`. Bodies are read from the stream with a size
+limit and a deadline (:mod:`._body`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,20 @@ from stream_app.settings import Settings
 
 from ._audit import AuditReader, DatabaseUnavailable
 from ._auth import ApiKeyAuth
-from ._backend import PredictBackend, PredictUnavailable
+from ._backend import PredictBackend, PredictCall, PredictUnavailable
+from ._body import read_body
 from ._cache import TtlCache
 from ._config import ApiConfig
 from ._cors import CorsPolicy
+from ._forwarding import (
+    HOP_HEADER,
+    PARTITION_HEADER,
+    ForwardRejected,
+    ForwardVerifier,
+    VerifiedForward,
+)
 from ._metrics import ApiMetrics
-from ._middleware import ApiMiddleware
+from ._middleware import CLIENT_KEY, FORWARD_KEY, ApiMiddleware
 from ._openapi import openapi_document
 from ._ratelimit import RateLimiter
 from ._responses import ApiError, json_response
@@ -54,12 +64,14 @@ class SidecarApi:
 
     ``backend`` answers ``/predict``; ``registry`` receives the API's metrics (the worker's
     registry, so that ``/metrics`` shows them); ``clock`` (monotonic seconds) drives the cache,
-    the rate limiter and the re-check of optional database columns.
+    the rate limiter and the re-check of optional database columns; ``wall_clock`` (unix
+    seconds) the timestamps of signed forwarded calls.
     """
 
     def __init__(self, config: ApiConfig, *, backend: PredictBackend,
                  registry: CollectorRegistry, clock: Callable[[], float] = time.monotonic,
-                 audit: AuditReader | None = None) -> None:
+                 audit: AuditReader | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.backend = backend
         self.audit = audit or AuditReader(config.database_url, clock=clock)
@@ -74,25 +86,32 @@ class SidecarApi:
             "openapi": f"{base}/openapi.json",
             "health": f"{base}/health",  # served by the Sidecar itself
         }
+        self.verifier = (ForwardVerifier(config.forward_secret, clock=wall_clock,
+                                         max_skew=config.forward_max_skew)
+                         if config.forward_secret else None)
         self.middleware = ApiMiddleware(
             base=base,
-            auth=ApiKeyAuth(config.api_key, required=config.require_key),
+            auth=ApiKeyAuth(config.keys, required=config.require_key),
             limiter=RateLimiter(config.rate_limit_max, config.rate_limit_window, clock=clock,
                                 max_clients=config.rate_limit_max_clients),
             cors=CorsPolicy(config.cors_origins),
             metrics=self.metrics,
             public_routes=(self.routes["health"], self.routes["openapi"]),
             unlimited_routes=(self.routes["health"],),
+            forward_check=self._verify_forward if self.verifier is not None else None,
+            forwarded_routes=(self.routes["predict"],),
         )
         self._document = openapi_document(config.prefix)
-        if config.require_key and not config.api_key:
-            log.warning("API_KEY is not set: the API refuses every request (401) outside "
-                        "ENVIRONMENT=development")
+        if config.require_key and not config.keys:
+            log.warning("neither API_KEY nor API_KEYS is set: the API refuses every request "
+                        "(401) outside ENVIRONMENT=development")
 
     @classmethod
     def from_settings(cls, settings: Settings, *, backend: PredictBackend,
                       registry: CollectorRegistry,
                       clock: Callable[[], float] = time.monotonic) -> SidecarApi:
+        """Raises :class:`~stream_app.settings.ConfigurationError` as
+        :meth:`ApiConfig.from_settings` does."""
         return cls(ApiConfig.from_settings(settings), backend=backend, registry=registry,
                    clock=clock)
 
@@ -114,20 +133,54 @@ class SidecarApi:
         await self.audit.close()
 
     # --- handlers ----------------------------------------------------------------------------
+    async def _body(self, request: web.Request) -> bytes:
+        return await read_body(request, limit=MAX_BODY_BYTES,
+                               timeout=self.config.body_read_timeout)
+
+    async def _verify_forward(self, request: web.Request) -> VerifiedForward:
+        """The middleware's check of a signed forwarded ``/predict`` (before any key)."""
+        assert self.verifier is not None
+        try:
+            check_content_type(request.content_type)
+            customer_id = parse_predict_body(await self._body(request))
+        except ApiError as exc:
+            if exc.status in (408, 413):
+                raise
+            raise ForwardRejected("forwarded body not a predict request") from None
+        return self.verifier.verify(request.method, request.path, customer_id,
+                                    request.headers)
+
+    @staticmethod
+    def _call(request: web.Request) -> PredictCall:
+        forward = request.get(FORWARD_KEY)
+        if forward is not None:
+            return PredictCall(client=forward.client, forwarded=True,
+                               partition=forward.partition, verified=True)
+        forwarded = HOP_HEADER in request.headers
+        partition: int | None = None
+        if forwarded:  # unsigned (https forwarding): the key authenticated it
+            raw = request.headers.get(PARTITION_HEADER, "")
+            if not raw.isdigit():
+                raise ApiError(422, f"{PARTITION_HEADER} must be a partition number")
+            partition = int(raw)
+        return PredictCall(client=request.get(CLIENT_KEY), forwarded=forwarded,
+                           partition=partition)
+
     async def predict(self, request: web.Request) -> web.Response:
         check_content_type(request.content_type)
-        if (request.content_length or 0) > MAX_BODY_BYTES:
-            raise ApiError(413, f"the request body must not exceed {MAX_BODY_BYTES} bytes")
-        customer_id = parse_predict_body(await request.read())
-        cached = self.cache.get(customer_id)
+        customer_id = parse_predict_body(await self._body(request))
+        call = self._call(request)
+        # a forwarded call is answered from this worker's current assignment only (the
+        # sending worker caches the answer)
+        cached = None if call.forwarded else self.cache.get(customer_id)
         if cached is not None:
             return json_response({**cached, "cached": True})
         try:
             async with asyncio.timeout(self.config.predict_timeout):
-                raw = await self.backend.predict(customer_id)
+                raw = await self.backend.predict(customer_id, call)
         except PredictUnavailable as exc:
             log.warning("predict unavailable: %s", exc.reason)
-            raise self._unavailable("prediction temporarily unavailable",
+            raise self._unavailable(exc.detail or "prediction temporarily unavailable",
                                     exc.retry_after) from None
         except TimeoutError:
             log.warning("predict timed out after %.1fs", self.config.predict_timeout)

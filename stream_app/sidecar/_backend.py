@@ -3,23 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["PredictBackend", "PredictUnavailable"]
+__all__ = ["DIRECT_CALL", "PredictBackend", "PredictCall", "PredictUnavailable"]
 
 
 class PredictUnavailable(Exception):
     """The backend cannot score now (e.g. while its worker rebalances); answered with 503.
 
     ``reason`` is logged (never shown to the client) and must not contain a customer id;
-    ``retry_after`` becomes the ``Retry-After`` header (whole seconds, at least 1).
+    ``retry_after`` becomes the ``Retry-After`` header (whole seconds, at least 1); ``detail``,
+    when given, is the message shown to the client (no input values either).
     """
 
     def __init__(self, reason: str = "prediction temporarily unavailable",
-                 retry_after: int | None = None) -> None:
+                 retry_after: int | None = None, *, detail: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class PredictCall:
+    """Who asks, and whether the call was forwarded by another worker.
+
+    ``client``: the caller's API key name (``None`` without a key, in development).
+    ``forwarded``: the call carries the hop header; it is answered here or refused, never
+    forwarded again. ``partition``: the partition the sending worker routed it by.
+    ``verified``: the forward's signature was checked (``FORWARD_SECRET``).
+    """
+
+    client: str | None = None
+    forwarded: bool = False
+    partition: int | None = None
+    verified: bool = False
+
+
+DIRECT_CALL = PredictCall()
 
 
 class PredictBackend(Protocol):
@@ -33,4 +55,5 @@ class PredictBackend(Protocol):
     cannot answer for now.
     """
 
-    async def predict(self, customer_id: str) -> Mapping[str, Any] | None: ...
+    async def predict(self, customer_id: str,
+                      call: PredictCall = DIRECT_CALL) -> Mapping[str, Any] | None: ...

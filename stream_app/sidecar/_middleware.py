@@ -4,7 +4,12 @@ and one log line per request.
 It acts on paths under the API prefix only; ``/health``, ``/ready`` and ``/metrics`` pass
 through untouched. ``{API_PREFIX}/health``, the OpenAPI document and answers of the router
 (no such route: 404, method not allowed: 405) need no key; health probes are not rate
-limited.
+limited. The client is the API key's *name* (``API_KEY`` is ``default``, ``API_KEYS`` name
+theirs): its rate-limit bucket and the name logged at DEBUG on success.
+
+A call another worker forwarded with a signature (``FORWARD_SECRET``) is authenticated by that
+signature instead of a key, and not rate limited again (the sending worker counted it in the
+caller's bucket); a signature that does not verify is 401, counted against the address.
 """
 
 from __future__ import annotations
@@ -18,17 +23,21 @@ from aiohttp import web
 
 from ._auth import API_KEY_HEADER, WWW_AUTHENTICATE, ApiKeyAuth
 from ._cors import CorsPolicy
+from ._forwarding import SIGNATURE_HEADER, ForwardRejected, VerifiedForward
 from ._metrics import UNMATCHED_ROUTE, ApiMetrics
 from ._ratelimit import RateLimiter
 from ._request_id import request_id
 from ._responses import ApiError, error_response, from_http_exception
 
-__all__ = ["REQUEST_ID_KEY", "ApiMiddleware"]
+__all__ = ["CLIENT_KEY", "FORWARD_KEY", "REQUEST_ID_KEY", "ApiMiddleware"]
 
 log = logging.getLogger("stream_app.sidecar.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
+CLIENT_KEY = web.RequestKey("api_client", str)  # the name of the key that authenticated
+FORWARD_KEY = web.RequestKey("verified_forward", VerifiedForward)
+ForwardCheck = Callable[[web.Request], Awaitable[VerifiedForward]]
 _OPS_PATHS = frozenset({"/health", "/ready", "/metrics"})  # the sidecar's own, never API
 
 
@@ -42,7 +51,8 @@ class ApiMiddleware:
 
     def __init__(self, *, base: str, auth: ApiKeyAuth, limiter: RateLimiter, cors: CorsPolicy,
                  metrics: ApiMetrics, public_routes: Collection[str],
-                 unlimited_routes: Collection[str]) -> None:
+                 unlimited_routes: Collection[str], forward_check: ForwardCheck | None = None,
+                 forwarded_routes: Collection[str] = ()) -> None:
         self._base = base
         self._auth = auth
         self._limiter = limiter
@@ -50,6 +60,8 @@ class ApiMiddleware:
         self._metrics = metrics
         self._public = frozenset(public_routes)
         self._unlimited = frozenset(unlimited_routes)
+        self._forward_check = forward_check
+        self._forwarded = frozenset(forwarded_routes)
 
     def in_scope(self, request: web.Request) -> bool:
         path = request.path
@@ -64,7 +76,7 @@ class ApiMiddleware:
         route = route_template(request)
         origin = request.headers.get("Origin")
         try:
-            response = await self._guarded(request, handler, route, origin)
+            response = await self._guarded(request, handler, route, origin, rid)
         except ApiError as exc:
             response = error_response(exc, rid)
         except web.HTTPException as exc:  # no route, method not allowed, body too large
@@ -89,24 +101,48 @@ class ApiMiddleware:
         return response
 
     async def _guarded(self, request: web.Request, handler: Handler, route: str,
-                       origin: str | None) -> web.StreamResponse:
+                       origin: str | None, rid: str) -> web.StreamResponse:
         if (request.method == "OPTIONS" and origin
                 and "Access-Control-Request-Method" in request.headers):
             return self._preflight(request, origin)
-        offered = request.headers.get(API_KEY_HEADER)
-        if route not in self._unlimited:
-            wait = self._limiter.hit(self._auth.client(offered, request.remote))
-            if wait is not None:
-                raise ApiError(429, "too many requests; retry later",
-                               headers={"Retry-After": str(wait)})
         # no route or method: the router's 404/405 needs no key (the routes are public in the
         # OpenAPI document anyway), so clients learn what they got wrong
         routed = request.match_info.http_exception is None
-        if routed and route not in self._public and not self._auth.allows(offered):
+        if (routed and self._forward_check is not None and route in self._forwarded
+                and SIGNATURE_HEADER in request.headers):
+            return await self._forwarded_call(request, handler, rid)
+        offered = request.headers.get(API_KEY_HEADER)
+        if route not in self._unlimited:
+            self._limit(self._auth.client(offered, request.remote))
+        name = self._auth.identify(offered)
+        if routed and route not in self._public and self._auth.required and name is None:
             message = (f"{API_KEY_HEADER} header missing" if not offered
                        else f"{API_KEY_HEADER} not valid")
             raise ApiError(401, message, headers={"WWW-Authenticate": WWW_AUTHENTICATE})
+        if name is not None:
+            request[CLIENT_KEY] = name
+            log.debug("request_id=%s authenticated key_name=%s", rid, name)
         return await handler(request)
+
+    async def _forwarded_call(self, request: web.Request, handler: Handler,
+                              rid: str) -> web.StreamResponse:
+        assert self._forward_check is not None
+        try:
+            forward = await self._forward_check(request)
+        except ForwardRejected as exc:
+            log.warning("request_id=%s forwarded call refused: %s", rid, exc.reason)
+            self._limit("addr:" + (request.remote or "unknown"))
+            raise ApiError(401, "forwarded call not valid",
+                           headers={"WWW-Authenticate": WWW_AUTHENTICATE}) from None
+        request[FORWARD_KEY] = forward
+        log.debug("request_id=%s forwarded call verified key_name=%s", rid, forward.client)
+        return await handler(request)
+
+    def _limit(self, client: str) -> None:
+        wait = self._limiter.hit(client)
+        if wait is not None:
+            raise ApiError(429, "too many requests; retry later",
+                           headers={"Retry-After": str(wait)})
 
     def _preflight(self, request: web.Request, origin: str) -> web.Response:
         """204 with the route's methods for a listed origin; 403 for any other origin."""

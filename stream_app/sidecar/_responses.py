@@ -16,6 +16,7 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -31,12 +32,14 @@ class ApiError(Exception):
     """An error answer; ``message`` is shown to the client, so it never holds input values."""
 
     def __init__(self, status: int, message: str, *, code: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None,
+                 close_connection: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or _CODES.get(status, "error")
         self.message = message
         self.headers = dict(headers or {})
+        self.close_connection = close_connection  # e.g. a body not read to its end
 
 
 def json_response(data: Any, *, status: int = 200,
@@ -48,7 +51,10 @@ def json_response(data: Any, *, status: int = 200,
 def error_response(error: ApiError, request_id: str) -> web.Response:
     body = {"error": {"status": error.status, "code": error.code, "message": error.message,
                       "request_id": request_id}}
-    return json_response(body, status=error.status, headers=error.headers)
+    response = json_response(body, status=error.status, headers=error.headers)
+    if error.close_connection:
+        response.force_close()
+    return response
 
 
 def from_http_exception(exc: web.HTTPException) -> ApiError:

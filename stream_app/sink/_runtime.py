@@ -21,7 +21,7 @@ from stream_app.backoff import Backoff, sleep_unless_stopped
 from stream_app.schema_registry import SchemaLearner
 from stream_app.serializers import SchemaCatalog
 from stream_app.settings import Settings
-from stream_app.sidecar import HealthSource, Sidecar
+from stream_app.sidecar import ApiConfig, HealthSource, ServerLimits, Sidecar
 
 from ._batch import INTERVENTIONS, SCORES, Batch, Table, build_batch
 from ._consumer import commit_offsets, start_consumer
@@ -64,6 +64,9 @@ class AuditSink:
             api_prefix=settings.api_prefix,
             host=settings.sidecar_host,
             port=settings.sidecar_port,
+            config=ApiConfig.from_settings(settings),  # the keys of /metrics
+            limits=ServerLimits.from_settings(settings),
+            metric_namespace="predelinq_sink",
         )
 
     # --- health ------------------------------------------------------------------------------

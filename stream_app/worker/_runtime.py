@@ -56,7 +56,7 @@ from stream_app.schema_registry import (
 from stream_app.scoring import DriftMonitor, ScoredBatch, ScoringModel
 from stream_app.serializers import InputDecoder, OutputEncoder, SchemaCatalog
 from stream_app.settings import ProcessingGuarantee, Settings
-from stream_app.sidecar import HealthSource, Sidecar, SidecarApi
+from stream_app.sidecar import HealthSource, ServerLimits, Sidecar, SidecarApi
 
 from ._faust_fixes import apply_faust_fixes, set_fetch_max_wait
 from ._faust_hooks import install_hooks, set_intake, set_quiesce_hook
@@ -251,6 +251,7 @@ class WorkerRuntime:
         self.predict_backend = WorkerPredictBackend(
             app=self.app,
             table=self.table,
+            read_state=self._store.get,  # the partition's own store, pending writes included
             input_topic=settings.topic_transactions,
             partitions=settings.topic_partitions,
             own_url=self.advertised_url,
@@ -260,6 +261,10 @@ class WorkerRuntime:
             bands=self.policy.bands,
             stream_time=self.processor.deadlines.stream_time,
             is_ready=lambda: all(self.readiness().values()),
+            partitioner=settings.kafka_partitioner,
+            forward_secret=(settings.forward_secret.get_secret_value()
+                            if settings.forward_secret else None),
+            forward_allowed_hosts=settings.forward_allowed_hosts,
         )
         self.sidecar = Sidecar(
             metrics=self.metrics,
@@ -273,6 +278,7 @@ class WorkerRuntime:
             port=settings.sidecar_port,
             api=SidecarApi.from_settings(settings, backend=self.predict_backend,
                                          registry=self.metrics.registry),
+            limits=ServerLimits.from_settings(settings),
         )
 
     @property

@@ -32,7 +32,7 @@ def live_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSidecar]
     port = free_port()
     env = {**os.environ, "ENVIRONMENT": "test", "SIDECAR_HOST": "127.0.0.1",
            "SIDECAR_PORT": str(port), "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-           "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+           "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "METRICS_PUBLIC_INFO": "true"}
     log_path: Path = tmp_path_factory.mktemp("sink") / "sink.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "stream_app", "sink"], env=env,

@@ -84,7 +84,8 @@ def production_run(kafka_broker: Any, trained: TrainedFixture, postgres_url: str
                "TOPIC_PARTITIONS": "2", "STATE_STORE_URL": "rocksdb://",
                "ENABLE_INTERVENTIONS": "true", "AUTO_TRIGGER_THRESHOLD": "1",
                "RATE_LIMIT_MAX": str(RATE_LIMIT), "RATE_LIMIT_WINDOW": "60",
-               "CORS_ORIGINS": "https://crm.bank.example", "LOG_LEVEL": "INFO"}
+               "CORS_ORIGINS": "https://crm.bank.example", "LOG_LEVEL": "INFO",
+               "METRICS_PUBLIC_INFO": "false"}
         with WorkerProcess(env, tmp / "worker") as worker, \
                 SinkProcess(env, tmp / "sink") as sink:
             worker.wait_ready(timeout=90)
@@ -101,8 +102,10 @@ def production_run(kafka_broker: Any, trained: TrainedFixture, postgres_url: str
             customer = records[0]["customer_id"]
             port = worker.port
             public = {path: _call(port, "GET", path)[0]
-                      for path in ("/health", "/ready", "/metrics", "/api/v1/health",
+                      for path in ("/health", "/ready", "/api/v1/health",
                                    "/api/v1/openapi.json")}
+            metrics_status = {"worker": _call(port, "GET", "/metrics")[0],
+                              "sink": _call(sink.port, "GET", "/metrics")[0]}
             document = json.loads(urllib.request.urlopen(
                 f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=10).read())
             calls = []
@@ -120,17 +123,17 @@ def production_run(kafka_broker: Any, trained: TrainedFixture, postgres_url: str
             risk = f"/api/v1/customers/{customer}/risk"
             with_key = [_call(port, "GET", risk, key=API_KEY) for _ in range(RATE_LIMIT + 3)]
             metrics_text = {
-                "worker": urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
-                                                 timeout=10).read().decode(),
-                "sink": urllib.request.urlopen(f"http://127.0.0.1:{sink.port}/metrics",
-                                               timeout=10).read().decode(),
-            }
+                name: urllib.request.urlopen(urllib.request.Request(
+                    f"http://127.0.0.1:{p}/metrics", headers={"X-API-Key": API_KEY}),
+                    timeout=10).read().decode()
+                for name, p in (("worker", port), ("sink", sink.port))}
             assert worker.stop() == 0
             assert sink.stop() == 0
         logs = {"worker": worker.log_path.read_text(), "sink": sink.log_path.read_text()}
     return {"records": records, "public": public, "calls": calls, "without": without,
             "wrong": wrong, "with_key": with_key, "metrics": metrics_text, "logs": logs,
-            "interventions": interventions, "database_url": database_url}
+            "interventions": interventions, "database_url": database_url,
+            "metrics_status": metrics_status}
 
 
 def test_the_run_went_end_to_end(production_run: dict[str, Any]) -> None:
@@ -139,8 +142,14 @@ def test_the_run_went_end_to_end(production_run: dict[str, Any]) -> None:
 
 
 def test_public_routes_answer_without_a_key(production_run: dict[str, Any]) -> None:
-    assert production_run["public"] == {"/health": 200, "/ready": 200, "/metrics": 200,
+    assert production_run["public"] == {"/health": 200, "/ready": 200,
                                         "/api/v1/health": 200, "/api/v1/openapi.json": 200}
+
+
+def test_metrics_need_the_key_without_metrics_public_info(
+        production_run: dict[str, Any]) -> None:
+    assert production_run["metrics_status"] == {"worker": 401, "sink": 401}
+    assert "predelinq_" in production_run["metrics"]["worker"]
 
 
 def test_no_protected_call_passes_without_the_right_key(production_run: dict[str, Any]) -> None:

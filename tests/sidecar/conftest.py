@@ -20,10 +20,14 @@ from stream_app.observability import WorkerMetrics
 from stream_app.sidecar import (
     ApiConfig,
     HealthSource,
+    PredictBackend,
+    PredictCall,
     PredictUnavailable,
+    ServerLimits,
     Sidecar,
     SidecarApi,
 )
+from stream_app.sidecar._backend import DIRECT_CALL
 
 KEY = "k" * 24 + "-test-key"
 PREFIX = "/api/v1"
@@ -74,9 +78,12 @@ class FakeBackend:
     unavailable: PredictUnavailable | None = None
     delay: float = 0.0
     calls: list[str] = field(default_factory=list)
+    contexts: list[PredictCall] = field(default_factory=list)
 
-    async def predict(self, customer_id: str) -> Mapping[str, Any] | None:
+    async def predict(self, customer_id: str,
+                      call: PredictCall = DIRECT_CALL) -> Mapping[str, Any] | None:
         self.calls.append(customer_id)
+        self.contexts.append(call)
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.unavailable is not None:
@@ -108,16 +115,32 @@ class Harness:
         return {"X-API-Key": KEY}
 
 
-def build_sidecar(config: ApiConfig, backend: FakeBackend, clock: Callable[[], float],
-                  *, port: int = 0) -> tuple[Sidecar, WorkerMetrics]:
-    metrics = WorkerMetrics()
-    api = SidecarApi(config, backend=backend, registry=metrics.registry, clock=clock)
+def build_sidecar(config: ApiConfig, backend: PredictBackend, clock: Callable[[], float],
+                  *, port: int = 0, limits: ServerLimits | None = None,
+                  wall_clock: Callable[[], float] | None = None,
+                  metrics: WorkerMetrics | None = None,
+                  metrics_max_age: float = 1.0) -> tuple[Sidecar, WorkerMetrics]:
+    metrics = metrics or WorkerMetrics()
+    api = SidecarApi(config, backend=backend, registry=metrics.registry, clock=clock,
+                     wall_clock=wall_clock or clock)
     sidecar = Sidecar(
         metrics=metrics,
         health=HealthSource(model_version=lambda: "v-test",
                             readiness=lambda: {"model_loaded": True}),
-        api_prefix=config.prefix, host="127.0.0.1", port=port, api=api)
+        api_prefix=config.prefix, host="127.0.0.1", port=port, api=api, limits=limits,
+        clock=clock, metrics_max_age=metrics_max_age)
     return sidecar, metrics
+
+
+@contextlib.asynccontextmanager
+async def running_sidecar(sidecar: Sidecar) -> AsyncIterator[str]:
+    """The sidecar listening on a free loopback port (its own server: connection limits and
+    all), as its base URL."""
+    await sidecar.start()
+    try:
+        yield f"http://127.0.0.1:{sidecar.port}"
+    finally:
+        await sidecar.stop()
 
 
 StartApi = Callable[..., Awaitable[Harness]]

@@ -15,7 +15,7 @@ async def test_metrics_use_route_templates(start_api: StartApi) -> None:
     await h.client.get(f"{PREFIX}/customers/C-secret-9/risk", headers=h.auth)
     await h.client.get(f"{PREFIX}/customers/C-secret-9/interventions?limit=0", headers=h.auth)
     await h.client.get(f"{PREFIX}/customers/C-secret-9/nothing", headers=h.auth)
-    text = (await (await h.client.get("/metrics")).text())
+    text = (await (await h.client.get("/metrics", headers=h.auth)).text())
     assert "predelinq_api_requests_total" in generate_latest(h.metrics.registry).decode()
     assert "C-secret-9" not in text
     assert KNOWN not in text

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from stream_app.sidecar import PredictUnavailable
@@ -214,3 +216,47 @@ async def test_concurrent_requests_are_all_answered(start_api: StartApi) -> None
     responses = await asyncio.gather(*[
         h.client.post(URL, json={"customer_id": KNOWN}, headers=h.auth) for _ in range(10)])
     assert {r.status for r in responses} == {200}
+
+
+async def test_a_chunked_body_over_the_limit_is_413_without_reading_it_all(
+        start_api: StartApi) -> None:
+    h = await start_api()
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+        yield b'{"customer_id": "C1", "pad": "'
+        for n in range(1_000):  # 4 MB if it were all read
+            sent.append(n)
+            yield b"x" * 4096
+            await asyncio.sleep(0)
+        yield b'"}'
+
+    try:
+        response = await h.client.post(URL, data=chunks(), headers={
+            **h.auth, "Content-Type": "application/json"})
+        status = response.status
+        assert_error(await response.json(), 413, "payload_too_large")
+    except aiohttp.ClientError:  # the server closed the connection once it had answered
+        status = 413
+    assert status == 413
+    assert len(sent) < 64  # 16 KiB is 4 chunks; aiohttp alone reads 1 MiB (256) first
+    assert h.backend.calls == []
+
+
+async def test_debug_logs_of_the_predict_path_hold_neither_personal_data_nor_the_key(
+        start_api: StartApi, caplog: pytest.LogCaptureFixture) -> None:
+    customer = "CUST-0000042"
+
+    class LeakyBackend(FakeBackend):
+        async def predict(self, customer_id: str, call: Any = None) -> Any:
+            raise RuntimeError(f"no state for customer_id={customer_id} (key {KEY})")
+
+    h = await start_api(backend=LeakyBackend())
+    with caplog.at_level(logging.DEBUG):
+        response = await h.client.post(URL, json={"customer_id": customer}, headers=h.auth)
+    assert response.status == 500
+    text = caplog.text  # messages and tracebacks, every level
+    assert "traceback" in text
+    assert "RuntimeError" in text
+    assert customer not in text
+    assert KEY not in text

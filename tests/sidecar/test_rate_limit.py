@@ -3,6 +3,8 @@ recovery."""
 
 from __future__ import annotations
 
+import hashlib
+
 from stream_app.sidecar._ratelimit import RateLimiter
 
 from .conftest import KEY, KNOWN, PREFIX, FakeClock, StartApi
@@ -75,3 +77,22 @@ def test_limiter_windows_and_memory_bound() -> None:
     assert len(limiter) == 3  # "a" and "b", least recently seen, were forgotten
     assert limiter.hit("e") is None
     assert limiter.hit("e") == 10
+
+
+async def test_each_key_name_has_its_own_bucket(start_api: StartApi) -> None:
+    crm_key, batch_key = "crm-key-0123456789abcdef", "batch-key-0123456789abcdef"
+    entries = tuple(f"{name}:{hashlib.sha256(key.encode()).hexdigest()}"
+                    for name, key in (("crm", crm_key), ("batch", batch_key)))
+    h = await start_api(api_keys=entries, rate_limit_max=2)
+    for key in (crm_key, crm_key):
+        assert (await h.client.post(PREDICT, json={"customer_id": KNOWN},
+                                    headers={"X-API-Key": key})).status == 200
+    assert (await h.client.post(PREDICT, json={"customer_id": KNOWN},
+                                headers={"X-API-Key": crm_key})).status == 429
+    # another client (key name) from the same address has its own budget
+    assert (await h.client.post(PREDICT, json={"customer_id": KNOWN},
+                                headers={"X-API-Key": batch_key})).status == 200
+    assert (await h.client.post(PREDICT, json={"customer_id": KNOWN},
+                                headers=h.auth)).status == 200
+    assert h.api.middleware._limiter._windows.keys() == {"key:crm", "key:batch",
+                                                          "key:default"}

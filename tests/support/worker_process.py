@@ -50,6 +50,9 @@ class WorkerProcess:
             "KAFKA_HEARTBEAT_INTERVAL_SECONDS": "1",
             "KAFKA_REBALANCE_TIMEOUT_SECONDS": "10",
             "LOG_LEVEL": "INFO",
+            # /metrics is read without a key here (tests/integration/test_security.py sets
+            # it false and checks that the key is then required)
+            "METRICS_PUBLIC_INFO": "true",
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
