@@ -291,8 +291,28 @@ class Settings(BaseSettings):
     @field_validator("api_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
-        if not value.startswith("/") or (value.endswith("/") and value != "/"):
-            raise ValueError("must start with '/' and not end with '/', e.g. /api/v1")
+        # "/" or "/"-separated segments of [A-Za-z0-9._~-]: a route-pattern character ({x})
+        # or an escape would make the router serve paths the API middleware does not guard
+        if not re.fullmatch(r"/|(/[A-Za-z0-9._~-]+)+", value) or any(
+                set(segment) == {"."} for segment in value.split("/") if segment):
+            raise ValueError("must be '/' or '/'-separated segments of [A-Za-z0-9._~-] (no "
+                             "'{', '}', '%', dot segments or trailing '/'), e.g. /api/v1")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # an origin is scheme://host[:port]: no path, no wildcard but the literal "*"
+        origin = re.compile(
+            r"[A-Za-z][A-Za-z0-9+.-]*://"
+            r"([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+            r"|\[[0-9A-Fa-f:.]+\])"
+            r"(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]"
+            r"|6553[0-5]))?")
+        for position, entry in enumerate(value, start=1):
+            if entry != "*" and not origin.fullmatch(entry):
+                raise ValueError(f"entry {position} is not an origin: scheme://host[:port] "
+                                 "without a path (only '*' alone allows any origin)")
         return value
 
     @field_validator("log_level")

@@ -516,3 +516,50 @@ def test_readme_configuration_table_lists_exactly_the_settings(repo_root: Path) 
     assert not stray, f"README documents variables that Settings does not read: {sorted(stray)}"
     missing = known - documented
     assert not missing, f"Settings fields missing from the README table: {sorted(missing)}"
+
+
+# --- issue 20: API_PREFIX and CORS_ORIGINS are validated (sidecar hardening) -----------------
+@pytest.mark.parametrize("prefix", ["/api/{x}", "/{tail:.*}", "/api/%7Bx%7D", "/api/v1/",
+                                    "api/v1", "/api//v1", "/api/..", "/a b", "/api/*"])
+def test_an_api_prefix_with_route_pattern_characters_is_refused(
+        monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
+    monkeypatch.setenv("API_PREFIX", prefix)
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    assert refused.value.problems[0].startswith("API_PREFIX:")
+
+
+@pytest.mark.parametrize("prefix", ["/", "/api/v1", "/risk-api/v2.1", "/a_b/~c"])
+def test_plain_api_prefixes_are_accepted(monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
+    monkeypatch.setenv("API_PREFIX", prefix)
+    assert load_settings().api_prefix == prefix
+
+
+@pytest.mark.parametrize("origins", [
+    "https://crm.bank.example", "http://localhost:3000", "https://[::1]:8443",
+    "https://a.example,https://b.example:8443", "*", "capacitor://localhost"])
+def test_cors_origins_that_are_origins_are_accepted(monkeypatch: pytest.MonkeyPatch,
+                                                    origins: str) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", origins)
+    assert ",".join(load_settings().cors_origins) == origins
+
+
+@pytest.mark.parametrize("origins", [
+    "https://crm.bank.example/", "https://crm.bank.example/app", "crm.bank.example",
+    "https://*.bank.example", "https://crm.bank.example,*.example", "https://a.example:0",
+    "https://a.example:65536", "https://a..example", "https://a.example?x=1",
+    "https://user@a.example", "null"])
+def test_cors_origins_that_are_not_origins_are_refused(monkeypatch: pytest.MonkeyPatch,
+                                                       origins: str) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", origins)
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    (problem,) = refused.value.problems
+    assert problem.startswith("CORS_ORIGINS:")
+    assert "scheme://host[:port]" in problem
+
+
+def test_a_cors_wildcard_is_still_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch)
+    monkeypatch.setenv("CORS_ORIGINS", "https://crm.bank.example,*")
+    assert any("CORS_ORIGINS" in p for p in _problems())
