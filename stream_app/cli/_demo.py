@@ -217,13 +217,24 @@ async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> N
         await consumer.stop()
 
 
+def demo_start_ms(days: int, now_ms: int | None = None) -> int:
+    """The first simulated day of the demo's traffic: the simulator's usual start, or earlier
+    when that would put events in the future (the worker dead-letters events dated beyond its
+    wall clock plus MAX_EVENT_SKEW_SECONDS)."""
+    from stream_app.simulate import DAY_MS, DEFAULT_START_MS
+
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    latest_start = (now_ms // DAY_MS - days) * DAY_MS
+    return min(DEFAULT_START_MS, latest_start)
+
+
 async def _run_traffic(settings: Any, args: argparse.Namespace, view: _View,
                        stop: asyncio.Event) -> None:
     from stream_app.kafka import publish_events
     from stream_app.simulate import BankSimulator, SimulationConfig
 
     simulator = BankSimulator(SimulationConfig(customers=args.customers, days=args.days,
-                                               seed=11))
+                                               seed=11, start_ms=demo_start_ms(args.days)))
 
     def progress(count: int) -> None:
         view.published = count

@@ -1,10 +1,11 @@
 """The bank simulator: believable customers' events with a latent stress process, and labels."""
 
-from ._bank import BankSimulator, CustomerTruth
-from ._config import SCENARIOS, STRESS_KINDS, Scenario, SimulationConfig
+from ._bank import DAY_MS, BankSimulator, CustomerTruth
+from ._config import DEFAULT_START_MS, SCENARIOS, STRESS_KINDS, Scenario, SimulationConfig
 from ._figures import SIGNALS, SimulationFigures, render_figures, simulation_figures
 from ._labels import TARGETS, Label, labels_from_truth
 
-__all__ = ["SCENARIOS", "SIGNALS", "STRESS_KINDS", "TARGETS", "BankSimulator", "CustomerTruth",
+__all__ = ["DAY_MS", "DEFAULT_START_MS", "SCENARIOS", "SIGNALS", "STRESS_KINDS", "TARGETS",
+           "BankSimulator", "CustomerTruth",
            "Label", "Scenario", "SimulationConfig", "SimulationFigures", "labels_from_truth",
            "render_figures", "simulation_figures"]
