@@ -89,7 +89,8 @@ class Sidecar:
         self.app.router.add_get("/health", self._health)
         self.app.router.add_get("/ready", self._ready)
         self.app.router.add_get("/metrics", self._metrics)
-        self.app.router.add_get(f"{api_prefix}/health", self._api_health)
+        if self.config.base:  # with API_PREFIX=/ the API's health is /health itself
+            self.app.router.add_get(f"{self.config.base}/health", self._api_health)
         self.api = api
         if api is not None:  # the authenticated API (predict, audit trail) on the same app
             if api.config.prefix != api_prefix:

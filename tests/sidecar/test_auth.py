@@ -197,7 +197,7 @@ def test_plain_prefixes_are_accepted(prefix: str) -> None:
     assert ApiConfig(prefix=prefix).prefix == prefix
 
 
-@pytest.mark.parametrize("prefix", ["/api/v1", "/risk"])
+@pytest.mark.parametrize("prefix", ["/api/v1", "/risk", "/"])
 async def test_every_api_route_requires_the_key(start_api: StartApi, prefix: str) -> None:
     h = await start_api(prefix=prefix)
     base = "" if prefix == "/" else prefix
