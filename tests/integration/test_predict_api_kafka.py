@@ -42,7 +42,9 @@ def test_any_worker_answers_predict_for_any_customer(
     inputs = encode_inputs(records, topics)
     env = {**topics, "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
            "MODEL_PATH": str(trained.path), "TOPIC_PARTITIONS": "4", "API_KEY": KEY,
-           "CACHE_TTL": "0"}
+           "CACHE_TTL": "0",
+           # forwards go over http between the workers: signed, never with the caller's key
+           "FORWARD_SECRET": "integration-forward-secret-0123456789"}
     with WorkerProcess(env, tmp_path / "a") as first, WorkerProcess(env, tmp_path / "b") as second:
         first.wait_ready()
         second.wait_ready()
