@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from stream_app.observability import configure_logging
+from stream_app.observability import configure_logging, redaction_level
 from stream_app.settings import load_settings
 
 from .main import CliError
@@ -18,7 +18,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.database_url is None:
         raise CliError("DATABASE_URL is not set", code=2)
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level,
+                      redact_from=redaction_level(settings))
     from stream_app.sink import PendingMigrationsError, SinkStartupError, run_until_signalled
 
     try:

@@ -19,11 +19,12 @@ def run(args: argparse.Namespace) -> int:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    from stream_app.observability import configure_logging
+    from stream_app.observability import configure_logging, redaction_level
 
     # the same handler faust installs when the worker starts (logging_config), so that what
     # is logged while the worker is built is in LOG_FORMAT too
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level,
+                      redact_from=redaction_level(settings))
     from stream_app.observability import start_allocation_reports
 
     start_allocation_reports(settings.allocation_report_seconds)  # off unless tracing

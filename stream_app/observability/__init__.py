@@ -10,6 +10,7 @@ from ._logging import (
     logging_config,
     redact,
     redact_text,
+    redaction_level,
 )
 from .metrics import WorkerMetrics
 
@@ -25,5 +26,6 @@ __all__ = [
     "logging_config",
     "redact",
     "redact_text",
+    "redaction_level",
     "start_allocation_reports",
 ]

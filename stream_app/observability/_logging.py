@@ -9,7 +9,8 @@
   and in exception texts become ``<redacted:xxxxxxxx>``, a short hash that is stable within a
   process (the same customer reads the same in the logs of one process, for correlation) but
   keyed by a random per-process key, so that the hash cannot be reversed by hashing
-  candidate ids. DEBUG records are left as they are (debug logging is for development).
+  candidate ids. DEBUG records are masked too, except with ``ENVIRONMENT=development``
+  (:func:`redaction_level`), where debugging needs the real identifiers.
 * :func:`redact` is the same masking for code that builds a message itself.
 * :func:`logging_config` is the ``logging.config.dictConfig`` dictionary for ``LOG_FORMAT`` and
   ``LOG_LEVEL`` (the Faust worker takes it as ``faust.Worker(logging_config=...)``);
@@ -29,7 +30,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from stream_app.settings import LogFormat, Settings
+from stream_app.settings import Environment, LogFormat, Settings
 
 __all__ = [
     "SENSITIVE_FIELDS",
@@ -40,6 +41,7 @@ __all__ = [
     "logging_config",
     "redact",
     "redact_text",
+    "redaction_level",
 ]
 
 #: ``extra=`` field names (and ``name=value`` / ``"name": "value"`` spellings in messages)
@@ -152,7 +154,13 @@ class LogHandler(logging.StreamHandler[TextIO]):
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def _config(log_format: LogFormat, level: str | int) -> dict[str, Any]:
+def redaction_level(settings: Settings) -> int:
+    """The lowest level whose records are masked: DEBUG, or INFO in development."""
+    return logging.INFO if settings.environment is Environment.DEVELOPMENT else logging.DEBUG
+
+
+def _config(log_format: LogFormat, level: str | int,
+            redact_from: int = logging.INFO) -> dict[str, Any]:
     formatter: dict[str, Any] = (
         {"()": f"{__name__}.JsonFormatter"} if log_format is LogFormat.JSON
         else {"format": _TEXT_FORMAT})
@@ -160,7 +168,7 @@ def _config(log_format: LogFormat, level: str | int) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"predelinq": formatter},
-        "filters": {"redact": {"()": f"{__name__}.RedactingFilter"}},
+        "filters": {"redact": {"()": f"{__name__}.RedactingFilter", "min_level": redact_from}},
         "handlers": {"predelinq": {
             "class": f"{__name__}.LogHandler",
             "stream": "ext://sys.stderr",
@@ -173,15 +181,16 @@ def _config(log_format: LogFormat, level: str | int) -> dict[str, Any]:
 
 def logging_config(settings: Settings) -> dict[str, Any]:
     """The ``dictConfig`` dictionary for ``LOG_FORMAT`` and ``LOG_LEVEL`` (one handler on
-    stderr, redacting, on the root logger)."""
-    return _config(settings.log_format, settings.log_level)
+    stderr, redacting from :func:`redaction_level` up, on the root logger)."""
+    return _config(settings.log_format, settings.log_level, redaction_level(settings))
 
 
 def _foreign(handlers: Iterable[logging.Handler]) -> bool:
     return any(not isinstance(handler, LogHandler) for handler in handlers)
 
 
-def configure_logging(log_format: LogFormat, level: str | int) -> bool:
+def configure_logging(log_format: LogFormat, level: str | int, *,
+                      redact_from: int = logging.INFO) -> bool:
     """Install predelinq's handler on the root logger, replacing one installed before.
 
     When the root logger has handlers that someone else installed (a test runner, an
@@ -191,5 +200,5 @@ def configure_logging(log_format: LogFormat, level: str | int) -> bool:
     if _foreign(root.handlers):
         root.setLevel(level)
         return False
-    logging.config.dictConfig(_config(log_format, level))
+    logging.config.dictConfig(_config(log_format, level, redact_from))
     return True

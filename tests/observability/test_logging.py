@@ -161,6 +161,30 @@ def test_logging_config_follows_log_format_and_level(monkeypatch: pytest.MonkeyP
     assert "format" in logging_config(load_settings())["formatters"]["predelinq"]
 
 
+@pytest.mark.parametrize(("environment", "debug_masked"), [
+    ("development", False), ("test", True), ("staging", True)])
+def test_debug_records_are_masked_outside_development(
+        monkeypatch: pytest.MonkeyPatch, environment: str, debug_masked: bool) -> None:
+    import logging.config
+
+    monkeypatch.setenv("ENVIRONMENT", environment)
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logging.config.dictConfig(logging_config(load_settings()))
+        handler = next(h for h in root.handlers if isinstance(h, LogHandler))
+        handler_filter = handler.filters[0]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    record = _record("state of customer_id=%s", "CUST-0000042", level=logging.DEBUG,
+                     customer_id="CUST-0000042")
+    assert handler_filter.filter(record) is True  # type: ignore[union-attr]
+    assert ("CUST-0000042" not in record.getMessage()) is debug_masked
+    assert (record.customer_id != "CUST-0000042") is debug_masked
+
+
 def test_log_format_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
     from stream_app.settings import ConfigurationError
 
