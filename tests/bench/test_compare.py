@@ -117,22 +117,41 @@ def _engine(name: str, eps: float, *, cpu: float = 100.0, p99: float = 50.0,
 
 
 def test_targets_met_and_missed_with_margins() -> None:
-    met = assess_targets(_engine("worker", 25_000), _engine("ceiling", 50_000))
-    assert [t["met"] for t in met] == [True, True, True]
+    met = assess_targets(_engine("worker", 25_000, cpu=40.0, rate=12_500.0),
+                         _engine("ceiling", 50_000))
+    assert [t["met"] for t in met] == [True, True, True, True]
     assert met[0]["by"] == "+5,000 events/s (125% of the target)"
-    assert met[1]["by"] == "+10 percentage points"
-    missed = assess_targets(_engine("worker", 2_000, p99=12_100.0),
+    assert met[1]["by"] == "-10 µs (0.8x the bound)"
+    assert met[2]["by"] == "+10 percentage points"
+    missed = assess_targets(_engine("worker", 2_000, cpu=450.0, p99=12_100.0, rate=1_000.0),
                             _engine("ceiling", 8_000))
-    assert [t["met"] for t in missed] == [False, False, False]
+    assert [t["met"] for t in missed] == [False, False, False, False]
     assert missed[0]["by"] == "-18,000 events/s (10% of the target)"
-    assert missed[1]["measured"].startswith("25%")
-    assert missed[2]["by"].startswith("+12,000 ms (121.0x the bound)")
+    assert missed[1]["by"] == "+400 µs (9.0x the bound)"
+    assert missed[2]["measured"].startswith("25%")
+    assert missed[3]["by"].startswith("+12,000 ms (121.0x the bound)")
+    assert "not comparable" not in missed[3]["by"]  # offered at half the capacity
     low_rate = assess_targets(_engine("worker", 30_000, rate=1000.0), None)
-    assert len(low_rate) == 2  # no ceiling: no share of it
-    assert not low_rate[1]["met"]  # a fast p99 at a lower rate does not meet the target
-    assert "not comparable" in low_rate[1]["by"]
-    lagging = assess_targets(_engine("worker", 30_000, caught_up=False), None)
-    assert not lagging[1]["met"]
+    assert len(low_rate) == 3  # no ceiling: no share of it
+    assert not low_rate[2]["met"]  # a fast p99 at a lower load does not meet the target
+    assert "not comparable" in low_rate[2]["by"]
+    lagging = assess_targets(_engine("worker", 30_000, rate=15_000.0, caught_up=False), None)
+    assert not lagging[2]["met"]
+
+
+def test_the_latency_phase_offers_a_share_of_the_measured_capacity() -> None:
+    from bench.compare import Drain, Workload, offered_rate
+
+    drain = Drain(events=10_000, seconds=5.0, events_per_second=2_000.0,
+                  cpu_us_per_event=400.0, complete=True)
+    half = Workload([], [], rate=5_000.0, drain_bound=60.0, load_fraction=0.5)
+    assert offered_rate(half, drain) == 1_000.0
+    assert offered_rate(half, None) == 5_000.0  # no drain figure: the fixed rate
+    fixed = Workload([], [], rate=5_000.0, drain_bound=60.0)
+    assert offered_rate(fixed, drain) == 5_000.0
+    fast = Drain(events=10_000, seconds=0.1, events_per_second=100_000.0,
+                 cpu_us_per_event=10.0, complete=True)
+    assert offered_rate(half, fast) == 5_000.0  # at most the events generated for the phase
 
 
 def test_table_and_section_carry_ratios_machine_and_targets() -> None:
