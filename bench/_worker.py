@@ -330,6 +330,7 @@ class BenchWorker:
         self.env = {
             **os.environ,
             "ENVIRONMENT": "test",
+            "METRICS_PUBLIC_INFO": "true",  # the bench reads /metrics without a key
             "LOG_LEVEL": "INFO",
             "MODEL_PATH": str(model_path),
             "MODEL_WATCH_INTERVAL_SECONDS": "0",
