@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-__all__ = ["Backoff", "sleep_unless_stopped"]
+__all__ = ["Backoff", "retry", "sleep_unless_stopped"]
+
+T = TypeVar("T")
 
 
 class Backoff:
@@ -33,3 +37,18 @@ async def sleep_unless_stopped(seconds: float, stop: asyncio.Event) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     return stop.is_set()
+
+
+async def retry(call: Callable[[], Awaitable[T]], *, retryable: Callable[[Exception], bool],
+                on_retry: Callable[[Exception, float], None], backoff: Backoff) -> T:
+    """``await call()`` until it returns; an exception ``retryable`` accepts is reported to
+    ``on_retry`` with the delay before the next attempt, any other is raised."""
+    while True:
+        try:
+            return await call()
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+            delay = backoff.next_delay()
+            on_retry(exc, delay)
+            await asyncio.sleep(delay)

@@ -13,14 +13,13 @@ dead-lettered for the registry's sake.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from stream_app.backoff import Backoff
+from stream_app.backoff import Backoff, retry
 from stream_app.serializers import MAGIC_BYTE, SchemaCatalog
 
 from ._client import SchemaRegistryClient, SchemaRegistryError
@@ -92,12 +91,11 @@ class SchemaLearner:
         (``on_error`` counts each failure): records wait, none is dead-lettered for the
         registry's sake."""
         pending = list(values)
-        backoff = Backoff(cap=max_delay)
-        while True:
-            try:
-                return await self.learn(pending)
-            except SchemaRegistryError as exc:
-                on_error()
-                delay = backoff.next_delay()
-                log.warning("%s; retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
+
+        def report(exc: Exception, delay: float) -> None:
+            on_error()
+            log.warning("%s; retrying in %.1fs", exc, delay)
+
+        return await retry(lambda: self.learn(pending),
+                           retryable=lambda exc: isinstance(exc, SchemaRegistryError),
+                           on_retry=report, backoff=Backoff(cap=max_delay))

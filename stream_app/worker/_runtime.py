@@ -27,7 +27,7 @@ import faust
 import mode
 import numpy as np
 
-from stream_app.backoff import Backoff
+from stream_app.backoff import Backoff, retry
 from stream_app.events import RecordType
 from stream_app.kafka import (
     CONTACTS_TABLE,
@@ -92,24 +92,19 @@ class _TopicsService(mode.Service):
         self._settings = settings
 
     async def on_start(self) -> None:
-        backoff = Backoff(cap=_TOPIC_RETRY_MAX_SECONDS)
-        while True:
-            try:
-                created = await ensure_topics(self._settings)
-            except Exception as exc:
-                if type(exc).__name__ == "TopicLayoutError":
-                    raise
-                delay = backoff.next_delay()
-                if isinstance(exc, KafkaAuthenticationError):  # the message has no password
-                    log.error("Kafka refused the login, %s; retrying in %.1fs", exc, delay)
-                else:
-                    log.warning("Kafka not reachable yet (%s); retrying in %.1fs",
-                                type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                continue
-            if created:
-                log.info("created topics: %s", ", ".join(created))
-            return
+        def report(exc: Exception, delay: float) -> None:
+            if isinstance(exc, KafkaAuthenticationError):  # the message has no password
+                log.error("Kafka refused the login, %s; retrying in %.1fs", exc, delay)
+            else:
+                log.warning("Kafka not reachable yet (%s); retrying in %.1fs",
+                            type(exc).__name__, delay)
+
+        created = await retry(
+            lambda: ensure_topics(self._settings),
+            retryable=lambda exc: type(exc).__name__ != "TopicLayoutError",
+            on_retry=report, backoff=Backoff(cap=_TOPIC_RETRY_MAX_SECONDS))
+        if created:
+            log.info("created topics: %s", ", ".join(created))
 
 
 class _SchemaRegistryService(mode.Service):
@@ -535,18 +530,16 @@ class WorkerRuntime:
         topics = {RecordType.RISK_SCORE: s.topic_risk_scores,
                   RecordType.INTERVENTION: s.topic_interventions,
                   RecordType.DEADLETTER: s.topic_deadletter}
-        backoff = Backoff(cap=_TOPIC_RETRY_MAX_SECONDS)
-        while True:
-            try:
-                ids = await register_outputs(self._learner.client, self._catalog, topics)
-                break
-            except SchemaRegistryError as exc:
-                if exc.status == 409:  # refused as incompatible: a deployment error
-                    raise
-                self.metrics.schema_registry_errors.inc()
-                delay = backoff.next_delay()
-                log.warning("%s; retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
+        def report(exc: Exception, delay: float) -> None:
+            self.metrics.schema_registry_errors.inc()
+            log.warning("%s; retrying in %.1fs", exc, delay)
+
+        client = self._learner.client
+        ids = await retry(
+            lambda: register_outputs(client, self._catalog, topics),
+            # 409: refused as incompatible, a deployment error
+            retryable=lambda exc: isinstance(exc, SchemaRegistryError) and exc.status != 409,
+            on_retry=report, backoff=Backoff(cap=_TOPIC_RETRY_MAX_SECONDS))
         self.processor.use_encoder(OutputEncoder(self._catalog, s.output_format.value, ids))
         self._output_ids_registered = True
         log.info("output schemas registered: %s", ", ".join(
