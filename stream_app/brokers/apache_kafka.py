@@ -142,8 +142,11 @@ def java_tool_command(main_class: str, *args: str,
     ``org.apache.kafka.tools.ConsoleProducer``) on the resolved jars: the Java client as an
     upstream system's producer runs it."""
     libs = resolve_kafka_jars(version)
+    # the log configuration writes its file under kafka.logs.dir: never the caller's cwd
+    logs = Path(tempfile.gettempdir()) / "predelinq-kafka-tools"
     return [java_executable(), "-Xmx256m", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={_HERE / 'kafka-log4j2.properties'}",
+            f"-Dkafka.logs.dir={logs}",
             "-cp", f"{libs}/*", main_class, *args]
 
 
