@@ -28,6 +28,7 @@ __all__ = [
     "ProcessingGuarantee",
     "SaslMechanism",
     "Settings",
+    "is_plain_api_prefix",
     "load_settings",
 ]
 
@@ -97,6 +98,18 @@ class LogFormat(enum.StrEnum):
 class OutputFormat(enum.StrEnum):
     AVRO = "avro"
     JSON = "json"
+
+
+# "/" or "/"-separated segments of unreserved URL characters: no route pattern ({x}), no
+# percent escapes, no dot segments, so that the sidecar middleware's prefix test sees exactly
+# the paths the router serves under the prefix
+_API_PREFIX = re.compile(r"/|(/[A-Za-z0-9._~-]+)+")
+
+
+def is_plain_api_prefix(prefix: str) -> bool:
+    """True for an API_PREFIX the sidecar can guard: see ``_API_PREFIX``."""
+    return bool(_API_PREFIX.fullmatch(prefix)) and not any(
+        set(segment) == {"."} for segment in prefix.split("/") if segment)
 
 
 def _split_csv(value: Any) -> Any:
@@ -280,7 +293,7 @@ class Settings(BaseSettings):
 
     @field_validator("cors_origins", "api_keys", "forward_allowed_hosts", mode="before")
     @classmethod
-    def _parse_cors(cls, value: Any) -> Any:
+    def _parse_comma_lists(cls, value: Any) -> Any:
         return _split_csv(value)
 
     @field_validator("kafka_partitioner", mode="before")
@@ -293,8 +306,7 @@ class Settings(BaseSettings):
     def _check_prefix(cls, value: str) -> str:
         # "/" or "/"-separated segments of [A-Za-z0-9._~-]: a route-pattern character ({x})
         # or an escape would make the router serve paths the API middleware does not guard
-        if not re.fullmatch(r"/|(/[A-Za-z0-9._~-]+)+", value) or any(
-                set(segment) == {"."} for segment in value.split("/") if segment):
+        if not is_plain_api_prefix(value):
             raise ValueError("must be '/' or '/'-separated segments of [A-Za-z0-9._~-] (no "
                              "'{', '}', '%', dot segments or trailing '/'), e.g. /api/v1")
         return value

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from stream_app.settings import ConfigurationError, Environment, Settings
+from stream_app.settings import ConfigurationError, Environment, Settings, is_plain_api_prefix
 
 from ._keys import ApiKeyEntry, parse_api_keys
 
 __all__ = ["ApiConfig", "check_prefix"]
 
-# "/" or "/"-separated segments of unreserved URL characters: no route pattern ({x}), no
-# percent escapes, no dot segments, so that the middleware's prefix test sees exactly the
-# paths the router serves under the prefix
-_PREFIX = re.compile(r"/|(/[A-Za-z0-9._~-]+)+")
-
-
 def check_prefix(prefix: str) -> str:
     """``prefix`` unchanged, or ``ValueError`` naming ``API_PREFIX`` (never echoing it)."""
-    if not _PREFIX.fullmatch(prefix) or any(
-            set(segment) == {"."} for segment in prefix.split("/") if segment):
+    if not is_plain_api_prefix(prefix):
         raise ValueError("API_PREFIX must be '/' or '/'-separated segments of [A-Za-z0-9._~-] "
                          "(no '{', '}', '%', dot segments or trailing '/'), e.g. /api/v1")
     return prefix
