@@ -5,10 +5,10 @@ Bounded by construction:
 * **weekly buckets** (Monday-based epoch weeks) covering ``HORIZON_WEEKS`` = 13 weeks (91
   days) behind the customer's watermark (the newest event time seen). Features never look
   further back, so older weeks are dropped;
-* **newest-N histories**: salaries (8), and per credit product (at most 8 products) its
+* **newest-N histories**: salaries (8), and per credit product (at most 4 products) its
   statements (6), instalment notices (6), payments (12) and monthly maxima of days past due
   (13 periods of 30 days: a year of arrears history);
-* **deduplication memory**: the 48-bit hashes of the last ``MAX_DEDUP_IDS`` = 48 events applied
+* **deduplication memory**: the 32-bit hashes of the last ``MAX_DEDUP_IDS`` = 24 events applied
   per source, in arrival order (re-deliveries after a crash or a producer retry come soon after
   the original). A duplicate arriving later than that is applied again; documented in
   docs/features.md.
@@ -22,10 +22,12 @@ compared with the newest event *of the same source*. Comparing with the newest e
 source would turn ordinary consumer skew (one topic's backlog read faster than another's)
 into false "late" events.
 
-Serialisation is a fixed-width little-endian ``struct`` layout (one ``pack`` call), with int32
-amounts (saturating at +/-2^31-1 minor units, i.e. 21 million in major units) and epoch
-minutes for product event times. A customer with a card, a loan and a year of busy history
-serialises to about 1.5 KiB (see docs/performance.md).
+Serialisation is the fixed layout of ``_layout`` (version 5, what the worker's batch kernels
+read and write), with int32 amounts (saturating at +/-2^31-1 minor units, i.e. 21 million in
+major units) and epoch minutes for product event times: at most 2 KiB up to three credit
+products (see docs/performance.md). Versions 3 and 4 (a variable-width ``struct`` layout) still
+restore: their 48-bit ids keep their low 32 bits, and what exceeds today's caps (products,
+ids, weekly counts) is cut as the caps would have cut it.
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ DAY_MS = 86_400_000
 MINUTE_MS = 60_000
 HORIZON_WEEKS = 13  # 91 days: the longest feature window
 LATENESS_MS = 35 * DAY_MS  # older than the newest event of its source minus 35 days: too late
-MAX_DEDUP_IDS = 48  # per source, last applied
+MAX_DEDUP_IDS = 24  # per source, last applied
 MAX_SALARIES = 8
-MAX_PRODUCTS = 8
+MAX_PRODUCTS = 4  # the most recently active ones
 MAX_STATEMENTS = 6
 MAX_INSTALMENTS = 6
 MAX_PAYMENTS = 12
@@ -63,9 +65,11 @@ DPD_MONTHS = 13  # 30-day periods of max days-past-due kept (12 months and the c
 SOURCES = 2  # 0: transactions, 1: credit-product payments
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
+COUNT_MAX = 2**16 - 1  # the weekly counts (failed direct debits, NSF declines) saturate here
 BALANCE_NONE = INT32_MIN  # "no balance seen that week" (balances are clamped above it)
-_FORMAT_VERSION = 4
-_READABLE_VERSIONS = (3, 4)  # version 3: no savings column, no product first-seen time
+_FORMAT_VERSION = 5  # stream_app.features._layout.LAYOUT_VERSION
+_LEGACY_VERSION = 4  # the struct layout (``to_bytes_v4``)
+_READABLE_VERSIONS = (3, 4, 5)  # version 3: no savings column, no product first-seen time
 # version, watermark per source, first seen, close balance, close key, and the counts of
 # weeks, salaries, products and dedup ids of each source
 _HEAD = struct.Struct("<BqqqiqBBBBB")
@@ -162,13 +166,17 @@ class CustomerState:
 
         For a state that applied an event dated in the future (before such events were
         refused): its watermark would make the customer's real events "too late" and date its
-        scores in the future. What that event added stays in the state, ignored by features
-        as of earlier times, and counts from its claimed time on."""
+        scores in the future. The weekly buckets after the new watermark's week are dropped
+        (the weeks kept always fit the 13-week window of the fixed layout); what that event
+        added to the histories stays, ignored by features as of earlier times, and counts
+        from its claimed time on."""
         if self.watermark <= latest_ms:
             return False
         self.watermarks = [min(mark, latest_ms) for mark in self.watermarks]
         self.watermark = max(self.watermarks)
         self.first_seen = min(self.first_seen, latest_ms)
+        last_week = week_of_day(self.watermark // DAY_MS)
+        self.weeks = {w: b for w, b in self.weeks.items() if w <= last_week}
         return True
 
     @staticmethod
@@ -179,9 +187,19 @@ class CustomerState:
 
     # --- serialisation ---------------------------------------------------------------------
     def to_bytes(self) -> bytes:
+        """The changelog value: the fixed layout (version 5)."""
+        from ._layout import empty_records, record_bytes, state_to_record
+
+        records = empty_records(1)
+        state_to_record(self, records, 0)
+        return record_bytes(records, 0)
+
+    def to_bytes_v4(self) -> bytes:
+        """The version-4 bytes (the variable-width struct layout before the fixed one): what
+        older workers wrote, for tests that restore them."""
         fmt = [_HEAD.format]
         values: list[int] = [
-            _FORMAT_VERSION, self.watermarks[0], self.watermarks[1], self.first_seen,
+            _LEGACY_VERSION, self.watermarks[0], self.watermarks[1], self.first_seen,
             self.close_balance, self.close_key, len(self.weeks), len(self.salaries),
             len(self.products), len(self.ids[0]), len(self.ids[1]),
         ]
@@ -238,6 +256,33 @@ class CustomerState:
             raise StateFormatError(f"state format {data[:1]!r} is not one of "
                                    f"{_READABLE_VERSIONS}")
         version = data[0]
+        if version == _FORMAT_VERSION:
+            from ._layout import decode_records, empty_records, record_to_state
+
+            records = empty_records(1)
+            try:
+                decode_records([data], records)
+            except ValueError as exc:
+                raise StateFormatError(f"unreadable customer state: {exc}") from None
+            return record_to_state(records, 0)
+        state = cls._decode_struct(data, version)
+        state.fit_caps()
+        return state
+
+    def fit_caps(self) -> None:
+        """Cut what a version-3/4 state holds beyond today's caps, as the caps would have:
+        the most recently active products, the newest ids (their low 32 bits), the weekly
+        counts saturated."""
+        while len(self.products) > MAX_PRODUCTS:
+            stale = min(self.products, key=lambda k: (self.products[k].last_activity_min, k))
+            del self.products[stale]
+        self.ids = [[key & 0xFFFFFFFF for key in ids[-MAX_DEDUP_IDS:]] for ids in self.ids]
+        for bucket in self.weeks.values():
+            for column in (Col.FAILED_DD, Col.NSF_DECLINES):
+                bucket[column] = min(bucket[column], COUNT_MAX)
+
+    @classmethod
+    def _decode_struct(cls, data: bytes, version: int) -> CustomerState:
         columns = _V3_COLUMNS if version == 3 else None
         product_head = _PRODUCT_HEAD_V3 if version == 3 else _PRODUCT_HEAD
         (_, wm0, wm1, first_seen, close_balance, close_key, n_weeks, n_salaries,

@@ -16,6 +16,7 @@ from stream_app.events import CustomerFlags, InputEvent, Payment, Transaction
 
 from ._state import (
     BALANCE_NONE,
+    COUNT_MAX,
     DAY_MS,
     DPD_MONTHS,
     HORIZON_WEEKS,
@@ -91,9 +92,10 @@ def apply_event(state: CustomerState, event: InputEvent) -> Applied:
         return Applied.TOO_LATE
     key = event_key(event)
     ids = state.ids[source]
-    if key in ids:
+    short_key = key & 0xFFFFFFFF  # the dedup memory keeps 32 bits of the key
+    if short_key in ids:
         return Applied.DUPLICATE
-    ids.append(key)
+    ids.append(short_key)
     if len(ids) > MAX_DEDUP_IDS:
         del ids[0]
     if ts > source_mark:
@@ -138,6 +140,11 @@ def _add(bucket: list[int], column: int, amount: int) -> None:
     bucket[column] = INT32_MAX if total > INT32_MAX else total
 
 
+def _count(bucket: list[int], column: int) -> None:
+    if bucket[column] < COUNT_MAX:
+        bucket[column] += 1
+
+
 def _apply_transaction(state: CustomerState, tx: Transaction, key: int) -> None:
     day = tx.occurred_at // DAY_MS
     bucket = _bucket(state, week_of_day(day))
@@ -145,9 +152,9 @@ def _apply_transaction(state: CustomerState, tx: Transaction, key: int) -> None:
         _apply_balance(state, bucket, tx, key)
     if tx.status != "POSTED":
         if tx.decline_reason == "INSUFFICIENT_FUNDS":
-            _add(bucket, Col.NSF_DECLINES, 1)
+            _count(bucket, Col.NSF_DECLINES)
         if tx.channel == "DIRECT_DEBIT" and tx.direction == "DEBIT":
-            _add(bucket, Col.FAILED_DD, 1)
+            _count(bucket, Col.FAILED_DD)
         return
     amount = tx.amount_minor
     category = tx.category
@@ -212,7 +219,7 @@ def _product(state: CustomerState, payment: Payment, at_min: int) -> ProductStat
 def _apply_payment(state: CustomerState, payment: Payment, key: int) -> None:
     at_min = payment.occurred_at // MINUTE_MS
     if payment.kind == "PAYMENT_FAILED":
-        _add(_bucket(state, week_of_day(payment.occurred_at // DAY_MS)), Col.FAILED_DD, 1)
+        _count(_bucket(state, week_of_day(payment.occurred_at // DAY_MS)), Col.FAILED_DD)
     product = _product(state, payment, at_min)
     if product is None:
         return

@@ -1,0 +1,238 @@
+"""The customer state as a fixed layout: one numpy structured record per customer (pure).
+
+The batch kernels (``_kernel_apply``, ``_kernel_vector``) read and write these records in
+place, without a Python object per field; the changelog value is a version byte, the record's
+fixed *core* and the product slots in use (at most ``MAX_PRODUCTS``), so a customer without
+credit products takes ``CORE_BYTES + 1`` bytes and one with four ``STATE_BYTES_MAX``.
+
+Canonical form (so that equal states have equal bytes, whatever the order of their events):
+
+* ``weeks`` is a ring of ``HORIZON_WEEKS`` slots, slot ``week % HORIZON_WEEKS``; an empty slot
+  is all zeros (``week == 0``), a live one has its week number and ``min_balance`` starts at
+  ``BALANCE_NONE``;
+* salaries, ids, products (by key) and each product's histories are compact (entries
+  ``[0, n)``), in the reference's order, and every unused entry is zero.
+
+Weekly bucket columns (``Col``) are split by width: the money sums (``sums``, int32, in
+``SUM_ORDER``) and the two counts (``counts``, uint16: failed direct debits and NSF declines).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._state import (
+    BALANCE_NONE,
+    HORIZON_WEEKS,
+    MAX_DEDUP_IDS,
+    MAX_INSTALMENTS,
+    MAX_PAYMENTS,
+    MAX_PRODUCTS,
+    MAX_SALARIES,
+    MAX_STATEMENTS,
+    DPD_MONTHS,
+    SOURCES,
+    Col,
+    CustomerState,
+    ProductState,
+)
+
+__all__ = [
+    "CORE",
+    "CORE_BYTES",
+    "COUNT_ORDER",
+    "LAYOUT_VERSION",
+    "PRODUCT",
+    "PRODUCT_BYTES",
+    "STATE",
+    "STATE_BYTES_MAX",
+    "SUM_ORDER",
+    "decode_records",
+    "empty_records",
+    "record_bytes",
+    "record_to_state",
+    "state_to_record",
+]
+
+LAYOUT_VERSION = 5
+
+# Col index -> position in ``sums`` / ``counts``
+SUM_ORDER = (Col.INCOME, Col.ESSENTIAL, Col.DISCRETIONARY, Col.ATM_CASH, Col.LENDING_APP_OUT,
+             Col.LENDING_APP_IN, Col.BNPL, Col.GAMBLING, Col.DEBITS, Col.CREDITS,
+             Col.SAVINGS_IN)
+COUNT_ORDER = (Col.FAILED_DD, Col.NSF_DECLINES)
+
+WEEK = np.dtype([
+    ("week", "<u2"),  # Monday-based epoch week (0: empty slot)
+    ("overdrawn", "u1"),  # Col.OVERDRAWN_DAYS: weekday bit mask
+    ("counts", "<u2", (len(COUNT_ORDER),)),
+    ("sums", "<i4", (len(SUM_ORDER),)),
+    ("min_balance", "<i4"),
+])
+STATEMENT = np.dtype([("issued_min", "<i4"), ("balance", "<i4"), ("minimum_due", "<i4"),
+                      ("due_day", "<u2"), ("credit_limit", "<i4")])
+INSTALMENT = np.dtype([("issued_min", "<i4"), ("amount_due", "<i4"), ("due_day", "<u2")])
+DPD_MONTH = np.dtype([("period", "<u2"), ("dpd", "<i2")])
+PRODUCT = np.dtype([
+    ("key", "<u4"),  # 32-bit hash of account_id
+    ("code", "u1"),  # index in ProductState.PRODUCT_CODES
+    ("n_statements", "u1"),
+    ("n_instalments", "u1"),
+    ("n_payments", "u1"),
+    ("n_dpd", "u1"),
+    ("dpd_at_min", "<i4"),  # the newest DELINQUENCY_STATUS: time, tiebreak, days past due
+    ("dpd_tiebreak", "<u4"),
+    ("dpd", "<i2"),
+    ("last_activity_min", "<i4"),
+    ("first_seen_min", "<i4"),
+    ("statements", STATEMENT, (MAX_STATEMENTS,)),
+    ("instalments", INSTALMENT, (MAX_INSTALMENTS,)),
+    ("payments", "<i4", (MAX_PAYMENTS, 2)),  # [paid_min, amount]
+    ("dpd_monthly", DPD_MONTH, (DPD_MONTHS,)),
+])
+_CORE_FIELDS = [
+    ("watermarks", "<i8", (SOURCES,)),
+    ("first_seen", "<i8"),
+    ("close_key", "<i8"),
+    ("close_balance", "<i4"),
+    ("n_salaries", "u1"),
+    ("n_products", "u1"),
+    ("n_ids", "u1", (SOURCES,)),
+    ("weeks", WEEK, (HORIZON_WEEKS,)),
+    ("salary_days", "<u2", (MAX_SALARIES,)),
+    ("salary_amounts", "<i4", (MAX_SALARIES,)),
+    ("ids", "<u4", (SOURCES, MAX_DEDUP_IDS)),  # low 32 bits of the event keys, oldest first
+]
+CORE = np.dtype(_CORE_FIELDS)
+STATE = np.dtype([*_CORE_FIELDS, ("products", PRODUCT, (MAX_PRODUCTS,))])
+CORE_BYTES = CORE.itemsize
+PRODUCT_BYTES = PRODUCT.itemsize
+STATE_BYTES_MAX = 1 + CORE_BYTES + MAX_PRODUCTS * PRODUCT_BYTES
+_VERSION = bytes([LAYOUT_VERSION])
+
+
+def empty_records(count: int) -> np.ndarray:
+    """``count`` empty (cold-start) states."""
+    return np.zeros(count, dtype=STATE)
+
+
+def record_bytes(records: np.ndarray, index: int) -> bytes:
+    """The changelog value of ``records[index]``: version, core, the product slots in use."""
+    raw = records[index : index + 1].tobytes()
+    used = CORE_BYTES + int(records["n_products"][index]) * PRODUCT_BYTES
+    return _VERSION + raw[:used]
+
+
+def decode_records(values: list[bytes], out: np.ndarray) -> None:
+    """Fill ``out[i]`` from ``values[i]`` (layout-version bytes, see ``record_bytes``).
+
+    Raises ValueError naming the first value that is not a version-5 state."""
+    buffer = out.view(np.uint8).reshape(len(out), STATE.itemsize)
+    for i, value in enumerate(values):
+        size = len(value) - 1
+        if (not value or value[0] != LAYOUT_VERSION or size < CORE_BYTES
+                or (size - CORE_BYTES) % PRODUCT_BYTES
+                or (size - CORE_BYTES) // PRODUCT_BYTES > MAX_PRODUCTS):
+            raise ValueError(f"value {i} is not a version-{LAYOUT_VERSION} state")
+        row = buffer[i]
+        row[:size] = np.frombuffer(value, np.uint8, size, 1)
+        row[size:] = 0
+        if (size - CORE_BYTES) // PRODUCT_BYTES != out["n_products"][i]:
+            raise ValueError(f"value {i}: its product count does not match its length")
+
+
+# --- conversion to and from the reference objects (restoring older versions, tests) ----------
+def state_to_record(state: CustomerState, out: np.ndarray, index: int) -> None:
+    """Write ``state`` into ``out[index]`` in canonical form (raises ValueError when a value
+    does not fit the layout, e.g. more than MAX_PRODUCTS products)."""
+    rec = np.zeros(1, dtype=STATE)[0]
+    rec["watermarks"][:] = state.watermarks
+    rec["first_seen"] = state.first_seen
+    rec["close_key"] = state.close_key
+    rec["close_balance"] = state.close_balance
+    for week, bucket in state.weeks.items():
+        slot = rec["weeks"][week % HORIZON_WEEKS]
+        if slot["week"]:
+            raise ValueError(f"weeks {slot['week']} and {week} share a slot")
+        slot["week"] = week
+        slot["overdrawn"] = bucket[Col.OVERDRAWN_DAYS]
+        slot["counts"][:] = [bucket[c] for c in COUNT_ORDER]
+        slot["sums"][:] = [bucket[c] for c in SUM_ORDER]
+        slot["min_balance"] = bucket[Col.MIN_BALANCE]
+    rec["n_salaries"] = len(state.salaries)
+    for i, (day, amount) in enumerate(state.salaries):
+        rec["salary_days"][i] = day
+        rec["salary_amounts"][i] = amount
+    for source, ids in enumerate(state.ids):
+        rec["n_ids"][source] = len(ids)
+        rec["ids"][source][: len(ids)] = [key & 0xFFFFFFFF for key in ids]
+    if len(state.products) > MAX_PRODUCTS:
+        raise ValueError(f"{len(state.products)} products: at most {MAX_PRODUCTS} fit")
+    rec["n_products"] = len(state.products)
+    for slot_index, key in enumerate(sorted(state.products)):
+        _product_to_record(state.products[key], key, rec["products"][slot_index])
+    out[index] = rec
+
+
+def _product_to_record(product: ProductState, key: int, slot: np.void) -> None:
+    slot["key"] = key
+    slot["code"] = ProductState.PRODUCT_CODES.index(product.product)
+    slot["n_statements"] = len(product.statements)
+    slot["n_instalments"] = len(product.instalments)
+    slot["n_payments"] = len(product.payments)
+    slot["n_dpd"] = len(product.dpd_monthly)
+    slot["dpd_at_min"], slot["dpd_tiebreak"], slot["dpd"] = product.dpd_latest
+    slot["last_activity_min"] = product.last_activity_min
+    slot["first_seen_min"] = product.first_seen_min
+    for i, row in enumerate(product.statements):
+        slot["statements"][i] = tuple(row)
+    for i, row in enumerate(product.instalments):
+        slot["instalments"][i] = tuple(row)
+    for i, row in enumerate(product.payments):
+        slot["payments"][i] = row
+    for i, (period, dpd) in enumerate(sorted(product.dpd_monthly.items())):
+        slot["dpd_monthly"][i] = (period, dpd)
+
+
+def record_to_state(records: np.ndarray, index: int) -> CustomerState:
+    """The reference object of ``records[index]``."""
+    rec = records[index]
+    state = CustomerState()
+    state.watermarks = [int(v) for v in rec["watermarks"]]
+    state.watermark = max(state.watermarks)
+    state.first_seen = int(rec["first_seen"])
+    state.close_key = int(rec["close_key"])
+    state.close_balance = int(rec["close_balance"])
+    for slot in rec["weeks"]:
+        if not slot["week"]:
+            continue
+        bucket = CustomerState.new_bucket()
+        bucket[Col.OVERDRAWN_DAYS] = int(slot["overdrawn"])
+        for position, column in enumerate(COUNT_ORDER):
+            bucket[column] = int(slot["counts"][position])
+        for position, column in enumerate(SUM_ORDER):
+            bucket[column] = int(slot["sums"][position])
+        bucket[Col.MIN_BALANCE] = int(slot["min_balance"])
+        state.weeks[int(slot["week"])] = bucket
+    state.weeks = dict(sorted(state.weeks.items()))
+    state.salaries = [[int(rec["salary_days"][i]), int(rec["salary_amounts"][i])]
+                      for i in range(int(rec["n_salaries"]))]
+    state.ids = [[int(v) for v in rec["ids"][source][: int(rec["n_ids"][source])]]
+                 for source in range(SOURCES)]
+    for slot in rec["products"][: int(rec["n_products"])]:
+        product = ProductState(ProductState.PRODUCT_CODES[int(slot["code"])])
+        product.dpd_latest = [int(slot["dpd_at_min"]), int(slot["dpd_tiebreak"]),
+                              int(slot["dpd"])]
+        product.last_activity_min = int(slot["last_activity_min"])
+        product.first_seen_min = int(slot["first_seen_min"])
+        product.statements = [[int(v) for v in slot["statements"][i].tolist()]
+                              for i in range(int(slot["n_statements"]))]
+        product.instalments = [[int(v) for v in slot["instalments"][i].tolist()]
+                               for i in range(int(slot["n_instalments"]))]
+        product.payments = [[int(v) for v in slot["payments"][i]]
+                            for i in range(int(slot["n_payments"]))]
+        product.dpd_monthly = {int(slot["dpd_monthly"][i]["period"]):
+                               int(slot["dpd_monthly"][i]["dpd"])
+                               for i in range(int(slot["n_dpd"]))}
+        state.products[int(slot["key"])] = product
+    return state
