@@ -113,7 +113,8 @@ def _event(index: int, fields: dict[str, object]) -> InputEvent:
                    **data)  # type: ignore[arg-type]
 
 
-event_sets = st.lists(st.one_of(transactions(), payments()), min_size=1, max_size=MAX_DEDUP_IDS).map(
+event_sets = st.lists(st.one_of(transactions(), payments()), min_size=1,
+                      max_size=MAX_DEDUP_IDS).map(
     lambda items: [_event(i, f) for i, f in enumerate(items)])
 
 

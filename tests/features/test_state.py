@@ -1,5 +1,6 @@
-"""CustomerState: weekly buckets, the struct codec (round trip, refusal of unreadable bytes),
-saturating int32 amounts and the size bound."""
+"""CustomerState: weekly buckets, the codec (the fixed layout of version 5 and the struct
+layout of versions 3 and 4: round trip, refusal of unreadable bytes), saturating int32 amounts
+and the size bound."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from stream_app.features import (
     feature_vector,
 )
 from stream_app.features import _state as _state_module
+from stream_app.features._layout import CORE_BYTES, PRODUCT_BYTES, STATE_BYTES_MAX
 from stream_app.features._state import (
     BALANCE_NONE,
     INT32_MAX,
@@ -57,6 +59,7 @@ from tests.support.events import (
     tx,
 )
 
+EMPTY_BYTES = 1 + CORE_BYTES  # version 5: the version byte and the fixed core, no product
 # Sizes of the v4 layout (little-endian, no padding), from the struct formats in _state.py:
 HEAD_BYTES = 1 + 8 + 8 + 8 + 4 + 8 + 5  # version, 2 watermarks, first seen, close, key, 5 counts
 WEEK_HEAD_BYTES = 4 + 2  # week index, mask of the columns present
@@ -65,7 +68,7 @@ PRODUCT_HEAD_BYTES = 4 + 5 * 1 + 4 + 4 + 4 + 4 + 4
 V3_PRODUCT_HEAD_BYTES = PRODUCT_HEAD_BYTES - 4  # v3: no first seen
 STATEMENT_BYTES, INSTALMENT_BYTES, PAYMENT_BYTES, DPD_MONTH_BYTES = 5 * 4, 3 * 4, 2 * 4, 2 * 4
 SALARY_BYTES = 2 * 4
-DEDUP_ID_BYTES = 4 + 2  # 48 bits
+DEDUP_ID_BYTES = 4 + 2  # 48 bits in v4 (32 of them kept since v5)
 BUCKET_COLUMNS = 15  # v4: SAVINGS_IN (12) before MIN_BALANCE (13) and OVERDRAWN_DAYS (14)
 DPD_MONTHS = 13  # 30-day periods: a year of arrears history and the current period
 
@@ -203,8 +206,9 @@ def test_restored_state_still_deduplicates_and_keeps_lateness() -> None:
 def test_empty_state_round_trip_is_the_header_only() -> None:
     empty = CustomerState()
     data = empty.to_bytes()
-    assert len(data) == HEAD_BYTES
-    assert data[0] == 4  # format version
+    assert len(data) == EMPTY_BYTES
+    assert data[0] == 5  # format version
+    assert len(empty.to_bytes_v4()) == HEAD_BYTES
     restored = CustomerState.from_bytes(data)
     assert restored == empty
     assert restored.close_key == -1
@@ -214,7 +218,10 @@ def test_empty_state_round_trip_is_the_header_only() -> None:
 def test_layout_size_of_a_small_state() -> None:
     # one week with DEBITS, ESSENTIAL and MIN_BALANCE; one dedup id
     state = _apply_all(CustomerState(), [tx(day_in(0), 100, balance=5_000)])
-    assert len(state.to_bytes()) == HEAD_BYTES + WEEK_HEAD_BYTES + 3 * 4 + DEDUP_ID_BYTES
+    assert len(state.to_bytes()) == EMPTY_BYTES  # fixed: no product
+    assert len(state.to_bytes_v4()) == HEAD_BYTES + WEEK_HEAD_BYTES + 3 * 4 + DEDUP_ID_BYTES
+    with_card = _apply_all(state, [statement(day_in(0), 1_000, 100, due_day=day_in(3))])
+    assert len(with_card.to_bytes()) == EMPTY_BYTES + PRODUCT_BYTES
 
 
 def test_continuing_after_a_round_trip_equals_never_serialising() -> None:
@@ -233,7 +240,8 @@ def test_continuing_after_a_round_trip_equals_never_serialising() -> None:
 @pytest.mark.parametrize("data", [
     b"",
     b"\x03",  # the version byte alone (the older readable format)
-    b"\x04",  # the version byte alone (the current format)
+    b"\x04",  # the version byte alone (the struct format)
+    b"\x05",  # the version byte alone (the current format)
     b"not a state at all",
     b"\x00\x01\x02\xff",
     b"{}",
@@ -248,16 +256,18 @@ def test_garbage_raises_state_format_error(data: bytes) -> None:
         CustomerState.from_bytes(data)
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 5, 255])
-def test_other_format_version_raises_state_format_error(version: int) -> None:
-    data = bytearray(_rich_state().to_bytes())
+@pytest.mark.parametrize("version", [0, 1, 2, 6, 255])
+@pytest.mark.parametrize("encoding", ["to_bytes", "to_bytes_v4"])
+def test_other_format_version_raises_state_format_error(version: int, encoding: str) -> None:
+    data = bytearray(getattr(_rich_state(), encoding)())
     data[0] = version
     with pytest.raises(StateFormatError, match="format"):
         CustomerState.from_bytes(bytes(data))
 
 
-def test_every_truncation_raises_state_format_error() -> None:
-    data = _rich_state().to_bytes()
+@pytest.mark.parametrize("encoding", ["to_bytes", "to_bytes_v4"])
+def test_every_truncation_raises_state_format_error(encoding: str) -> None:
+    data = getattr(_rich_state(), encoding)()
     for length in range(len(data)):
         with pytest.raises(StateFormatError):
             CustomerState.from_bytes(data[:length])
@@ -266,7 +276,39 @@ def test_every_truncation_raises_state_format_error() -> None:
 @pytest.mark.parametrize("extra", [b"\x00", b"\x03", b"\xff" * 6])
 def test_trailing_bytes_raise_state_format_error(extra: bytes) -> None:
     with pytest.raises(StateFormatError, match="unexpected bytes"):
+        CustomerState.from_bytes(_rich_state().to_bytes_v4() + extra)
+    with pytest.raises(StateFormatError, match=f"not 1 \\+ {CORE_BYTES} \\+ n x"):
         CustomerState.from_bytes(_rich_state().to_bytes() + extra)
+
+
+def test_a_version_5_state_with_a_count_beyond_its_cap_raises_state_format_error() -> None:
+    # the kernels index by these counts: a damaged one must never reach them
+    from stream_app.features._layout import STATE, decode_records, empty_records
+
+    state = _apply_all(CustomerState(), [tx(day_in(0), 100, balance=5_000),
+                                         statement(day_in(0), 1_000, 100, due_day=day_in(3))])
+    data = state.to_bytes()
+    records = empty_records(1)
+    decode_records([data], records)
+    for field, value in (("n_salaries", MAX_SALARIES + 1), ("n_ids", MAX_DEDUP_IDS + 1)):
+        bad = records.copy()
+        bad[field] = value
+        damaged = b"\x05" + bad.tobytes()[:len(data) - 1]
+        with pytest.raises(StateFormatError, match="beyond its cap"):
+            CustomerState.from_bytes(damaged)
+    for field, value in (("code", 200), ("n_statements", MAX_STATEMENTS + 1),
+                         ("n_payments", MAX_PAYMENTS + 1), ("n_dpd", DPD_MONTHS + 1),
+                         ("n_instalments", MAX_INSTALMENTS + 1)):
+        bad = records.copy()
+        bad["products"][field][0, 0] = value
+        damaged = b"\x05" + bad.tobytes()[:len(data) - 1]
+        with pytest.raises(StateFormatError, match=r"beyond its cap|product code"):
+            CustomerState.from_bytes(damaged)
+    lying = records.copy()
+    lying["n_products"] = 2  # one product's bytes
+    with pytest.raises(StateFormatError, match="product count"):
+        CustomerState.from_bytes(b"\x05" + lying.tobytes()[:len(data) - 1])
+    assert STATE.itemsize == CORE_BYTES + MAX_PRODUCTS * PRODUCT_BYTES
 
 
 # offsets in the header: version (0), 3 x q (1..24), close balance i (25..28), close key q
@@ -279,7 +321,7 @@ def test_damaged_counts_or_codes_raise_state_format_error() -> None:
     # one transaction (one week, one id) and one card statement (one product, one payment id)
     state = _apply_all(CustomerState(), [tx(day_in(0), 100, balance=5_000),
                                          statement(day_in(0), 1_000, 100, due_day=day_in(3))])
-    data = state.to_bytes()
+    data = state.to_bytes_v4()
     assert data[N_WEEKS:N_IDS1 + 1] == bytes([1, 0, 1, 1, 1])
 
     def damaged(offset: int, value: int) -> bytes:
@@ -316,7 +358,7 @@ def test_a_savings_week_and_the_product_first_seen_are_in_the_v4_bytes() -> None
            category="SAVINGS_TRANSFER"),
         pay(day_in(0, TUESDAY), "PAYMENT_RECEIVED", amount=5),
     ])
-    data = state.to_bytes()
+    data = state.to_bytes_v4()
     assert data[0] == 4
     # the week: SAVINGS_IN and CREDITS, mask bits 12 and 11
     week_index, mask = struct.unpack_from("<iH", data, HEAD_BYTES)
@@ -420,10 +462,10 @@ def test_a_hand_built_version_3_state_decodes_to_the_v4_state() -> None:
     assert loan.product == "PERSONAL_LOAN"
     assert (loan.statements, loan.instalments, loan.payments) == ([], [], [])
     assert loan.first_seen_min == loan_status_at
-    assert state.ids == [[0x1234_5678_9ABC], [0xFFFF_FFFF_FFFF, 1]]
+    assert state.ids == [[0x5678_9ABC], [0xFFFF_FFFF, 1]]  # their low 32 bits
 
     # written back as v4: same weeks (same columns present), 4 more bytes per product head
-    again = state.to_bytes()
+    again = state.to_bytes_v4()
     assert again[0] == 4
     assert len(again) == len(data) + 2 * (PRODUCT_HEAD_BYTES - V3_PRODUCT_HEAD_BYTES)
     assert CustomerState.from_bytes(again) == state
@@ -471,7 +513,7 @@ def test_a_version_3_state_reads_as_the_state_it_was_written_from() -> None:
     state = _rich_state()
     data = _as_v3(state)
     assert data[0] == 3
-    assert len(data) == len(state.to_bytes()) - 4 * len(state.products)
+    assert len(data) == len(state.to_bytes_v4()) - 4 * len(state.products)
     restored = CustomerState.from_bytes(data)
     assert restored == state
     for key, product in state.products.items():
@@ -665,20 +707,14 @@ def test_a_state_with_every_cap_filled_has_the_layout_size_and_stops_growing() -
         assert len(product.dpd_monthly) == DPD_MONTHS
     assert [len(ids) for ids in state.ids] == [MAX_DEDUP_IDS, MAX_DEDUP_IDS]
 
-    full = (HEAD_BYTES
-            + HORIZON_WEEKS * (WEEK_HEAD_BYTES + BUCKET_COLUMNS * 4)
-            + MAX_SALARIES * SALARY_BYTES
-            + MAX_PRODUCTS * (PRODUCT_HEAD_BYTES + MAX_STATEMENTS * STATEMENT_BYTES
-                              + MAX_INSTALMENTS * INSTALMENT_BYTES + MAX_PAYMENTS * PAYMENT_BYTES
-                              + DPD_MONTHS * DPD_MONTH_BYTES)
-            + 2 * MAX_DEDUP_IDS * DEDUP_ID_BYTES)
-    # 42 + 13 x 66 + 8 x 8 + 8 x (29 + 6 x 20 + 6 x 12 + 12 x 8 + 13 x 8) + 2 x 48 x 6
-    assert full == 42 + 858 + 64 + 8 * 421 + 576 == 4908
-    assert len(state.to_bytes()) == full
+    # the fixed layout: the version byte, the core and MAX_PRODUCTS product records
+    full = len(state.to_bytes())
+    assert full == STATE_BYTES_MAX == 1 + CORE_BYTES + MAX_PRODUCTS * PRODUCT_BYTES
+    assert (CORE_BYTES, PRODUCT_BYTES) == (995, 343)
+    assert 1 + CORE_BYTES + 3 * PRODUCT_BYTES <= 2048  # up to three products: within 2 KiB
     print(f"\nevery cap filled: {full} bytes")
 
-    # ten more weeks of everything: the size never exceeds the full layout (a new week is
-    # partly filled until its last event) and is back at it at the end
+    # ten more weeks of everything: the size stays that of the full layout
     more: list[InputEvent] = []
     for w in range(36, 46):
         more += _every_column_of_a_week(w)
@@ -688,18 +724,15 @@ def test_a_state_with_every_cap_filled_has_the_layout_size_and_stops_growing() -
     more.sort(key=lambda e: e.occurred_at)
     for event in more:
         assert apply_event(state, event) is Applied.APPLIED
-        assert len(state.to_bytes()) <= full
-    assert len(state.to_bytes()) == full
-    # a ninth product (in the same week: no week is dropped) replaces the least recently
+        assert len(state.to_bytes()) == full
+    # a fifth product (in the same week: no week is dropped) replaces the least recently
     # active product and its full histories
-    ninth = pay(day_in(45, TUESDAY), "INSTALMENT_DUE", product="PERSONAL_LOAN", account="LN-9",
+    fifth = pay(day_in(45, TUESDAY), "INSTALMENT_DUE", product="PERSONAL_LOAN", account="LN-9",
                 amount_due=1_000, due_day=day_in(48))
-    assert apply_event(state, ninth) is Applied.APPLIED
+    assert apply_event(state, fifth) is Applied.APPLIED
     assert len(state.products) == MAX_PRODUCTS
-    assert len(state.to_bytes()) == full - (MAX_STATEMENTS * STATEMENT_BYTES
-                                            + (MAX_INSTALMENTS - 1) * INSTALMENT_BYTES
-                                            + MAX_PAYMENTS * PAYMENT_BYTES
-                                            + DPD_MONTHS * DPD_MONTH_BYTES)
+    assert sorted(len(p.instalments) for p in state.products.values()) == [1, 6, 6, 6]
+    assert len(state.to_bytes()) == full
     assert CustomerState.from_bytes(state.to_bytes()) == state
 
 
