@@ -25,13 +25,13 @@ Valid for ``|as_of_ms| < 2**53`` (any epoch-ms time of the next 285,000 years).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numba  # type: ignore[import-untyped]  # numba ships no type information
+import numba
 import numpy as np
 from llvmlite import ir  # type: ignore[import-untyped]  # nor does llvmlite
 from numba import types
-from numba.extending import intrinsic  # type: ignore[import-untyped]  # (numba)
+from numba.extending import intrinsic
 
 from ._catalogue import FEATURE_NAMES
 from ._deadlines import Deadline
@@ -97,14 +97,20 @@ _S_LEFT = _S_ORDER + 16
 _S_RECEIVED = _S_LEFT + 16
 SCRATCH = _S_RECEIVED + 16
 
+if TYPE_CHECKING:
+    def _i64(value: Any) -> int:
+        """A Python int to the type checker."""
+else:
+    _i64 = np.int64  # in the kernels: widen the layout's narrow (and unsigned) fields first
 
-@intrinsic  # type: ignore[untyped-decorator]  # numba ships no type information
-def _libm_pow(typingctx: Any, x: Any, y: Any) -> Any:  # noqa: ARG001  # numba's signature
+
+@intrinsic
+def _libm_pow(typingctx: Any, x: Any, y: Any) -> Any:
     """The C library's ``pow(x, y)``, as CPython's float ``**`` calls it; ``nobuiltin`` keeps
     LLVM from replacing ``pow(x, 2.0)`` with ``x * x`` (which rounds differently)."""
     sig = types.float64(types.float64, types.float64)
 
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:  # noqa: ARG001
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         module = builder.module
         fn = module.globals.get("pow")
         if fn is None:
@@ -117,15 +123,15 @@ def _libm_pow(typingctx: Any, x: Any, y: Any) -> Any:  # noqa: ARG001  # numba's
     return sig, codegen
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]  # numba ships no type information
+@numba.njit(cache=True)
 def _py_square(x: float) -> float:
     """CPython's ``x ** 2`` for a float ``x`` (float_pow: pow of the magnitude; 0 -> 0.0)."""
     if x == 0.0:
         return 0.0
-    return _libm_pow(abs(x), 2.0)  # type: ignore[no-any-return]  # numba intrinsic
+    return _libm_pow(abs(x), 2.0)  # type: ignore[call-arg]  # numba's stub counts typingctx
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]  # numba ships no type information
+@numba.njit(cache=True)
 def _median(work: np.ndarray, start: int, n: int) -> float:
     """``float(statistics.median(work[start:start + n]))`` of ints (n >= 1); sorts them."""
     for i in range(start + 1, start + n):
@@ -138,20 +144,20 @@ def _median(work: np.ndarray, start: int, n: int) -> float:
     mid = start + n // 2
     if n % 2 == 1:
         return float(work[mid])
-    return (work[mid - 1] + work[mid]) / 2  # type: ignore[no-any-return]  # int64 / int -> float
+    return float((work[mid - 1] + work[mid]) / 2)  # int64 / int: the float quotient
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]  # numba ships no type information
+@numba.njit(cache=True)
 def _paid_between(product: Any, start_min: int, end_min: int) -> int:
     total = 0
     for k in range(product.n_payments):
-        paid_min = np.int64(product.payments[k, 0])
+        paid_min = _i64(product.payments[k, 0])
         if start_min <= paid_min < end_min:
-            total += np.int64(product.payments[k, 1])
+            total += _i64(product.payments[k, 1])
     return total
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]  # numba ships no type information
+@numba.njit(cache=True)
 def _popcount(mask: int) -> int:
     count = 0
     while mask:
@@ -160,52 +166,52 @@ def _popcount(mask: int) -> int:
     return count
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]  # numba ships no type information
-def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_vector
+@numba.njit(cache=True)
+def _vector_row(  # noqa: PLR0912, PLR0915, PLR0917  # a straight copy of feature_vector
         states: np.ndarray, index: int, as_of_ms: int, out: np.ndarray, row: int,
         work: np.ndarray) -> None:
     rec = states[index]
-    as_of_ms = np.int64(as_of_ms)
+    as_of_ms = _i64(as_of_ms)
     as_day = as_of_ms // DAY_MS
     as_week = (as_day + 3) // 7
     as_min = as_of_ms // MINUTE_MS
     recent_days = 7 * (RECENT_WEEKS - 1) + (as_day + 3) % 7 + 1  # 29..35
     for k in range(_S_MEDIAN):
         work[k] = 0
-    income_60 = np.int64(0)
-    failed_90 = np.int64(0)
+    income_60 = _i64(0)
+    failed_90 = _i64(0)
     have_min_30 = False
-    min_balance_30 = np.int64(0)
-    overdrawn_days = np.int64(0)
+    min_balance_30 = _i64(0)
+    overdrawn_days = _i64(0)
     # the weeks of the window, oldest first (the order _slope sorts its points in)
     n_lows = 0
-    sum_weeks = np.int64(0)
-    sum_lows = np.int64(0)
+    sum_weeks = _i64(0)
+    sum_lows = _i64(0)
     for age in range(HORIZON - 1, -1, -1):
         week = as_week - age
         slot = rec.weeks[week % HORIZON_WEEKS]
-        if np.int64(slot.week) != week or week == 0:
+        if _i64(slot.week) != week or week == 0:
             continue
-        failed_90 += np.int64(slot.counts[_FAILED_DD])
-        low = np.int64(slot.min_balance)
+        failed_90 += _i64(slot.counts[_FAILED_DD])
+        low = _i64(slot.min_balance)
         if low != BALANCE_NONE:
             n_lows += 1
             sum_weeks += week
             sum_lows += low
         if age <= 8:
-            income_60 += np.int64(slot.sums[_INCOME])
+            income_60 += _i64(slot.sums[_INCOME])
         if age < RECENT_WEEKS:
             for c in range(_N_SUMS):
-                work[_S_RECENT + c] += np.int64(slot.sums[c])
+                work[_S_RECENT + c] += _i64(slot.sums[c])
             for c in range(_N_COUNTS):
-                work[_S_RECENT + _N_SUMS + c] += np.int64(slot.counts[c])
+                work[_S_RECENT + _N_SUMS + c] += _i64(slot.counts[c])
             if low != BALANCE_NONE and (not have_min_30 or low < min_balance_30):
                 have_min_30 = True
                 min_balance_30 = low
-            overdrawn_days += _popcount(np.int64(slot.overdrawn))
+            overdrawn_days += _popcount(_i64(slot.overdrawn))
         else:
             for c in range(_N_SUMS):
-                work[_S_PRIOR + c] += np.int64(slot.sums[c])
+                work[_S_PRIOR + c] += _i64(slot.sums[c])
     balance_slope = 0.0
     if n_lows >= 3:
         mean_x = sum_weeks / n_lows
@@ -214,19 +220,19 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
         for age in range(HORIZON - 1, -1, -1):
             week = as_week - age
             slot = rec.weeks[week % HORIZON_WEEKS]
-            if np.int64(slot.week) == week and week != 0 and slot.min_balance != BALANCE_NONE:
+            if _i64(slot.week) == week and week != 0 and slot.min_balance != BALANCE_NONE:
                 sxx += _py_square(week - mean_x)
         if sxx != 0:
             sxy = 0.0
             for age in range(HORIZON - 1, -1, -1):
                 week = as_week - age
                 slot = rec.weeks[week % HORIZON_WEEKS]
-                if (np.int64(slot.week) == week and week != 0
+                if (_i64(slot.week) == week and week != 0
                         and slot.min_balance != BALANCE_NONE):
-                    sxy += (week - mean_x) * (np.int64(slot.min_balance) - mean_y)
+                    sxy += (week - mean_x) * (_i64(slot.min_balance) - mean_y)
             balance_slope = sxy / sxx
 
-    first_seen = np.int64(rec.first_seen)
+    first_seen = _i64(rec.first_seen)
     history_days = 0.0
     if first_seen != 0:
         days = (as_of_ms - first_seen) / DAY_MS
@@ -237,9 +243,9 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
 
     # salary cadence and delay
     n_salaries = 0
-    last_salary_day = np.int64(0)
+    last_salary_day = _i64(0)
     for k in range(rec.n_salaries):
-        day = np.int64(rec.salary_days[k])
+        day = _i64(rec.salary_days[k])
         if day <= as_day:
             if n_salaries >= 1:
                 work[_S_MEDIAN + n_salaries - 1] = day - last_salary_day
@@ -249,7 +255,7 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
     if n_salaries:
         days_since_salary = float(as_day - last_salary_day)
     else:
-        days_since_salary = history_days if not 90.0 < history_days else 90.0
+        days_since_salary = history_days if history_days < 90.0 else 90.0
     cadence = _median(work, _S_MEDIAN, n_salaries - 1) if n_salaries >= 2 else 30.0
     delay = 0.0
     if n_salaries >= 2:
@@ -273,37 +279,37 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
     gambling_share = work[_S_RECENT + _GAMBLING] / debits_30 if debits_30 > 0 else 0.0
     net_flow = (credits_30 - debits_30) / (debits_30 if debits_30 > SMOOTHING_MINOR
                                            else SMOOTHING_MINOR)
-    close_at = np.int64(rec.close_key) // 1024
-    close = np.int64(rec.close_balance) if 0 <= close_at <= as_of_ms else np.int64(0)
+    close_at = _i64(rec.close_key) // 1024
+    close = _i64(rec.close_balance) if 0 <= close_at <= as_of_ms else _i64(0)
 
     # income smaller than usual: the last salary against the median of the ones before
     last_salary_ratio = 1.0
     if n_salaries >= 3:
         m = 0
-        last_amount = np.int64(0)
+        last_amount = _i64(0)
         for k in range(rec.n_salaries):
-            if np.int64(rec.salary_days[k]) <= as_day:
+            if _i64(rec.salary_days[k]) <= as_day:
                 if m >= 1:
                     work[_S_MEDIAN + m - 1] = last_amount
-                last_amount = np.int64(rec.salary_amounts[k])
+                last_amount = _i64(rec.salary_amounts[k])
                 m += 1
         usual = _median(work, _S_MEDIAN, m - 1)
         if usual > 0:
             ratio_ = last_amount / usual
-            last_salary_ratio = ratio_ if not 3.0 < ratio_ else 3.0
+            last_salary_ratio = ratio_ if ratio_ < 3.0 else 3.0
 
     # buffer: how long the balance lasts at the recent net outflow
-    spendable = close if close > 0 else np.int64(0)
+    spendable = close if close > 0 else _i64(0)
     net_out = debits_30 - credits_30
     if net_out <= 0:
         runway = 90.0
     else:
         lasts = spendable / (net_out / recent_days)
-        runway = lasts if not 90.0 < lasts else 90.0
+        runway = lasts if lasts < 90.0 else 90.0
 
     # credit products
-    total_balance = np.int64(0)
-    total_limit = np.int64(0)
+    total_balance = _i64(0)
+    total_limit = _i64(0)
     utilisation_trend = 0.0
     utilisation_slope = 0.0
     limit_change = 0.0
@@ -311,57 +317,57 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
     paid_share = 1.0
     paid_share_6s = 1.0
     payment_trend = 1.0
-    min_only_streak = np.int64(0)
-    latest_due_day = np.int64(-1)
+    min_only_streak = _i64(0)
+    latest_due_day = _i64(-1)
     have_latest = False
     pay_ratio = 1.0
-    late_6m = np.int64(0)
-    late_received_6m = np.int64(0)
-    dpd_current = np.int64(0)
-    in_arrears = np.int64(0)
-    past_due_amount = np.int64(0)
+    late_6m = _i64(0)
+    late_received_6m = _i64(0)
+    dpd_current = _i64(0)
+    in_arrears = _i64(0)
+    past_due_amount = _i64(0)
     due_soon = 0.0
-    due_next_14 = np.int64(0)
-    new_credit = np.int64(0)
+    due_next_14 = _i64(0)
+    new_credit = _i64(0)
     period_now = as_of_ms // _PERIOD_MS
-    arrears_mask = np.int64(0)  # bit k: period period_now - k had arrears (k < 12)
-    dpd_max_6m = np.int64(0)
-    dpd_max_12m = np.int64(0)
+    arrears_mask = _i64(0)  # bit k: period period_now - k had arrears (k < 12)
+    dpd_max_6m = _i64(0)
+    dpd_max_12m = _i64(0)
     first_seen_min = first_seen // MINUTE_MS
-    n_products = np.int64(rec.n_products)
+    n_products = _i64(rec.n_products)
     for p in range(n_products):
         product = rec.products[p]
         n_st = 0
         for k in range(product.n_statements):
-            if np.int64(product.statements[k].issued_min) <= as_min:
+            if _i64(product.statements[k].issued_min) <= as_min:
                 work[_S_STATEMENTS + n_st] = k
                 n_st += 1
-        product_first = np.int64(product.first_seen_min)
+        product_first = _i64(product.first_seen_min)
         if (product_first != 0 and product_first <= as_min
                 and as_min - product_first <= 90 * _MINUTES_PER_DAY
                 and product_first - first_seen_min >= 30 * _MINUTES_PER_DAY):
             new_credit += 1
-        code = np.int64(product.code)
-        if ((code == _CARD or code == _OVERDRAFT) and n_st > 0  # noqa: PLR1714  # numba: no tuple `in`
-                and np.int64(product.statements[work[_S_STATEMENTS + n_st - 1]].credit_limit) > 0):
+        code = _i64(product.code)
+        if (code in (_CARD, _OVERDRAFT) and n_st > 0
+                and _i64(product.statements[work[_S_STATEMENTS + n_st - 1]].credit_limit) > 0):
             last = product.statements[work[_S_STATEMENTS + n_st - 1]]
-            last_balance = np.int64(last.balance)
-            total_balance += last_balance if last_balance > 0 else np.int64(0)
-            total_limit += np.int64(last.credit_limit)
+            last_balance = _i64(last.balance)
+            total_balance += last_balance if last_balance > 0 else _i64(0)
+            total_limit += _i64(last.credit_limit)
             # the statements with a limit: utilisations, in order
             n_util = 0
-            first_limit = np.int64(0)
-            last_limit = np.int64(0)
+            first_limit = _i64(0)
+            last_limit = _i64(0)
             util_sum = 0.0
             util_first3 = 0.0  # utils[-3:][0]
             util_last = 0.0
-            sum_i = np.int64(0)
+            sum_i = _i64(0)
             for k in range(n_st):
                 s = product.statements[work[_S_STATEMENTS + k]]
-                limit = np.int64(s.credit_limit)
+                limit = _i64(s.credit_limit)
                 if limit > 0:
-                    balance = np.int64(s.balance)
-                    util_last = (balance if balance > 0 else np.int64(0)) / limit
+                    balance = _i64(s.balance)
+                    util_last = (balance if balance > 0 else _i64(0)) / limit
                     if n_util == 0:
                         first_limit = limit
                     last_limit = limit
@@ -373,11 +379,11 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
                 skip = n_util - 3 if n_util > 3 else 0
                 for k in range(n_st):
                     s = product.statements[work[_S_STATEMENTS + k]]
-                    limit = np.int64(s.credit_limit)
+                    limit = _i64(s.credit_limit)
                     if limit > 0:
                         if m == skip:
-                            balance = np.int64(s.balance)
-                            util_first3 = (balance if balance > 0 else np.int64(0)) / limit
+                            balance = _i64(s.balance)
+                            util_first3 = (balance if balance > 0 else _i64(0)) / limit
                         m += 1
                 trend = util_last - util_first3
                 utilisation_trend = trend if trend > utilisation_trend else utilisation_trend
@@ -395,21 +401,21 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
                     i = 0
                     for k in range(n_st):
                         s = product.statements[work[_S_STATEMENTS + k]]
-                        limit = np.int64(s.credit_limit)
+                        limit = _i64(s.credit_limit)
                         if limit > 0:
-                            balance = np.int64(s.balance)
-                            util = (balance if balance > 0 else np.int64(0)) / limit
+                            balance = _i64(s.balance)
+                            util = (balance if balance > 0 else _i64(0)) / limit
                             sxy += (i - mean_x) * (util - mean_y)
                             i += 1
                     slope = sxy / sxx
             utilisation_slope = slope if slope > utilisation_slope else utilisation_slope
         if n_st >= 2:
-            before = np.int64(0)
+            before = _i64(0)
             for k in range(n_st - 1):
-                balance = np.int64(product.statements[work[_S_STATEMENTS + k]].balance)
-                before += balance if balance > 0 else np.int64(0)
-            last_balance = np.int64(product.statements[work[_S_STATEMENTS + n_st - 1]].balance)
-            growth = (((last_balance if last_balance > 0 else np.int64(0)) + SMOOTHING_MINOR)
+                balance = _i64(product.statements[work[_S_STATEMENTS + k]].balance)
+                before += balance if balance > 0 else _i64(0)
+            last_balance = _i64(product.statements[work[_S_STATEMENTS + n_st - 1]].balance)
+            growth = (((last_balance if last_balance > 0 else _i64(0)) + SMOOTHING_MINOR)
                       / (before / (n_st - 1) + SMOOTHING_MINOR))
             balance_growth = growth if growth > balance_growth else balance_growth
         # due items: (issued minute, amount due, due day): statements, then instalments
@@ -422,13 +428,13 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
             n_items += 1
         for k in range(product.n_instalments):
             inst = product.instalments[k]
-            if np.int64(inst.issued_min) <= as_min:
+            if _i64(inst.issued_min) <= as_min:
                 work[_S_ISSUED + n_items] = inst.issued_min
                 work[_S_DUE + n_items] = inst.amount_due
                 work[_S_DUE_DAY + n_items] = inst.due_day
                 n_items += 1
-        dpd_at = np.int64(product.dpd_at_min)
-        status_min = dpd_at if dpd_at <= as_min else np.int64(0)
+        dpd_at = _i64(product.dpd_at_min)
+        status_min = dpd_at if dpd_at <= as_min else _i64(0)
         if n_items:
             # _allocated: payments made by as_min, sorted, to the items issued before each,
             # oldest due date first (ties: issued, position)
@@ -445,24 +451,24 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
                 work[_S_RECEIVED + i] = 0
             n_pay = 0
             for k in range(product.n_payments):
-                paid_min = np.int64(product.payments[k, 0])
+                paid_min = _i64(product.payments[k, 0])
                 if paid_min <= as_min:
-                    amount = np.int64(product.payments[k, 1])
+                    amount = _i64(product.payments[k, 1])
                     j = n_pay - 1
                     while j >= 0:
                         other = work[_S_PAYMENTS + j]
-                        other_min = np.int64(product.payments[other, 0])
+                        other_min = _i64(product.payments[other, 0])
                         if other_min < paid_min or (
                                 other_min == paid_min
-                                and np.int64(product.payments[other, 1]) <= amount):
+                                and _i64(product.payments[other, 1]) <= amount):
                             break
                         work[_S_PAYMENTS + j + 1] = other
                         j -= 1
                     work[_S_PAYMENTS + j + 1] = k
                     n_pay += 1
             for q in range(n_pay):
-                paid_min = np.int64(product.payments[work[_S_PAYMENTS + q], 0])
-                unspent = np.int64(product.payments[work[_S_PAYMENTS + q], 1])
+                paid_min = _i64(product.payments[work[_S_PAYMENTS + q], 0])
+                unspent = _i64(product.payments[work[_S_PAYMENTS + q], 1])
                 for o in range(n_items):
                     if unspent <= 0:
                         break
@@ -490,7 +496,7 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
                     past_due_amount += due - paid_now
                 if due > 0:
                     share_paid = paid / due
-                    item_ratio = share_paid if not 2.0 < share_paid else 2.0
+                    item_ratio = share_paid if share_paid < 2.0 else 2.0
                 else:
                     item_ratio = 1.0
                 if not have_latest or due_day > latest_due_day:
@@ -505,26 +511,26 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
                     due_next_14 += outstanding
                 if due_day - as_day <= DUE_SOON_DAYS and outstanding > spendable:
                     due_soon = 1.0
-        streak = np.int64(0)
+        streak = _i64(0)
         n_shares = 0
         shares_sum = 0.0
         first_share = 1.0
         for k in range(n_st - 1, -1, -1):
             s = product.statements[work[_S_STATEMENTS + k]]
-            due_day = np.int64(s.due_day)
+            due_day = _i64(s.due_day)
             if due_day >= as_day:
                 continue  # not yet due: says nothing about payment behaviour
-            issued = np.int64(s.issued_min)
-            balance = np.int64(s.balance)
-            minimum = np.int64(s.minimum_due)
+            issued = _i64(s.issued_min)
+            balance = _i64(s.balance)
+            minimum = _i64(s.minimum_due)
             if k + 1 < n_st:
-                cycle_end = np.int64(product.statements[work[_S_STATEMENTS + k + 1]].issued_min)
+                cycle_end = _i64(product.statements[work[_S_STATEMENTS + k + 1]].issued_min)
             else:
                 cycle_end = as_min + 1
             paid = _paid_between(product, issued, cycle_end)
             if balance > 0:
                 part = paid / balance
-                share = part if not 1.0 < part else 1.0
+                share = part if part < 1.0 else 1.0
             else:
                 share = 1.0
             if n_shares == 0:
@@ -541,41 +547,41 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
             paid_share_6s = mean_share if mean_share < paid_share_6s else paid_share_6s
         n_amounts = 0
         for k in range(product.n_payments):
-            if np.int64(product.payments[k, 0]) <= as_min:
+            if _i64(product.payments[k, 0]) <= as_min:
                 n_amounts += 1
         if n_amounts >= 4:
-            recent_paid = np.int64(0)
-            earlier = np.int64(0)
+            recent_paid = _i64(0)
+            earlier = _i64(0)
             m = 0
             start = n_amounts - 6 if n_amounts > 6 else 0
             for k in range(product.n_payments):
-                if np.int64(product.payments[k, 0]) <= as_min:
+                if _i64(product.payments[k, 0]) <= as_min:
                     if m >= n_amounts - 2:
-                        recent_paid += np.int64(product.payments[k, 1])
+                        recent_paid += _i64(product.payments[k, 1])
                     elif m >= start:
-                        earlier += np.int64(product.payments[k, 1])
+                        earlier += _i64(product.payments[k, 1])
                     m += 1
             trend = ((recent_paid / 2 + SMOOTHING_MINOR)
                      / (earlier / (n_amounts - 2 - start) + SMOOTHING_MINOR))
             payment_trend = trend if trend < payment_trend else payment_trend
         if dpd_at != 0 and dpd_at <= as_min:
-            dpd = np.int64(product.dpd)
+            dpd = _i64(product.dpd)
             dpd_current = dpd if dpd > dpd_current else dpd_current
             if dpd > 0:
                 in_arrears += 1
         for k in range(product.n_dpd):
-            period = np.int64(product.dpd_monthly[k].period)
-            dpd = np.int64(product.dpd_monthly[k].dpd)
+            period = _i64(product.dpd_monthly[k].period)
+            dpd = _i64(product.dpd_monthly[k].dpd)
             if period_now - 12 < period <= period_now:
                 dpd_max_12m = dpd if dpd > dpd_max_12m else dpd_max_12m
                 if dpd > 0:
-                    arrears_mask |= np.int64(1) << (period_now - period)
+                    arrears_mask |= 1 << (period_now - period)
                 if period_now - 6 < period:
                     dpd_max_6m = dpd if dpd > dpd_max_6m else dpd_max_6m
     due_cover = 10.0
     if due_next_14 > 0:
         cover = spendable / due_next_14
-        due_cover = cover if not 10.0 < cover else 10.0
+        due_cover = cover if cover < 10.0 else 10.0
 
     def ratio(recent_sum: int, prior_sum: int) -> float:
         if not mature:
@@ -636,7 +642,7 @@ def _vector_row(  # noqa: PLR0912, PLR0915  # one straight-line copy of feature_
     o[50] = float(past_due_amount)
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]  # numba ships no type information
+@numba.njit(cache=True)
 def features_into(states: np.ndarray, index: int, as_of_ms: int, out: np.ndarray,
                   row: int) -> None:
     """Write the feature vector of ``states[index]`` as of ``as_of_ms`` (epoch ms) into
@@ -645,7 +651,7 @@ def features_into(states: np.ndarray, index: int, as_of_ms: int, out: np.ndarray
     _vector_row(states, index, as_of_ms, out, row, np.empty(SCRATCH, np.int64))
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]  # numba ships no type information
+@numba.njit(cache=True)
 def features_batch(states: np.ndarray, index: np.ndarray, as_of: np.ndarray,
                    out: np.ndarray) -> None:
     """``out[r] = `` the features of ``states[index[r]]`` as of ``as_of[r]``, for every r."""
@@ -654,21 +660,21 @@ def features_batch(states: np.ndarray, index: np.ndarray, as_of: np.ndarray,
         _vector_row(states, index[r], as_of[r], out, r, work)
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]  # numba ships no type information
+@numba.njit(cache=True)
 def next_deadline_of(states: np.ndarray, index: int, after_ms: int) -> tuple[int, int]:
     """``(time_ms, kind)`` of ``next_deadline(record_to_state(states, index), after_ms)``,
     kind DUE_SOON or SALARY_MISSED; ``(-1, -1)`` (NO_DEADLINE) for None."""
     rec = states[index]
-    after_ms = np.int64(after_ms)
-    best_time = np.int64(-1)
-    best_kind = np.int64(-1)
+    after_ms = _i64(after_ms)
+    best_time = _i64(-1)
+    best_kind = _i64(-1)
     # the salary deadline: the first day salary_missed would be 1 without a new salary
     after_day = after_ms // DAY_MS
     work = np.empty(8, np.int64)
     n_days = 0
-    last_day = np.int64(0)
+    last_day = _i64(0)
     for k in range(rec.n_salaries):
-        day = np.int64(rec.salary_days[k])
+        day = _i64(rec.salary_days[k])
         if day <= after_day:
             if n_days >= 1:
                 work[n_days - 1] = day - last_day
@@ -676,36 +682,36 @@ def next_deadline_of(states: np.ndarray, index: int, after_ms: int) -> tuple[int
             n_days += 1
     if n_days >= 2:
         cadence = _median(work, 0, n_days - 1)
-        first_day = last_day + np.int64(np.floor(cadence + SALARY_GRACE_DAYS)) + 1
+        first_day = last_day + _i64(np.floor(cadence + SALARY_GRACE_DAYS)) + 1
         salary = first_day * DAY_MS
         if salary > after_ms:
             best_time = salary
-            best_kind = np.int64(SALARY_MISSED)
+            best_kind = _i64(SALARY_MISSED)
     # due-soon deadlines: due items not covered by the (latest) balance
-    close = np.int64(rec.close_balance)
-    spendable = close if close > 0 else np.int64(0)
+    close = _i64(rec.close_balance)
+    spendable = close if close > 0 else _i64(0)
     as_min = after_ms // MINUTE_MS
     for p in range(rec.n_products):
         product = rec.products[p]
-        n_st = np.int64(product.n_statements)
+        n_st = _i64(product.n_statements)
         for k in range(n_st + product.n_instalments):
             if k < n_st:
-                issued = np.int64(product.statements[k].issued_min)
-                due = np.int64(product.statements[k].minimum_due)
-                due_day = np.int64(product.statements[k].due_day)
+                issued = _i64(product.statements[k].issued_min)
+                due = _i64(product.statements[k].minimum_due)
+                due_day = _i64(product.statements[k].due_day)
             else:
-                issued = np.int64(product.instalments[k - n_st].issued_min)
-                due = np.int64(product.instalments[k - n_st].amount_due)
-                due_day = np.int64(product.instalments[k - n_st].due_day)
+                issued = _i64(product.instalments[k - n_st].issued_min)
+                due = _i64(product.instalments[k - n_st].amount_due)
+                due_day = _i64(product.instalments[k - n_st].due_day)
             if issued > as_min:
                 continue
             paid = _paid_between(product, issued, (due_day + 1) * _MINUTES_PER_DAY)
             if due - paid > spendable:
                 at = (due_day - DUE_SOON_DAYS) * DAY_MS
                 if at > after_ms and (best_kind < 0 or at < best_time
-                                      or (at == best_time and DUE_SOON < best_kind)):
+                                      or (at == best_time and best_kind > DUE_SOON)):
                     best_time = at
-                    best_kind = np.int64(DUE_SOON)
+                    best_kind = _i64(DUE_SOON)
     return best_time, best_kind
 
 
