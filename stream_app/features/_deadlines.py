@@ -169,6 +169,27 @@ class DeadlineIndex:
         self._fired.setdefault(partition, {})[customer_id] = deadline[0]
         return DueDeadline(partition, customer_id, deadline[0], deadline[1])
 
+    def pending_of(self, partition: int, customer_id: str) -> tuple[int, str] | None:
+        """The customer's pending deadline, or None."""
+        current = self._current.get(partition)
+        return current.get(customer_id) if current else None
+
+    def fired_of(self, partition: int, customer_id: str) -> int | None:
+        """The last deadline fired for the customer while ahead of its watermark (see
+        ``after``), or None."""
+        fired = self._fired.get(partition)
+        return fired.get(customer_id) if fired else None
+
+    def set_fired(self, partition: int, customer_id: str, at_ms: int | None) -> None:
+        """Record (or with None, forget) the last deadline fired for the customer: what the
+        batch kernel, which fires deadlines itself, found."""
+        if at_ms is None:
+            fired = self._fired.get(partition)
+            if fired:
+                fired.pop(customer_id, None)
+        else:
+            self._fired.setdefault(partition, {})[customer_id] = at_ms
+
     def pending(self, partition: int) -> int:
         return len(self._current.get(partition, {}))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._state import (
+    DAY_MS,
     DPD_MONTHS,
     HORIZON_WEEKS,
     MAX_DEDUP_IDS,
@@ -34,20 +35,25 @@ from ._state import (
     Col,
     CustomerState,
     ProductState,
+    StateFormatError,
+    week_of_day,
 )
 
 __all__ = [
     "CORE",
     "CORE_BYTES",
     "COUNT_ORDER",
+    "EMPTY",
     "LAYOUT_VERSION",
     "PRODUCT",
     "PRODUCT_BYTES",
     "STATE",
     "STATE_BYTES_MAX",
     "SUM_ORDER",
+    "cap_record",
     "decode_records",
     "empty_records",
+    "load_records",
     "record_bytes",
     "record_to_state",
     "state_to_record",
@@ -108,11 +114,14 @@ CORE_BYTES = CORE.itemsize
 PRODUCT_BYTES = PRODUCT.itemsize
 STATE_BYTES_MAX = 1 + CORE_BYTES + MAX_PRODUCTS * PRODUCT_BYTES
 _VERSION = bytes([LAYOUT_VERSION])
+_EMPTY = np.zeros(1, dtype=STATE)
+_EMPTY["close_key"] = -1  # no balance seen yet (as CustomerState's)
+EMPTY = _EMPTY[0]  # the cold-start state: all zeros but close_key
 
 
 def empty_records(count: int) -> np.ndarray:
     """``count`` empty (cold-start) states."""
-    return np.zeros(count, dtype=STATE)
+    return np.repeat(_EMPTY, count)
 
 
 def record_bytes(records: np.ndarray, index: int) -> bytes:
@@ -165,6 +174,81 @@ def _over_caps(records: np.ndarray) -> tuple[int, str] | None:
         if failed.any():
             return int(np.argmax(failed)), f"{what} beyond its cap"
     return None
+
+
+def load_records(values: list[bytes | None], out: np.ndarray) -> list[tuple[int, str]]:
+    """Fill ``out[i]`` from stored ``values[i]``: None is a new customer, version 5 is copied
+    in, versions 3 and 4 go through the reference decoder. Returns ``(index, reason)`` of the
+    values that are not readable states; those records are left empty (cold start)."""
+    failed: list[tuple[int, str]] = []
+    current = [i for i, value in enumerate(values) if value and value[0] == LAYOUT_VERSION]
+    if len(current) == len(values):
+        decoded = _decode_each(values, out, range(len(values)), failed)  # type: ignore[arg-type]
+    else:
+        out[:] = EMPTY
+        decoded = _decode_each(values, out, current, failed)  # type: ignore[arg-type]
+        for i, value in enumerate(values):
+            if value is None or (value and value[0] == LAYOUT_VERSION):
+                continue
+            try:
+                state_to_record(CustomerState.from_bytes(value), out, i)
+            except (StateFormatError, ValueError) as exc:
+                failed.append((i, str(exc)))
+    if decoded:
+        bad = _over_caps_mask(out)
+        if bad.any():
+            for i in np.flatnonzero(bad):
+                out[i] = EMPTY
+                failed.append((int(i), "a count beyond its cap or an unknown product code"))
+    return failed
+
+
+def _decode_each(values: list[bytes], out: np.ndarray, indexes: range | list[int],
+                 failed: list[tuple[int, str]]) -> bool:
+    buffer = out.view(np.uint8).reshape(len(out), STATE.itemsize)
+    counts = out["n_products"]
+    for i in indexes:
+        value = values[i]
+        size = len(value) - 1
+        products, rest = divmod(size - CORE_BYTES, PRODUCT_BYTES)
+        row = buffer[i]
+        if size < CORE_BYTES or rest or products > MAX_PRODUCTS:
+            out[i] = EMPTY
+            failed.append((i, f"{len(value)} bytes, not 1 + {CORE_BYTES} + n x "
+                              f"{PRODUCT_BYTES} (n <= {MAX_PRODUCTS})"))
+            continue
+        row[:size] = np.frombuffer(value, np.uint8, size, 1)
+        row[size:] = 0
+        if counts[i] != products:
+            out[i] = EMPTY
+            failed.append((i, "its product count does not match its length"))
+    return bool(len(indexes))
+
+
+def _over_caps_mask(records: np.ndarray) -> np.ndarray:
+    products = records["products"]
+    used = np.arange(MAX_PRODUCTS)[None, :] < records["n_products"][:, None]
+    return ((records["n_salaries"] > MAX_SALARIES)
+            | (records["n_ids"] > MAX_DEDUP_IDS).any(axis=1)
+            | (used & (products["code"] >= len(ProductState.PRODUCT_CODES))).any(axis=1)
+            | (products["n_statements"] > MAX_STATEMENTS).any(axis=1)
+            | (products["n_instalments"] > MAX_INSTALMENTS).any(axis=1)
+            | (products["n_payments"] > MAX_PAYMENTS).any(axis=1)
+            | (products["n_dpd"] > DPD_MONTHS).any(axis=1))
+
+
+def cap_record(records: np.ndarray, index: int, latest_ms: int) -> bool:
+    """``CustomerState.cap_watermarks`` on ``records[index]``: True when it lowered one."""
+    rec = records[index]
+    marks = rec["watermarks"]
+    if int(marks.max()) <= latest_ms:
+        return False
+    marks[:] = np.minimum(marks, latest_ms)
+    rec["first_seen"] = min(int(rec["first_seen"]), latest_ms)
+    last_week = week_of_day(int(marks.max()) // DAY_MS)
+    weeks = rec["weeks"]
+    weeks[weeks["week"] > last_week] = np.zeros(1, dtype=WEEK)[0]
+    return True
 
 
 # --- conversion to and from the reference objects (restoring older versions, tests) ----------

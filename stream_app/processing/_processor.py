@@ -4,9 +4,11 @@ No Kafka here. The Faust agent hands in the records of a batch and a state store
 batch's partitions, and sends the outputs this returns. Order of work, chosen for throughput:
 
 1. decode and validate every record (bad ones become dead letters with their reason);
-2. per customer: read the state once, apply that customer's events in order, computing a
-   feature vector after each applied event, and write the state once;
-3. score all vectors of the batch in one model call (tree evaluation + exact leaf-SHAP);
+2. read every customer's state once into one array of fixed-layout records, then one compiled
+   call (``features._kernel_batch.run_batch``) applies each customer's events in order, fires
+   the absence deadlines they pass and writes a feature row after each applied event; each
+   changed state is written once;
+3. score all rows of the batch in one model call (tree evaluation + exact leaf-SHAP);
 4. build risk events, reasons and interventions, and encode them.
 """
 
@@ -33,14 +35,26 @@ from stream_app.events import (
 )
 from stream_app.features import (
     FEATURE_NAMES,
-    Applied,
-    CustomerState,
+    Deadline,
     DeadlineIndex,
     DueDeadline,
-    StateFormatError,
-    apply_event,
-    feature_vector,
-    next_deadline,
+)
+from stream_app.features.kernels import (
+    DUPLICATE,
+    EVENT,
+    IGNORED,
+    ROW_EVENT,
+    SKIP,
+    TOO_LATE,
+    cap_record,
+    empty_records,
+    encode_events,
+    features_into,
+    load_records,
+    next_deadline_record,
+    record_bytes,
+    rows_needed,
+    run_batch,
 )
 from stream_app.observability import WorkerMetrics
 from stream_app.partitioning import Partitioner, partition_for
@@ -211,17 +225,71 @@ class _Contacts:
             store.put_contact(partition, customer_id.encode(), state.to_bytes())
 
 
+_WIDTH = len(FEATURE_NAMES)
+_KIND_CODE = {Deadline.DUE_SOON: 0, Deadline.SALARY: 1}  # the kernels' deadline kinds
+_KIND_NAME = (Deadline.DUE_SOON, Deadline.SALARY)
+
+
 @dataclass(slots=True)
 class _Scoring:
-    """Feature vectors of one batch waiting to be scored together."""
+    """Feature rows of one batch waiting to be scored together (row i: ``pending[i]``)."""
 
     pending: list[_Pending] = field(default_factory=list)
-    vectors: list[list[float]] = field(default_factory=list)
+    chunks: list[np.ndarray] = field(default_factory=list)
     timers: int = 0  # of them, rescorings at an absence deadline
 
-    def add(self, pending: _Pending, vector: list[float]) -> None:
+    def add(self, pending: _Pending, row: np.ndarray) -> None:
         self.pending.append(pending)
-        self.vectors.append(vector)
+        self.chunks.append(row)
+
+    def matrix(self) -> np.ndarray:
+        return self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks)
+
+
+@dataclass(slots=True)
+class _BatchStates:
+    """The batch's customers (in first-arrival order), their states and events."""
+
+    customers: list[str]
+    partitions: list[int]
+    keys: list[bytes]
+    records: np.ndarray
+    changed: list[bool]  # clamped on read: written even if nothing applies
+    items: list[tuple[InputRecord, InputEvent]]  # customer i's: items[starts[i]:starts[i + 1]]
+    starts: np.ndarray
+    deadline_at: np.ndarray = field(init=False)  # pending deadline per customer (-1: none)
+    deadline_kind: np.ndarray = field(init=False)
+    fired: np.ndarray = field(init=False)  # last deadline fired ahead of its watermark
+
+    def __post_init__(self) -> None:
+        n = len(self.customers)
+        self.deadline_at = np.full(n, -1, np.int64)
+        self.deadline_kind = np.full(n, -1, np.int64)
+        self.fired = np.full(n, -1, np.int64)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """The kernel's output buffers: feature rows and what each row is."""
+
+    features: np.ndarray
+    customer: np.ndarray
+    event: np.ndarray
+    as_of: np.ndarray
+    kind: np.ndarray
+
+    @classmethod
+    def allocate(cls, capacity: int) -> _Rows:
+        return cls(np.empty((capacity, _WIDTH), np.float64),
+                   *(np.empty(capacity, np.int64) for _ in range(4)))
+
+
+@dataclass(slots=True)
+class _Touched:
+    """The fixed-layout states of a batch's customers (record ``index[customer]``)."""
+
+    records: np.ndarray
+    index: dict[str, int]
 
 
 @dataclass(slots=True)
@@ -315,19 +383,18 @@ class BatchProcessor:
         return False
 
     def _index_stored(self, partition: int, customer_id: str, raw: bytes) -> None:
-        try:
-            state = CustomerState.from_bytes(raw)
-        except StateFormatError:
-            return
-        self._clamp(partition, state)
-        self._index_state(partition, customer_id, state)
+        records = empty_records(1)
+        if load_records([raw], records):
+            return  # unreadable: its next event starts it afresh
+        self._clamp(partition, records, 0)
+        self._index_record(partition, customer_id, records, 0)
 
-    def _clamp(self, partition: int, state: CustomerState) -> bool:
+    def _clamp(self, partition: int, records: np.ndarray, index: int) -> bool:
         """Cap a stored state's event time at the wall clock plus the allowed skew (a state
         that applied a future-dated event before such events were refused): else it would
         move its partition's event-time clock again after every restart."""
-        ahead_ms = state.watermark - self._latest
-        if not state.cap_watermarks(self._latest):
+        ahead_ms = int(records["watermarks"][index].max()) - self._latest
+        if not cap_record(records, index, self._latest):
             return False
         self._metrics.event_time_clamped.inc()
         if partition not in self._clamp_logged:
@@ -338,9 +405,12 @@ class BatchProcessor:
                         ahead_ms / 1000, extra={"partition": partition})
         return True
 
-    def _index_state(self, partition: int, customer_id: str, state: CustomerState) -> None:
-        self.deadlines.schedule(partition, customer_id, next_deadline(state, state.watermark))
-        self.deadlines.observe(partition, state.watermark)
+    def _index_record(self, partition: int, customer_id: str, records: np.ndarray,
+                      index: int) -> None:
+        watermark = int(records["watermarks"][index].max())
+        self.deadlines.schedule(partition, customer_id,
+                                next_deadline_record(records, index, watermark))
+        self.deadlines.observe(partition, watermark)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -412,7 +482,7 @@ class BatchProcessor:
             self._metrics.event_time_lead.labels(str(partition)).set(
                 (self.deadlines.stream_time(partition) - now_ms) / 1000)
         if batch.pending:
-            self._score(batch.pending, batch.vectors, result, store, contacts)
+            self._score(batch.pending, batch.matrix(), result, store, contacts)
         contacts.write_changed(store)
         return result
 
@@ -440,100 +510,187 @@ class BatchProcessor:
 
     def _apply(self, by_customer: dict[str, list[tuple[InputRecord, InputEvent]]],
                store: StateStore, batch: _Scoring, result: BatchResult,
-               contacts: _Contacts) -> dict[str, CustomerState]:
-        """One state read and one write per customer; a feature vector per applied event."""
-        metrics = self._metrics
-        deadlines = self.deadlines
-        latest = self._latest
-        touched: dict[str, CustomerState] = {}
-        for customer_id, items in by_customer.items():
-            partition = items[0][0].partition
-            key = customer_id.encode()
-            state, changed = self._read_state(store, partition, key)  # clamped: write it
-            touched[customer_id] = state
-            indexing = self._indexing.get(partition)
-            if indexing is not None and customer_id not in indexing.seen:
-                indexing.seen.add(customer_id)  # its deadline, before its events pass it
-                self._index_state(partition, customer_id, state)
-            for record, event in items:
-                if event.occurred_at > latest:  # customer flags (the others dead-lettered)
-                    # what they set protects at once; they clear nothing, pass no deadline
-                    assert isinstance(event, CustomerFlags)
-                    contacts.apply_flags(store, partition, event, latest)
-                    metrics.event_time_rejected.labels(record.topic).inc()
-                    self._dead_letter(result, record, EventTimeInFutureError(
-                        skew_seconds=self._skew_seconds, applied_flags=True))
-                    continue
-                # a deadline this event's time passes fires first, with the state before it
-                due = deadlines.pop_if_due(partition, customer_id, event.occurred_at)
-                while due is not None:
-                    self._fire(due, state, batch)
-                    due = deadlines.pop_if_due(partition, customer_id, event.occurred_at)
-                outcome = apply_event(state, event)
-                if outcome is Applied.APPLIED:
-                    changed = True
-                    deadlines.observe(partition, event.occurred_at)
-                    batch.add(_Pending(customer_id, partition, record.topic, event.event_id,
-                                       state.watermark), feature_vector(state, state.watermark))
-                    after = deadlines.after(partition, customer_id, state.watermark)
-                    deadlines.schedule(partition, customer_id, next_deadline(state, after))
-                elif outcome is Applied.DUPLICATE:
-                    result.duplicates += 1
-                    metrics.duplicates.inc()
-                elif outcome is Applied.TOO_LATE:
-                    metrics.late_events.inc()
-                    self._dead_letter(result, record, LateEventError())
-                elif isinstance(event, CustomerFlags):  # no feature: the contact policy's input
-                    contacts.apply_flags(store, partition, event, latest)
-            if changed:
-                store.put(partition, key, state.to_bytes())
-        return touched
+               contacts: _Contacts) -> _Touched:
+        """One state read and one write per customer; a feature row per applied event."""
+        if not by_customer:
+            return _Touched(empty_records(0), {})
+        states = self._read_states(by_customer, store)
+        self._deadlines_in(states)
+        outcomes, applied = self._run_kernel(states, batch)
+        self._outcomes(states, outcomes, store, result, contacts)
+        self._deadlines_out(states, applied, store)
+        return _Touched(states.records, {c: i for i, c in enumerate(states.customers)})
 
-    def _fire_deadlines(self, partition: int, store: StateStore,
-                        touched: dict[str, CustomerState], batch: _Scoring) -> None:
+    def _read_states(self, by_customer: dict[str, list[tuple[InputRecord, InputEvent]]],
+                     store: StateStore) -> _BatchStates:
+        customers = list(by_customer)
+        partitions = [by_customer[c][0][0].partition for c in customers]
+        keys = [c.encode() for c in customers]
+        records = empty_records(len(customers))
+        stored = [store.get(p, k) for p, k in zip(partitions, keys, strict=True)]
+        for _, reason in load_records(stored, records):
+            self._metrics.state_errors.inc()
+            log.error("customer state unreadable, starting afresh: %s", reason)
+        changed = [False] * len(customers)
+        for i in np.flatnonzero(records["watermarks"].max(axis=1) > self._latest).tolist():
+            changed[i] = self._clamp(partitions[i], records, i)  # clamped: write it
+        items: list[tuple[InputRecord, InputEvent]] = []
+        starts = [0]
+        for customer in customers:
+            items += by_customer[customer]
+            starts.append(len(items))
+        return _BatchStates(customers, partitions, keys, records, changed, items,
+                            np.asarray(starts, np.int64))
+
+    def _deadlines_in(self, states: _BatchStates) -> None:
+        """Each customer's pending deadline and last fired one, for the kernel."""
+        deadlines = self.deadlines
+        for i, customer in enumerate(states.customers):
+            partition = states.partitions[i]
+            indexing = self._indexing.get(partition)
+            if indexing is not None and customer not in indexing.seen:
+                indexing.seen.add(customer)  # its deadline, before its events pass it
+                self._index_record(partition, customer, states.records, i)
+            pending = deadlines.pending_of(partition, customer)
+            if pending is not None:
+                states.deadline_at[i] = pending[0]
+                states.deadline_kind[i] = _KIND_CODE[pending[1]]
+            last_fired = deadlines.fired_of(partition, customer)
+            if last_fired is not None:
+                states.fired[i] = last_fired
+
+    def _run_kernel(self, states: _BatchStates,
+                    batch: _Scoring) -> tuple[np.ndarray, np.ndarray]:
+        """Apply every event and write the feature rows; returns each event's outcome and
+        each customer's newest applied event time (-1: none applied)."""
+        items = states.items
+        events = np.empty(len(items), EVENT)
+        encode_events([event for _, event in items], events)
+        latest = self._latest
+        for j, (_, event) in enumerate(items):
+            if event.occurred_at > latest:  # customer flags (the others dead-lettered)
+                events[j]["source"] = SKIP
+        outcomes = np.empty(len(items), np.int64)
+        applied = np.full(len(states.customers), -1, np.int64)
+        longest = int(np.diff(states.starts).max())
+        capacity = max(2 * len(items), rows_needed(longest))
+        first = 0
+        while first < len(states.customers):
+            rows = _Rows.allocate(capacity)
+            first, count = run_batch(states.records, states.starts, events, states.deadline_at,
+                                     states.deadline_kind, states.fired, rows.features,
+                                     rows.customer, rows.event, rows.as_of, rows.kind,
+                                     outcomes, applied, first)
+            self._add_rows(batch, states, rows, count)
+        return outcomes, applied
+
+    def _add_rows(self, batch: _Scoring, states: _BatchStates, rows: _Rows,
+                  count: int) -> None:
+        if not count:
+            return
+        pending = batch.pending
+        customers, partitions, items = states.customers, states.partitions, states.items
+        for c, j, as_of, kind in zip(rows.customer[:count].tolist(),
+                                     rows.event[:count].tolist(),
+                                     rows.as_of[:count].tolist(), rows.kind[:count].tolist(),
+                                     strict=True):
+            if kind == ROW_EVENT:
+                record, event = items[j]
+                pending.append(_Pending(customers[c], partitions[c], record.topic,
+                                        event.event_id, as_of))
+            else:
+                name = _KIND_NAME[kind - 1]
+                pending.append(_Pending(customers[c], partitions[c], TIMER_TOPIC,
+                                        f"{name}@{as_of}", as_of))
+                batch.timers += 1
+                self._metrics.absence_rescores.labels(name).inc()
+        batch.chunks.append(rows.features[:count])
+
+    def _outcomes(self, states: _BatchStates, outcomes: np.ndarray, store: StateStore,
+                  result: BatchResult, contacts: _Contacts) -> None:
+        """Count duplicates, dead-letter late events, hand customer flags to the contact
+        states, in arrival order."""
+        metrics = self._metrics
+        latest = self._latest
+        for j, outcome in enumerate(outcomes.tolist()):
+            record, event = states.items[j]
+            if outcome == -1:  # future-dated customer flags, passed over by the kernel
+                # what they set protects at once; they clear nothing, pass no deadline
+                assert isinstance(event, CustomerFlags)
+                contacts.apply_flags(store, record.partition, event, latest)
+                metrics.event_time_rejected.labels(record.topic).inc()
+                self._dead_letter(result, record, EventTimeInFutureError(
+                    skew_seconds=self._skew_seconds, applied_flags=True))
+            elif outcome == DUPLICATE:
+                result.duplicates += 1
+                metrics.duplicates.inc()
+            elif outcome == TOO_LATE:
+                metrics.late_events.inc()
+                self._dead_letter(result, record, LateEventError())
+            elif outcome == IGNORED and isinstance(event, CustomerFlags):
+                contacts.apply_flags(store, record.partition, event, latest)
+
+    def _deadlines_out(self, states: _BatchStates, applied: np.ndarray,
+                       store: StateStore) -> None:
+        """The kernel's deadlines into the index; every changed state written once."""
+        deadlines = self.deadlines
+        at_ms = states.deadline_at.tolist()
+        kinds = states.deadline_kind.tolist()
+        fired = states.fired.tolist()
+        for i, (customer, newest) in enumerate(zip(states.customers, applied.tolist(),
+                                                   strict=True)):
+            partition = states.partitions[i]
+            deadlines.schedule(partition, customer,
+                               (at_ms[i], _KIND_NAME[kinds[i]]) if at_ms[i] >= 0 else None)
+            deadlines.set_fired(partition, customer, fired[i] if fired[i] >= 0 else None)
+            if newest >= 0:
+                deadlines.observe(partition, newest)
+            if newest >= 0 or states.changed[i]:
+                store.put(partition, states.keys[i], record_bytes(states.records, i))
+
+    def _fire_deadlines(self, partition: int, store: StateStore, touched: _Touched,
+                        batch: _Scoring) -> None:
         """Rescore customers whose absence deadline the partition's event time has passed,
         up to ``max_deadlines_per_batch`` rescorings in the batch (the ones its events passed
         included); the rest stay due and fire in the partition's next batches."""
         fired = self.deadlines.due(partition, self._max_deadlines - batch.timers)
         while fired:
             for due in fired:
-                state = touched.get(due.customer_id) or self._load_state(
-                    store, partition, due.customer_id.encode())
-                self._fire(due, state, batch)
+                index = touched.index.get(due.customer_id)
+                if index is None:
+                    self._fire(due, self._load_record(store, partition,
+                                                      due.customer_id.encode()), 0, batch)
+                else:
+                    self._fire(due, touched.records, index, batch)
             # a fired deadline may schedule a due one
             fired = self.deadlines.due(partition, self._max_deadlines - batch.timers)
 
-    def _fire(self, due: DueDeadline, state: CustomerState, batch: _Scoring) -> None:
+    def _fire(self, due: DueDeadline, records: np.ndarray, index: int,
+              batch: _Scoring) -> None:
         batch.timers += 1
+        row = np.empty((1, _WIDTH), np.float64)
+        features_into(records, index, due.at_ms, row, 0)
         batch.add(_Pending(due.customer_id, due.partition, TIMER_TOPIC,
-                           f"{due.kind}@{due.at_ms}", due.at_ms),
-                  feature_vector(state, due.at_ms))
-        self.deadlines.schedule(due.partition, due.customer_id, next_deadline(state, due.at_ms))
+                           f"{due.kind}@{due.at_ms}", due.at_ms), row)
+        self.deadlines.schedule(due.partition, due.customer_id,
+                                next_deadline_record(records, index, due.at_ms))
         self._metrics.absence_rescores.labels(due.kind).inc()
 
-    def _load_state(self, store: StateStore, partition: int, key: bytes) -> CustomerState:
-        return self._read_state(store, partition, key)[0]
-
-    def _read_state(self, store: StateStore, partition: int,
-                    key: bytes) -> tuple[CustomerState, bool]:
-        """The stored state, its event time clamped (see ``_clamp``), and whether it was."""
+    def _load_record(self, store: StateStore, partition: int, key: bytes) -> np.ndarray:
+        """The stored state as a one-record array, its event time clamped (``_clamp``)."""
+        records = empty_records(1)
         raw = store.get(partition, key)
-        if raw is None:
-            return CustomerState(), False
-        try:
-            state = CustomerState.from_bytes(raw)
-        except StateFormatError as exc:
+        for _, reason in load_records([raw], records):
             self._metrics.state_errors.inc()
-            log.error("customer state unreadable, starting afresh: %s", exc)
-            return CustomerState(), False
-        return state, self._clamp(partition, state)
+            log.error("customer state unreadable, starting afresh: %s", reason)
+        self._clamp(partition, records, 0)
+        return records
 
-    def _score(self, pending: list[_Pending], vectors: list[list[float]],
+    def _score(self, pending: list[_Pending], matrix: np.ndarray,
                result: BatchResult, store: StateStore, contacts: _Contacts) -> None:
         model = self._model()  # one reference per batch: a swap lands between batches
         challenger = self._challenger()
         started = time.perf_counter()
-        matrix = np.asarray(vectors, dtype=np.float64)
         scored = model.score(matrix)
         reasons = model.reasons(scored, matrix)
         shadow = challenger.score(matrix).scores if challenger is not None else None
