@@ -86,9 +86,11 @@ __all__ = [
     "match_latencies",
     "peak_rss",
     "percentile",
+    "reference_note",
     "render_section",
     "replace_section",
     "results_table",
+    "verify_outputs",
 ]
 
 ENGINES = ("ceiling", "naive", "worker")
@@ -387,6 +389,9 @@ def render_section(report: Mapping[str, Any]) -> str:
             f"* {', '.join(overloaded)}: offered more events per second than drained, so "
             "the queue grew through the latency phase and the latency measures that queue "
             "(it rises with the phase's length), not the engine's per-event delay.")
+    checked = [e for e in engines if e.get("reference_check")]
+    if checked:
+        notes.append(reference_note(checked))
     lines += ["Notes:", "", *notes, ""]
     targets = report.get("targets") or []
     if targets:
@@ -394,6 +399,27 @@ def render_section(report: Mapping[str, Any]) -> str:
             ["target", "measured", "verdict", "by"],
             [[t["target"], t["measured"], "met" if t["met"] else "**missed**", t["by"]]
              for t in targets])]
+    return "\n".join(lines)
+
+
+def reference_note(engines: Sequence[Mapping[str, Any]]) -> str:
+    """The doc's note on the output check, one line per engine checked."""
+    from bench._reference import summary_line
+
+    lines = [
+        "* outputs checked against the offline reference (`bench/_reference.py`, untimed, "
+        "after the drain): every risk score published for the backlog is read back and "
+        "compared with `replay_events` (the pure-Python feature code) scored by the same "
+        "model, keyed by (customer, trigger topic, trigger event id): `features_sha256`, "
+        "score, probability and reasons exactly (the naive agent: features only, it scores "
+        "with CatBoost's predict and shap), both directions counted; the bench exits non-zero "
+        "on any difference. Each customer's events are replayed in the order the engine "
+        "merged its three input topics (read from its outputs; each topic's own order is the "
+        "produced one). Absence-deadline rescorings (`timer`) are counted apart, not matched: "
+        "whether and when they fire depends on the partition's stream time, i.e. on how the "
+        "engine interleaved all customers' events and where its batches ended."]
+    for e in engines:
+        lines.append(f"  * {e['engine']}: {summary_line(e['reference_check'])}")
     return "\n".join(lines)
 
 
@@ -540,8 +566,10 @@ async def _end_offsets(settings: Settings, topics: Sequence[str]) -> dict[Any, i
         await consumer.stop()
 
 
-async def _read(settings: Settings, starts: Mapping[Any, int]) -> list[Any]:
-    """Every record of the partitions in ``starts`` from those offsets to their current ends."""
+async def _read(settings: Settings, starts: Mapping[Any, int],
+                ends: Mapping[Any, int] | None = None) -> list[Any]:
+    """Every record of the partitions in ``starts`` from those offsets to ``ends`` (default:
+    their current ends)."""
     from aiokafka import AIOKafkaConsumer
 
     from stream_app.kafka import aiokafka_options
@@ -552,14 +580,15 @@ async def _read(settings: Settings, starts: Mapping[Any, int]) -> list[Any]:
     try:
         tps = list(starts)
         consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
+        if ends is None:
+            ends = await consumer.end_offsets(tps)
         for tp in tps:
             consumer.seek(tp, starts[tp])
         waiting = {tp for tp in tps if ends[tp] > starts[tp]}
         while waiting:
             fetched = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            for batch in fetched.values():
-                records.extend(batch)
+            for tp, batch in fetched.items():
+                records.extend(r for r in batch if r.offset < ends[tp])
             for tp in list(waiting):
                 if await consumer.position(tp) >= ends[tp]:
                     waiting.discard(tp)
@@ -592,6 +621,62 @@ def _latency(settings: Settings, marks: Mapping[Any, int]) -> Latency:
             event = decoder.decode_record(record.topic, record.value)
             inputs[(record.topic, str(event["event_id"]))] = record.timestamp
     return match_latencies(inputs, scores)
+
+
+# --- the output check (bench/_reference.py) --------------------------------------------------
+# the naive agent scores with CatBoost's own predict and shap's TreeExplainer, not the
+# project's tree evaluation and exact leaf SHAP: its probabilities and contributions may differ
+# in the last bits, so only its features (and the published/expected keys) are held exact
+FIELDS_BY_ENGINE = {"naive": ("features_sha256",)}
+
+
+def verify_outputs(settings: Settings, records: Sequence[Mapping[str, Any]], model: Path,
+                   ends: Mapping[Any, int], *, fields: Sequence[str] | None = None,
+                   label: str = "") -> dict[str, Any]:
+    """Read back the risk scores up to ``ends`` (offsets of the risk-score topic's partitions)
+    and compare them with the offline reference of ``records`` (the events as produced):
+    bench/_reference.py. Prints the outcome and the first differing keys (customers as a
+    hash); returns the check as JSON. Not timed: call it after the measured phases."""
+    from bench._reference import (
+        FIELDS,
+        check_scores,
+        expected_scores,
+        published_score,
+        summary_line,
+    )
+    from stream_app.events import RecordType
+    from stream_app.partitioning import partition_for
+    from stream_app.scoring import ScoringModel
+    from stream_app.serializers import OutputDecoder, SchemaCatalog
+
+    started = time.monotonic()
+    decoder = OutputDecoder(SchemaCatalog.default())
+    starts = {tp: 0 for tp in ends if tp.topic == settings.topic_risk_scores}
+    published = [published_score(decoder.decode(RecordType.RISK_SCORE, r.value))
+                 for r in asyncio.run(_read(settings, starts, ends))]
+    topics = {"transaction": settings.topic_transactions, "payment": settings.topic_payments,
+              "customer_flags": settings.topic_customer_flags}
+    partitions, partitioner = settings.topic_partitions, settings.kafka_partitioner
+    reordering: dict[str, int] = {}
+    expected = expected_scores(
+        records, topics, ScoringModel.load(model),
+        partition_of=lambda c: partition_for(c.encode(), partitions, partitioner),
+        published=published, reordering=reordering)
+    check = check_scores(expected, published, fields=tuple(fields or FIELDS))
+    check.reordered_customers = reordering.get("customers", 0)
+    check.reordered_scores = reordering.get("scores", 0)
+    result = check.to_json()
+    result["seconds"] = round(time.monotonic() - started, 1)
+    prefix = f"{label}: " if label else ""
+    print(f"{prefix}{summary_line(result)} ({result['seconds']:.0f} s to check, untimed)",
+          flush=True)
+    if not check.ok:
+        print(f"{prefix}OUTPUTS DIFFER FROM THE REFERENCE: {check.differing:,} differ, "
+              f"{check.missing:,} expected but not published, {check.unexpected:,} "
+              f"published but not expected; the first ones:", flush=True)
+        for example in check.examples:
+            print(f"{prefix}  {json.dumps(example)}", flush=True)
+    return result
 
 
 def _settle(settings: Settings, topic: str, *, timeout: float = 30.0) -> None:
@@ -661,6 +746,11 @@ def run_engine(name: str, bootstrap: str, workload: Workload, *, model: Path, pa
         engine.stop()
     latency = _latency(settings, marks)
     ends = asyncio.run(_end_offsets(settings, [settings.topic_risk_scores]))
+    # the drain's outputs: the risk scores up to the marks taken after the backlog's settled
+    check = verify_outputs(settings, workload.backlog, model,
+                           {tp: n for tp, n in marks.items()
+                            if tp.topic == settings.topic_risk_scores},
+                           fields=FIELDS_BY_ENGINE.get(name), label=name)
     result: dict[str, Any] = {
         "engine": name,
         "description": DESCRIPTIONS[name],
@@ -675,6 +765,7 @@ def run_engine(name: str, bootstrap: str, workload: Workload, *, model: Path, pa
         "caught_up": caught_up,
         "latency_ms": latency_summary(latency),
         "risk_events": sum(ends.values()),
+        "reference_check": check,
     }
     print(json.dumps(result), flush=True)
     return result
@@ -879,11 +970,17 @@ def main(argv: list[str] | None = None) -> int:
     report = _report(plan, results, kafka=kafka, source=described, command=command,
                      model=_model_description(model))
     report["seconds"] = round(time.monotonic() - started, 1)
+    failed = [e["engine"] for e in results if not (e.get("reference_check") or {}).get("ok")]
+    report["outputs_equal_reference"] = not failed
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     section = render_section(report)
     print(section)
     print(f"results: {out} ({report['seconds']:.0f} s in all)")
+    if failed:
+        print(f"FAILED: the outputs of {', '.join(failed)} differ from the offline reference "
+              f"(counts in {out}; the doc is left as it was)", file=sys.stderr, flush=True)
+        return 1
     if args.write_doc:
         doc: Path = args.doc
         doc.write_text(replace_section(doc.read_text(), section))
