@@ -227,7 +227,7 @@ def test_salaries_of_any_cadence(gaps: list[int], amounts_: list[int], after: in
 
 def test_cold_start() -> None:
     state = CustomerState()
-    check(state, [0, 1, DAY_MS - 1, T0, T0 + 12 * HOUR_MS, T0 + 400 * DAY_MS])
+    check(state, [-DAY_MS - 1, -1, 0, 1, DAY_MS - 1, T0, T0 + 12 * HOUR_MS, T0 + 400 * DAY_MS])
     records = empty_records(1)
     assert next_deadline_of(records, 0, T0) == NO_DEADLINE
     assert next_deadline_record(records, 0, T0) is None
@@ -383,7 +383,7 @@ def test_four_products() -> None:
                           account="BN-1", product="BNPL"))
     state = apply_all(_by_time(events))
     assert len(state.products) == 4
-    check(state)
+    check(state, [*as_of_points(state), -1, -45 * DAY_MS - 7])  # before 1970 too
     assert feature_vector(state, state.watermark)[feature_index("credit_products")] == 4.0
 
 
@@ -451,3 +451,33 @@ def test_equal_to_the_reference_on_simulated_logs(scenario: str, customers: int,
         check(state, [mark, state.first_seen - 1, (state.first_seen + mark) // 2,
                       mark + 2 * DAY_MS, mark + 20 * DAY_MS, mark + 100 * DAY_MS])
     assert max(len(s.products) for s in states.values()) >= 2
+
+
+def test_allocation_ties_on_the_due_day_go_to_the_item_issued_first() -> None:
+    # one due day for both items: the instalment, issued first, is paid first; the statement
+    # then receives the rest late (a payment received after its due date)
+    events = [tx(0, 1_000, balance=50_000),
+              pay(5, "INSTALMENT_DUE", amount_due=3_000, due_day=30),
+              statement(10, 60_000, 5_000, 30, 100_000),
+              pay(12, "PAYMENT_RECEIVED", amount=4_000),
+              pay(35, "PAYMENT_RECEIVED", amount=1_000),
+              pay(36, "PAYMENT_RECEIVED", amount=3_000)]
+    state = apply_all(events, each=True)
+    check(state)
+    f = feature_vector(state, at(40))
+    assert f[feature_index("late_payments_6m")] == 1.0
+    assert f[feature_index("late_payments_received_6m")] == 1.0
+
+
+@pytest.mark.parametrize("minute", [-1, 0, 1])
+def test_an_arrears_run_at_the_end_of_the_due_day(minute: int) -> None:
+    # the amount past due counts until an arrears run reports after the due day has ended
+    due_day = 30
+    run_at = T0 + (due_day + 1) * DAY_MS + minute * MINUTE_MS
+    events = [tx(0, 1_000, balance=50_000), statement(10, 60_000, 5_000, due_day, 100_000),
+              pay(12, "PAYMENT_RECEIVED", amount=1_000),
+              pay(0, "DELINQUENCY_STATUS", dpd=0, occurred_at=run_at)]
+    state = apply_all(events)
+    check(state, [*as_of_points(state), run_at, run_at + DAY_MS])
+    past_due = feature_vector(state, run_at + DAY_MS)[feature_index("amount_past_due_minor")]
+    assert past_due == (4_000.0 if minute < 0 else 0.0)
