@@ -25,6 +25,13 @@ triggered by one of them, its Kafka CreateTime minus that of the input record th
 it (matched on trigger topic + trigger event id; rescorings fired by absence deadlines have no
 input record and are skipped); and the engine's peak RSS (VmHWM) over the whole run.
 
+After each engine stopped (untimed), every risk score it published for the backlog is read back
+and compared with the offline reference of the same events (``bench/_reference.py``: replay +
+the same model, keyed by customer, trigger topic and trigger event id; features, score,
+probability and reasons exactly, absence rescorings counted apart): any difference is printed
+(customers as a hash), counted in the results JSON, and makes the bench exit non-zero without
+touching the doc.
+
 Results: ``bench/results/compare.json`` (``var/bench/compare-short.json`` with ``--short``;
 ``--commit REV`` runs the engines' code as of a commit instead of the working tree), a markdown
 table on stdout, and with ``--write-doc`` the section between the ``bench:compare`` markers of

@@ -131,6 +131,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             _fmt(run.get("events_per_second")), f"{up:.2f}x" if up else "n/a",
             " / ".join(f"{c:.1f}" for c in cpus) or "n/a",
             _fmt(run.get("cpu_us_per_event")),
+            _fmt(sum(cpus) / run["seconds"], 2) if cpus and run.get("seconds") else "n/a",
             f"{check.get('equal', 0):,} / {check.get('expected', 0):,}"
             + ("" if check.get("ok") else " **FAILED**"),
         ])
@@ -149,7 +150,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "",
         markdown_table(["workers", "events", "seconds", "events/s", "speed-up",
                         "CPU s per worker", "CPU µs/event (all workers)",
-                        "outputs equal the reference"], rows),
+                        "cores busy (workers)", "outputs equal the reference"], rows),
         "",
         "Notes:",
         "",
@@ -159,7 +160,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "each worker process over that span.",
         f"* this machine has {cores} cores, shared by the workers, the broker and the bench: "
         f"{most} workers share {cores} cores, so the speed-up tops out near {cores}x at best "
-        "(less, since the broker needs CPU too); what is shown is what was measured.",
+        "(less, since the broker needs CPU too) for a CPU-bound worker; what is shown is "
+        "what was measured. *cores busy*: the workers' CPU seconds over the span's seconds; "
+        "a worker well below one core is waiting (fetches, produce acknowledgements, commits), "
+        "not computing, and more workers overlap those waits.",
         "* outputs: the risk scores of all workers together checked against the offline "
         "reference (`bench/_reference.py`, as in the side-by-side comparison: event-triggered "
         "scores exactly, absence-deadline rescorings counted apart).",

@@ -48,7 +48,8 @@ def test_speedups_and_markdown() -> None:
                          "backlog": 30_000, "customers": 1500},
               "runs": runs}
     text = render_markdown(report)
-    assert "| 2 | 30,000 | 10.0 | 3,000 | 1.50x | 10.0 / 10.0 | 660 | 30,000 / 30,000 |" in text
+    assert ("| 2 | 30,000 | 10.0 | 3,000 | 1.50x | 10.0 / 10.0 | 660 | 2.00 "
+            "| 30,000 / 30,000 |") in text
     assert "29,999 / 30,000 **FAILED**" in text
     assert "4 workers share 2 cores" in text
     doc = replace_section("# Performance\n\nintro\n", text, DOC_START, DOC_END)
