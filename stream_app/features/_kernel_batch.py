@@ -39,7 +39,7 @@ def rows_needed(events: int) -> int:
     return events * (1 + _MAX_FIRES_PER_EVENT)
 
 
-@numba.njit(cache=True)  # type: ignore[untyped-decorator]  # numba ships no type hints
+@numba.njit(cache=True)
 def run_batch(states: np.ndarray, starts: np.ndarray, events: np.ndarray,  # noqa: PLR0917 - njit: positional only
               deadline_at: np.ndarray, deadline_kind: np.ndarray, fired: np.ndarray,
               out: np.ndarray, row_customer: np.ndarray, row_event: np.ndarray,

@@ -197,9 +197,9 @@ def load_records(values: list[bytes | None], out: np.ndarray) -> list[tuple[int,
     if decoded:
         bad = _over_caps_mask(out)
         if bad.any():
-            for i in np.flatnonzero(bad):
-                out[i] = EMPTY
-                failed.append((int(i), "a count beyond its cap or an unknown product code"))
+            for index in np.flatnonzero(bad).tolist():
+                out[index] = EMPTY
+                failed.append((index, "a count beyond its cap or an unknown product code"))
     return failed
 
 

@@ -171,10 +171,11 @@ _TEXTS: dict[str, Callable[[Row], str]] = {
 _BY_COLUMN = [_TEXTS[spec.name] for spec in FEATURES]
 
 
-def reason_text(column: int, row: Row) -> str:
+def reason_text(column: int, row: Row, *, finite: bool | None = None) -> str:
     """The text of the reason on ``column`` for feature vector ``row``; the catalogue's
     generic text when a value of the row is not finite (feature vectors always are; a text
-    must never say "nan")."""
-    if not all(map(math.isfinite, row)):
+    must never say "nan"). ``finite``: whether every value of ``row`` is, when the caller
+    already knows (one check per row, not per reason)."""
+    if not (all(map(math.isfinite, row)) if finite is None else finite):
         return FEATURES[column].reason_text
     return _BY_COLUMN[column](row)

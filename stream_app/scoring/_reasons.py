@@ -40,17 +40,20 @@ def top_reasons(
     """
     masked = np.where(_ELIGIBLE[None, :], contributions, 0.0)
     order = np.argsort(-masked, axis=1, kind="stable")[:, :limit]
+    top = np.take_along_axis(masked, order, axis=1).tolist()
+    finite = [bool(f) for f in np.isfinite(values).all(axis=1)]
     result: list[tuple[Reason, ...]] = []
-    for row, columns in enumerate(order):
+    for row, columns in enumerate(order.tolist()):
         reasons = []
-        vector = values[row]
-        for column in columns:
-            contribution = float(masked[row, column])
+        vector: list[float] | None = None
+        for column, contribution in zip(columns, top[row], strict=True):
             if contribution <= 0.0:
                 break
+            if vector is None:
+                vector = values[row].tolist()
             spec = FEATURES[column]
-            reasons.append(Reason(spec.reason_code, spec.name, float(vector[column]),
-                                  contribution, reason_text(int(column), vector)))
+            reasons.append(Reason(spec.reason_code, spec.name, vector[column], contribution,
+                                  reason_text(column, vector, finite=finite[row])))
         result.append(tuple(reasons))
     return result
 
