@@ -41,7 +41,7 @@ def top_reasons(
     masked = np.where(_ELIGIBLE[None, :], contributions, 0.0)
     order = np.argsort(-masked, axis=1, kind="stable")[:, :limit]
     top = np.take_along_axis(masked, order, axis=1).tolist()
-    finite = [bool(f) for f in np.isfinite(values).all(axis=1)]
+    finite: list[bool] = np.asarray(np.isfinite(values).all(axis=1)).tolist()
     result: list[tuple[Reason, ...]] = []
     for row, columns in enumerate(order.tolist()):
         reasons = []
