@@ -41,16 +41,24 @@ from stream_app.features._kernel_apply import (
     encode_events,
     new_events,
 )
-from stream_app.features._layout import empty_records, record_bytes, record_to_state, \
-    state_to_record
+from stream_app.features._layout import (
+    empty_records,
+    record_bytes,
+    record_to_state,
+    state_to_record,
+)
 from stream_app.features._state import (
     COUNT_MAX,
     DAY_MS,
+    DPD_MONTHS,
     HORIZON_WEEKS,
     INT32_MAX,
     MAX_DEDUP_IDS,
+    MAX_INSTALMENTS,
+    MAX_PAYMENTS,
     MAX_PRODUCTS,
     MAX_SALARIES,
+    MAX_STATEMENTS,
     Col,
     CustomerState,
     ProductState,
@@ -77,6 +85,7 @@ def _replay(events: Sequence[InputEvent], state: CustomerState | None = None,
     records = empty_records(3)  # the customer in row 1: its neighbours must stay untouched
     state_to_record(state, records, 1)
     assert record_bytes(records, 1) == state.to_bytes()
+    neighbours = records[[0, 2]].tobytes()
     encoded = new_events(len(events) + 2)
     encode_events(events, encoded)
     outcomes = []
@@ -87,14 +96,13 @@ def _replay(events: Sequence[InputEvent], state: CustomerState | None = None,
         outcomes.append(outcome)
         if j % check_every == 0 or j == len(events) - 1:
             assert record_bytes(records, 1) == state.to_bytes(), (j, event)
-    assert not records[[0, 2]].tobytes().strip(b"\0")
+    assert records[[0, 2]].tobytes() == neighbours
     return state, records, outcomes
 
 
 # --- strategies: wider than the order-independence properties' (lateness, horizon, caps) ---
 ACCOUNTS = {f"AC-{i}": product for i, product in enumerate(sorted(PRODUCTS))}  # 7 > 4 products
-days = st.integers(-40, 200)
-times = st.builds(at, days, st.integers(0, 23), st.sampled_from([0, 1, 30]))
+times = st.builds(at, st.integers(-40, 200), st.integers(0, 23), st.sampled_from([0, 1, 30]))
 amounts = st.sampled_from([1, 5_000, MAX_AMOUNT_MINOR, INT32_MAX, INT32_MAX + 1]) | st.integers(
     1, MAX_AMOUNT_MINOR)
 signed = st.sampled_from([0, -1, -MAX_AMOUNT_MINOR, MAX_AMOUNT_MINOR, -(2**31), 2**31]) | (
@@ -104,22 +112,26 @@ due_dates = st.sampled_from([DAY0 + d for d in (-5, 3, 10, 40)]) | st.integers(1
 
 @st.composite
 def transactions(draw: st.DrawFn, time: st.SearchStrategy[int] = times) -> Transaction:
-    status = draw(st.sampled_from(sorted(TRANSACTION_STATUSES)))
+    if draw(st.integers(0, 4)) == 0:  # a salary credit: paydays, several on a day
+        status, direction, category = "POSTED", "CREDIT", "SALARY"
+    else:
+        status = draw(st.sampled_from(sorted(TRANSACTION_STATUSES)))
+        direction = draw(st.sampled_from(sorted(DIRECTIONS)))
+        category = draw(st.sampled_from(sorted(CATEGORIES)))
     return Transaction(
-        event_id=draw(st.text("abc", min_size=1, max_size=6)), customer_id="C1",
+        event_id=draw(st.text("abcd", min_size=1, max_size=5)), customer_id="C1",
         account_id="CA-1", occurred_at=draw(time), amount_minor=draw(amounts), currency="EUR",
-        direction=draw(st.sampled_from(sorted(DIRECTIONS))),
-        channel=draw(st.sampled_from(sorted(CHANNELS))),
-        category=draw(st.sampled_from(["SALARY", "SALARY", *sorted(CATEGORIES)])),
-        status=status,
+        direction=direction, channel=draw(st.sampled_from(sorted(CHANNELS))),
+        category=category, status=status,
         decline_reason=None if status == "POSTED" else draw(
             st.sampled_from([None, "INSUFFICIENT_FUNDS", "CARD_BLOCKED"])),
         balance_after_minor=draw(st.none() | signed))
 
 
 @st.composite
-def payments(draw: st.DrawFn, time: st.SearchStrategy[int] = times) -> Payment:
-    account = draw(st.sampled_from(sorted(ACCOUNTS)))
+def payments(draw: st.DrawFn, time: st.SearchStrategy[int] = times,
+             accounts: Sequence[str] = tuple(ACCOUNTS)) -> Payment:
+    account = draw(st.sampled_from(sorted(accounts)))
     kind = draw(st.sampled_from(sorted(PAYMENT_KINDS)))
     fields: dict[str, object] = {}
     if kind == "STATEMENT_ISSUED":
@@ -135,14 +147,32 @@ def payments(draw: st.DrawFn, time: st.SearchStrategy[int] = times) -> Payment:
             fields["failure_reason"] = "INSUFFICIENT_FUNDS"
     else:
         fields = {"days_past_due": draw(st.sampled_from([0, 30, 3650]) | st.integers(0, 3650))}
-    return Payment(event_id=draw(st.text("abc", min_size=1, max_size=6)), customer_id="C1",
+    return Payment(event_id=draw(st.text("abcd", min_size=1, max_size=5)), customer_id="C1",
                    account_id=account, occurred_at=draw(time), product=ACCOUNTS[account],
                    currency="EUR", kind=kind, **fields)  # type: ignore[arg-type]
 
 
-customer_flags = st.builds(CustomerFlags, event_id=st.text("abc", min_size=1, max_size=3),
-                           customer_id=st.just("C1"), occurred_at=times)
-any_events = st.lists(st.one_of(transactions(), payments(), customer_flags), max_size=80)
+@st.composite
+def event_lists(draw: st.DrawFn, *, with_flags: bool = True) -> list[InputEvent]:
+    """10 to 90 events (in any order, or sorted by time) over 6 days (every cap of the histories, duplicate ids), a month, a
+    quarter or 8 months (too-late events, weeks behind the horizon, pruning), for 1 to 7
+    credit products (eviction)."""
+    span = draw(st.sampled_from([6, 30, 90, 240]))
+    time = st.builds(at, st.integers(0, span), st.integers(0, 23), st.sampled_from([0, 1, 30]))
+    accounts = draw(st.lists(st.sampled_from(sorted(ACCOUNTS)), min_size=1, max_size=7,
+                             unique=True))
+    # mostly payments or mostly transactions, now and then customer flags
+    kinds = [transactions(time)] * draw(st.integers(1, 4)) + [payments(time, accounts)] * draw(
+        st.integers(1, 4))
+    if with_flags:
+        kinds.append(st.builds(CustomerFlags, event_id=st.text("ab", min_size=1, max_size=3),
+                               customer_id=st.just("C1"), occurred_at=time))
+    size = draw(st.integers(10, 90))
+    events = draw(st.lists(st.sampled_from(kinds).flatmap(lambda kind: kind), min_size=size,
+                           max_size=size))
+    if draw(st.booleans()):  # in time order, as a live stream mostly is: few too-late events
+        events.sort(key=lambda event: event.occurred_at)
+    return events
 
 
 def _with_redeliveries(events: list[InputEvent], data: st.DataObject) -> list[InputEvent]:
@@ -164,17 +194,16 @@ def test_the_order_independence_properties_events_give_the_reference_bytes(
 
 
 @SETTINGS
-@given(events=any_events, data=st.data())
+@given(events=event_lists(), data=st.data())
 def test_any_events_give_the_reference_bytes(events: list[InputEvent],
                                              data: st.DataObject) -> None:
     # event ids from a small alphabet: repeats (duplicates, or the same id with other fields)
-    # are frequent; 241 days: too-late events, weeks behind the horizon, pruning
+    # are frequent
     _replay(_with_redeliveries(events, data))
 
 
 @SETTINGS
-@given(events=st.lists(st.one_of(transactions(), payments()), min_size=1, max_size=60),
-       cut=st.integers(0, 60))
+@given(events=event_lists(with_flags=False), cut=st.integers(0, 90))
 def test_a_restored_state_continues_as_the_reference(events: list[InputEvent],
                                                      cut: int) -> None:
     state = CustomerState()
@@ -244,6 +273,69 @@ def test_more_products_than_slots_evict_the_least_recently_active() -> None:
     assert keys == sorted(keys)
 
 
+def test_long_product_histories_keep_the_newest_rows() -> None:
+    rng = random.Random(7)
+    # days past due over 21 periods of 30 days (more than DPD_MONTHS), in time order but for
+    # neighbours swapped, several per period
+    events: list[InputEvent] = [pay(day + rng.randrange(0, 25), "DELINQUENCY_STATUS",
+                                    dpd=rng.randrange(0, 200))
+                                for day in range(0, 630, 15)]
+    for i in range(0, len(events) - 1, 2):
+        events[i], events[i + 1] = events[i + 1], events[i]
+    rows: list[InputEvent] = []
+    for _ in range(20):
+        day = rng.randrange(600, 630)  # same-minute rows: ties broken by the next fields
+        rows += [statement(day, rng.choice([-5, 0, 5]), 0, rng.choice([631, 632]),
+                           limit=rng.choice([None, 9])),
+                 pay(day, "INSTALMENT_DUE", amount_due=rng.choice([0, 4, 9]),
+                     due_day=rng.choice([633, 634])),
+                 pay(day, "PAYMENT_RECEIVED", amount=rng.choice([1, 2, 3])),
+                 pay(day, "PAYMENT_RECEIVED", amount=rng.choice([1, 2])),
+                 pay(day, "DELINQUENCY_STATUS", dpd=rng.randrange(0, 200))]
+    rng.shuffle(rows)
+    state, _, outcomes = _replay([*events, *rows, pay(500, "PAYMENT_RECEIVED", amount=1)])
+    product = state.products[_account_key("CC-1")]
+    assert (len(product.statements), len(product.instalments), len(product.payments),
+            len(product.dpd_monthly)) == (MAX_STATEMENTS, MAX_INSTALMENTS, MAX_PAYMENTS,
+                                          DPD_MONTHS)
+    assert outcomes[-1] == TOO_LATE
+
+
+def test_a_new_product_as_old_as_the_stale_one_is_kept_by_the_larger_key() -> None:
+    accounts = sorted((f"ACC-{i}" for i in range(6)), key=_account_key)
+    keep = [pay(5, "PAYMENT_RECEIVED", account=a, amount=1) for a in accounts[1:4]]
+    for stale, new in ((accounts[0], accounts[4]), (accounts[5], accounts[0])):
+        # the stale product and the new one in the same minute: (minute, key) decides
+        _replay([*keep, pay(3, "PAYMENT_RECEIVED", account=stale, amount=2),
+                 pay(3, "INSTALMENT_DUE", account=new, amount_due=3, due_day=9)])
+
+
+def test_close_balance_ties_go_to_the_lower_balance() -> None:
+    # two balances at the same millisecond whose keys share their low 10 bits
+    by_bits: dict[int, Transaction] = {}
+    i = 0
+    while True:
+        event = tx(3, event_id=f"tie-{i}", balance=100 - i)
+        other = by_bits.setdefault(event_key(event) & 1023, event)
+        if other is not event:
+            break
+        i += 1
+    for pair in ((other, event), (event, other)):
+        state, _, _ = _replay([tx(2, balance=7), *pair, tx(1, balance=-9)])
+        assert state.close_balance == min(e.balance_after_minor or 0 for e in pair)
+
+
+def test_a_period_older_than_the_kept_ones_is_dropped_after_a_capped_watermark() -> None:
+    # a state that applied days past due from the future (capped since): its 13 periods are
+    # all newer than a real event's
+    state = CustomerState()
+    for month in range(DPD_MONTHS + 2):
+        apply_event(state, pay(30 * month, "DELINQUENCY_STATUS", dpd=month))
+    assert state.cap_watermarks(at(-60))
+    _replay([pay(-70, "DELINQUENCY_STATUS", dpd=99), tx(-65, balance=1),
+             pay(-59, "DELINQUENCY_STATUS", dpd=98)], state)
+
+
 def test_more_ids_than_the_memory_holds_forget_the_oldest() -> None:
     events: list[InputEvent] = [tx(i % 30, event_id=f"T{i}") for i in range(MAX_DEDUP_IDS + 6)]
     events += [pay(i % 30, "PAYMENT_RECEIVED", amount=7, event_id=f"P{i}")
@@ -256,14 +348,15 @@ def test_more_ids_than_the_memory_holds_forget_the_oldest() -> None:
 
 def test_more_salaries_than_kept_keep_the_newest_days() -> None:
     rng = random.Random(3)
-    paydays = list(range(0, 60, 4))
+    paydays = list(range(10, 30))
     rng.shuffle(paydays)
     events: list[InputEvent] = [salary(d, 100_000 + d) for d in paydays]
-    events += [salary(paydays[0], 7), salary(1, 9), salary(56, MAX_AMOUNT_MINOR),
-               salary(56, MAX_AMOUNT_MINOR)]  # same day: one payday, clamped
-    state, _, _ = _replay(events)
-    assert len(state.salaries) == MAX_SALARIES
-    assert state.salaries[-1] == [DAY0 + 56, INT32_MAX]
+    events += [salary(paydays[-1], 7), salary(5, 9),  # older than the 8 kept: dropped
+               salary(29, MAX_AMOUNT_MINOR), salary(29, MAX_AMOUNT_MINOR)]  # clamped
+    state, _, outcomes = _replay(events)
+    assert TOO_LATE not in outcomes
+    assert [day - DAY0 for day, _ in state.salaries] == list(range(22, 30))
+    assert state.salaries[-1] == [DAY0 + 29, INT32_MAX]
 
 
 def test_weekly_counts_saturate() -> None:
