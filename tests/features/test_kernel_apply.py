@@ -57,7 +57,6 @@ from stream_app.features._state import (
     MAX_INSTALMENTS,
     MAX_PAYMENTS,
     MAX_PRODUCTS,
-    MAX_SALARIES,
     MAX_STATEMENTS,
     Col,
     CustomerState,
@@ -154,9 +153,9 @@ def payments(draw: st.DrawFn, time: st.SearchStrategy[int] = times,
 
 @st.composite
 def event_lists(draw: st.DrawFn, *, with_flags: bool = True) -> list[InputEvent]:
-    """10 to 90 events (in any order, or sorted by time) over 6 days (every cap of the histories, duplicate ids), a month, a
-    quarter or 8 months (too-late events, weeks behind the horizon, pruning), for 1 to 7
-    credit products (eviction)."""
+    """10 to 90 events (in any order, or sorted by time) over 6 days (every cap of the
+    histories, duplicate ids), a month, a quarter or 8 months (too-late events, weeks behind
+    the horizon, pruning), for 1 to 7 credit products (eviction)."""
     span = draw(st.sampled_from([6, 30, 90, 240]))
     time = st.builds(at, st.integers(0, span), st.integers(0, 23), st.sampled_from([0, 1, 30]))
     accounts = draw(st.lists(st.sampled_from(sorted(ACCOUNTS)), min_size=1, max_size=7,
