@@ -13,6 +13,7 @@ products sorted by key, every unused entry zero).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 
 import numba
@@ -109,10 +110,29 @@ def new_events(count: int) -> np.ndarray:
     return np.zeros(count, dtype=EVENT)
 
 
+def _row_struct(dtype: np.dtype) -> struct.Struct:
+    """The ``struct`` format of one packed little-endian row of ``dtype``."""
+    codes = {("u", 1): "B", ("u", 4): "I", ("u", 8): "Q", ("i", 4): "i", ("i", 8): "q"}
+    row = struct.Struct("<" + "".join(codes[dtype[name].kind, dtype[name].itemsize]
+                                      for name in dtype.names or ()))
+    if row.size != dtype.itemsize:
+        raise ValueError(f"{dtype} is not a packed row of scalars")
+    return row
+
+
+_ROW = _row_struct(EVENT)
+
+
 def encode_events(events: Sequence[InputEvent], out: np.ndarray) -> None:
-    """Fill ``out[:len(events)]`` (dtype ``EVENT``) from validated events."""
-    rows: list[tuple[int | bool, ...]] = []
+    """Fill ``out[:len(events)]`` (dtype ``EVENT``) from validated events.
+
+    Each row is packed with ``struct`` and the rows are copied in at once (about twice as
+    fast as assigning a list of tuples, which numpy converts field by field)."""
+    if not events:
+        return
+    rows: list[bytes] = []
     append = rows.append
+    pack = _ROW.pack
     category_code = _CATEGORY_CODE
     product_code = _PRODUCT_CODE
     kind_code = _KIND_CODE
@@ -120,23 +140,22 @@ def encode_events(events: Sequence[InputEvent], out: np.ndarray) -> None:
         if type(event) is Transaction:
             balance = event.balance_after_minor
             channel = event.channel
-            append((0, event.occurred_at, event_key(event), 0, 0, 0,
-                    category_code[event.category], event.direction == "CREDIT",
-                    event.status == "POSTED", channel == "DIRECT_DEBIT", channel == "ATM",
-                    event.decline_reason == "INSUFFICIENT_FUNDS", balance is not None,
-                    balance or 0, event.amount_minor, 0, 0, 0, 0, 0, 0))
+            append(pack(0, event.occurred_at, event_key(event), 0, 0, 0,
+                        category_code[event.category], event.direction == "CREDIT",
+                        event.status == "POSTED", channel == "DIRECT_DEBIT", channel == "ATM",
+                        event.decline_reason == "INSUFFICIENT_FUNDS", balance is not None,
+                        balance or 0, event.amount_minor, 0, 0, 0, 0, 0, 0))
         elif type(event) is Payment:
-            append((1, event.occurred_at, event_key(event), _account_key(event.account_id),
-                    product_code[event.product], kind_code[event.kind], 0, 0, 0, 0, 0, 0, 0,
-                    0, event.amount_minor or 0, event.statement_balance_minor or 0,
-                    event.minimum_due_minor or 0, event.credit_limit_minor or 0,
-                    event.due_date or 0, event.amount_due_minor or 0,
-                    event.days_past_due or 0))
+            append(pack(1, event.occurred_at, event_key(event), _account_key(event.account_id),
+                        product_code[event.product], kind_code[event.kind], 0, 0, 0, 0, 0, 0,
+                        0, 0, event.amount_minor or 0, event.statement_balance_minor or 0,
+                        event.minimum_due_minor or 0, event.credit_limit_minor or 0,
+                        event.due_date or 0, event.amount_due_minor or 0,
+                        event.days_past_due or 0))
         else:  # CustomerFlags: ignored by the kernel
-            append((2, event.occurred_at, event_key(event), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                    0, 0, 0, 0, 0, 0, 0))
-    if rows:
-        out[: len(rows)] = rows
+            append(pack(2, event.occurred_at, event_key(event), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                        0, 0, 0, 0, 0, 0, 0, 0))
+    out[: len(rows)] = np.frombuffer(b"".join(rows), dtype=EVENT)
 
 
 # --- kernel constants: positions in the layout's arrays ----------------------------------------
