@@ -11,5 +11,9 @@ scripts/ensure-venv.sh
 echo "== ruff"; .venv/bin/ruff check stream_app model_registry tests bench examples
 echo "== mypy"; .venv/bin/mypy && .venv/bin/mypy --strict examples
 echo "== pip-audit"; .venv/bin/python scripts/audit-deps.py
+# numba's cache (the repository's __pycache__): compiled once here, so that no test and no
+# worker subprocess pays a first compilation of the feature kernels (tens of seconds)
+echo "== feature kernels"; .venv/bin/python -c \
+  "from stream_app.features.kernels import warm_up; print(f'ready in {warm_up():.1f} s')"
 echo "== pytest"
 exec scripts/with-postgres.sh .venv/bin/pytest -q -p no:cacheprovider "$@"

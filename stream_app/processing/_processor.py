@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -30,6 +31,7 @@ from stream_app.events import (
     DeadLetter,
     InputEvent,
     Intervention,
+    Reason,
     RecordType,
     RiskScore,
 )
@@ -244,6 +246,18 @@ class _Scoring:
 
     def matrix(self) -> np.ndarray:
         return self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    """A batch's feature matrix scored by the champion (and the challenger, in shadow)."""
+
+    model: ScoringModel
+    scored: ScoredBatch
+    reasons: list[tuple[Reason, ...]]
+    matrix: np.ndarray
+    challenger: ScoringModel | None
+    shadow: np.ndarray | None
 
 
 @dataclass(slots=True)
@@ -490,8 +504,9 @@ class BatchProcessor:
                 result: BatchResult) -> dict[str, list[tuple[InputRecord, InputEvent]]]:
         """Decode and validate, grouped by customer in arrival order; bad records dead-letter."""
         by_customer: dict[str, list[tuple[InputRecord, InputEvent]]] = {}
+        for topic, count in Counter(record.topic for record in records).items():
+            self._metrics.input_records.labels(topic).inc(count)
         for record in records:
-            self._metrics.input_records.labels(record.topic).inc()
             try:
                 event = self._decoder.decode(record.topic, record.value)
                 if record.key is None or record.key != event.customer_id.encode():
@@ -697,7 +712,19 @@ class BatchProcessor:
         self._metrics.scoring_duration.observe(time.perf_counter() - started)
         if self._observer is not None:
             self._observer(model, scored, matrix)
+        scored_by = self._publish(pending, _Scored(model, scored, reasons, matrix, challenger,
+                                                   shadow), result, store, contacts)
+        for (track, band), count in scored_by.items():
+            self._metrics.scores.labels(track, band).inc(count)
+
+    def _publish(self, pending: list[_Pending], batch: _Scored, result: BatchResult,
+                 store: StateStore, contacts: _Contacts) -> Counter[tuple[str, str]]:
+        """Risk events for every row, and the policy's interventions; returns the scores
+        per (track, band)."""
         now = self._now_ms()
+        scored_by: Counter[tuple[str, str]] = Counter()
+        model, scored, reasons, matrix = batch.model, batch.scored, batch.reasons, batch.matrix
+        challenger, shadow = batch.challenger, batch.shadow
         policy = self._policy
         encode = self._encoder.encode
         topics = self._topics
@@ -740,7 +767,7 @@ class BatchProcessor:
             result.outputs.append(OutputRecord(
                 topics.risk_scores, key, encode(RecordType.RISK_SCORE, risk.to_record()),
                 item.partition))
-            self._metrics.scores.labels(track, band).inc()
+            scored_by[track, band] += 1
             if not policy.considers(score, arrears=arrears):
                 continue
             contact = contacts.load(store, item.partition, customer, changing=True)
@@ -787,3 +814,4 @@ class BatchProcessor:
             self._metrics.interventions.labels(decision.action, decision.experiment_arm).inc()
             if not decision.actionable and decision.rule not in (None, "vulnerable"):
                 self._metrics.suppressed.labels(decision.rule).inc()
+        return scored_by

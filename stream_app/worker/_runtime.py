@@ -29,6 +29,7 @@ import numpy as np
 
 from stream_app.backoff import Backoff, retry
 from stream_app.events import RecordType
+from stream_app.features import kernels
 from stream_app.kafka import (
     CONTACTS_TABLE,
     STATE_TABLE,
@@ -673,6 +674,10 @@ class WorkerRuntime:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
         Path(self.settings.state_dir).mkdir(parents=True, exist_ok=True)
+        # before joining the consumer group: a first compilation of the feature kernels takes
+        # tens of seconds (then numba's cache, NUMBA_CACHE_DIR, has them), which must not
+        # stall a batch
+        log.info("feature kernels ready in %.1f s", kernels.warm_up())
         worker = faust.Worker(
             self.app,
             *self.services(),

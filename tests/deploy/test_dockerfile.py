@@ -106,8 +106,11 @@ def test_state_and_registry_are_volumes_owned_by_that_user(
 def test_environment_names_are_settings(stages: list[list[Instruction]]) -> None:
     known = {name.upper() for name in Settings.model_fields}
     env = _env(stages[-1])
-    ours = set(env) - {"PATH", "PYTHONUNBUFFERED"}
+    # NUMBA_CACHE_DIR is numba's own: the feature kernels' compiled cache must be writable
+    # under a read-only root filesystem, and /tmp is the volume deploy/k8s mounts for it
+    ours = set(env) - {"PATH", "PYTHONUNBUFFERED", "NUMBA_CACHE_DIR"}
     assert ours <= known, ours - known
+    assert env["NUMBA_CACHE_DIR"].startswith("/tmp/")
     assert env["LOG_FORMAT"] == "json"
     assert env["SIDECAR_HOST"] == "0.0.0.0"  # reachable from outside the container
 
