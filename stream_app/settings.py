@@ -158,7 +158,7 @@ class Settings(BaseSettings):
     enable_interventions: bool = True
     auto_trigger_threshold: int = Field(80, ge=0, le=100)
     batch_size: int = Field(100, ge=1, le=10_000)
-    batch_window_ms: int = Field(50, ge=1, le=60_000)
+    batch_window_ms: int = Field(10, ge=1, le=60_000)
     cache_ttl: int = Field(300, ge=0, description="Seconds a /predict answer is cached.")
     retrain_schedule: str = Field("0 3 * * 0", description="Cron expression (5 fields).")
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()

@@ -360,7 +360,7 @@ class WorkerRuntime:
             interval = settings.exactly_once_commit_interval_seconds
         else:
             # after a crash the next owner re-reads what was not committed, and only the
-            # state's de-duplication (the last 48 event ids per source and customer) keeps a
+            # state's de-duplication (the last 24 event ids per source and customer) keeps a
             # re-read event from counting twice: keep that window to a fraction of a second
             interval = _AT_LEAST_ONCE_COMMIT_SECONDS
         last_commit = time.monotonic()
