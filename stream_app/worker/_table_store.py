@@ -99,8 +99,7 @@ class TableStore:
                 for (partition, key), value in pending.items():
                     self._held.setdefault(partition, {})[(index, key)] = value
             else:
-                for (partition, key), value in pending.items():
-                    partition_data(tables[index], partition)[key] = value
+                write_partitions(tables[index], pending)
             pending.clear()
         return sends
 
@@ -137,6 +136,28 @@ class TableStore:
         """Stored customers of one input partition, lazily, from a snapshot (the processor
         reads it a slice at a time between batches; see BatchProcessor.index_step)."""
         return partition_items(self._tables[0], partition, self._partitions)
+
+
+def write_partitions(table: Any, values: dict[tuple[int, bytes], bytes]) -> None:
+    """Write ``{(partition, key): value}`` to the table's local store: with RocksDB one write
+    batch per partition's database (one WAL append, as faust's own changelog restore writes),
+    with the memory store its dict."""
+    store = table.data
+    if not hasattr(store, "_db_for_partition"):  # faust.stores.memory.Store
+        data = store.data
+        for (_, key), value in values.items():
+            data[key] = value
+        return
+    from rocksdict import WriteBatch
+
+    batches: dict[int, Any] = {}
+    for (partition, key), value in values.items():
+        batch = batches.get(partition)
+        if batch is None:
+            batch = batches[partition] = WriteBatch(raw_mode=True)
+        batch.put(key, value)
+    for partition, batch in batches.items():
+        store._db_for_partition(partition).write(batch)  # faust's store (private API)
 
 
 def partition_data(table: Any, partition: int) -> Any:
