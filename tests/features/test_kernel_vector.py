@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream_app.events import InputEvent, Payment, Transaction
+from stream_app.events import InputEvent
 from stream_app.features import (
     DAY_MS,
     FEATURE_NAMES,
@@ -44,6 +44,7 @@ from stream_app.features._state import INT32_MAX, MINUTE_MS
 from stream_app.offline import to_event
 from stream_app.simulate import BankSimulator, SimulationConfig
 from tests.features.test_properties import ACCOUNTS, amounts, balances, dues, event_sets, paid
+from tests.features.test_properties import _event as _drawn_event
 from tests.support.events import DAY0, T0, at, pay, salary, statement, tx
 
 HOUR_MS = 3_600_000
@@ -178,12 +179,7 @@ def long_payments(draw: st.DrawFn) -> dict[str, object]:
 
 
 def _event(index: int, fields: dict[str, object]) -> InputEvent:
-    data = dict(fields)
-    if data.pop("source") == "tx":
-        return Transaction(event_id=f"K{index}", customer_id="C1", account_id="CA-1",
-                           currency="EUR", **data)  # type: ignore[arg-type]
-    return Payment(event_id=f"K{index}", customer_id="C1", currency="EUR",
-                   **data)  # type: ignore[arg-type]
+    return _drawn_event(index, fields, prefix="K")
 
 
 # mostly in time order (each source's events at most 35 days late are applied, others refused)

@@ -104,12 +104,13 @@ def payments(draw: st.DrawFn) -> dict[str, object]:
     return fields
 
 
-def _event(index: int, fields: dict[str, object]) -> InputEvent:
+def _event(index: int, fields: dict[str, object], prefix: str = "E") -> InputEvent:
+    """The event of drawn ``fields`` (a "source" and the event's fields), id prefix+index."""
     data = dict(fields)
     if data.pop("source") == "tx":
-        return Transaction(event_id=f"E{index}", customer_id="C1", account_id="CA-1",
+        return Transaction(event_id=f"{prefix}{index}", customer_id="C1", account_id="CA-1",
                            currency="EUR", **data)  # type: ignore[arg-type]
-    return Payment(event_id=f"E{index}", customer_id="C1", currency="EUR",
+    return Payment(event_id=f"{prefix}{index}", customer_id="C1", currency="EUR",
                    **data)  # type: ignore[arg-type]
 
 
