@@ -132,48 +132,18 @@ def record_bytes(records: np.ndarray, index: int) -> bytes:
 
 
 def decode_records(values: list[bytes], out: np.ndarray) -> None:
-    """Fill ``out[i]`` from ``values[i]`` (layout-version bytes, see ``record_bytes``).
+    """Fill ``out[i]`` from ``values[i]`` (version-5 bytes, see ``record_bytes``).
 
     Raises ValueError naming the first value that is not a version-5 state: wrong version or
     length, or a count beyond its cap or a product code that does not exist (the kernels index
     by these counts, so a damaged one must never reach them)."""
-    buffer = out.view(np.uint8).reshape(len(out), STATE.itemsize)
     for i, value in enumerate(values):
-        size = len(value) - 1
         if not value or value[0] != LAYOUT_VERSION:
             raise ValueError(f"value {i} is not a version-{LAYOUT_VERSION} state")
-        if (size < CORE_BYTES or (size - CORE_BYTES) % PRODUCT_BYTES
-                or (size - CORE_BYTES) // PRODUCT_BYTES > MAX_PRODUCTS):
-            raise ValueError(f"value {i}: {len(value)} bytes, not 1 + {CORE_BYTES} + n x "
-                             f"{PRODUCT_BYTES} (n <= {MAX_PRODUCTS})")
-        row = buffer[i]
-        row[:size] = np.frombuffer(value, np.uint8, size, 1)
-        row[size:] = 0
-        if (size - CORE_BYTES) // PRODUCT_BYTES != out["n_products"][i]:
-            raise ValueError(f"value {i}: its product count does not match its length")
-    bad = _over_caps(out[: len(values)])
-    if bad is not None:
-        raise ValueError(f"value {bad[0]}: {bad[1]}")
-
-
-def _over_caps(records: np.ndarray) -> tuple[int, str] | None:
-    """The first record with a count beyond its cap or an unknown product code, or None."""
-    products = records["products"]
-    used = np.arange(MAX_PRODUCTS)[None, :] < records["n_products"][:, None]
-    checks = [
-        (records["n_salaries"] > MAX_SALARIES, "salary count"),
-        ((records["n_ids"] > MAX_DEDUP_IDS).any(axis=1), "id count"),
-        ((used & (products["code"] >= len(ProductState.PRODUCT_CODES))).any(axis=1),
-         "product code"),
-        ((products["n_statements"] > MAX_STATEMENTS).any(axis=1), "statement count"),
-        ((products["n_instalments"] > MAX_INSTALMENTS).any(axis=1), "instalment count"),
-        ((products["n_payments"] > MAX_PAYMENTS).any(axis=1), "payment count"),
-        ((products["n_dpd"] > DPD_MONTHS).any(axis=1), "days-past-due month count"),
-    ]
-    for failed, what in checks:
-        if failed.any():
-            return int(np.argmax(failed)), f"{what} beyond its cap"
-    return None
+    failed = load_records(list(values), out)
+    if failed:
+        index, reason = min(failed)
+        raise ValueError(f"value {index}: {reason}")
 
 
 def load_records(values: list[bytes | None], out: np.ndarray) -> list[tuple[int, str]]:
