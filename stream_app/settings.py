@@ -225,6 +225,9 @@ class Settings(BaseSettings):
     topic_risk_scores: str = "risk.scores.v1"
     topic_interventions: str = "risk.interventions.v1"
     topic_deadletter: str = "risk.deadletter.v1"
+    topic_outcomes: str = Field(
+        "intervention.outcomes.v1",
+        description="Input topic of intervention outcomes reported by the CRM (audit sink).")
     topic_partitions: int = Field(8, ge=1, le=10_000)
     topic_replication_factor: int = Field(1, ge=1, le=10)
     output_format: OutputFormat = OutputFormat.AVRO
@@ -397,7 +400,7 @@ class Settings(BaseSettings):
             problems.append("ROCKSDB_WRITE_BUFFER_BYTES must not exceed "
                             "ROCKSDB_MEMTABLE_LIMIT_BYTES (the memtables of every database "
                             "together)")
-        names = [*self.input_topics, *self.output_topics]
+        names = [*self.input_topics, *self.output_topics, self.topic_outcomes]
         if len(set(names)) != len(names):
             problems.append("topic names must all be different")
         return problems
