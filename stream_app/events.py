@@ -65,6 +65,7 @@ class RecordType(enum.Enum):
     RISK_SCORE = "com.predelinq.risk.v1.RiskScore"
     INTERVENTION = "com.predelinq.risk.v1.Intervention"
     DEADLETTER = "com.predelinq.ops.v1.DeadLetter"
+    INTERVENTION_OUTCOME = "com.predelinq.risk.v1.InterventionOutcome"
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,6 +181,20 @@ def dead_letter(key: bytes | None = b"CUST-0000042") -> dict[str, Any]:
     ).to_record()
 
 
+def intervention_outcome(**changes: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "event_id": "crm-outcome-0001",
+        "intervention_id": "0b6f4d52-3f1e-5d3a-9a6e-2f1c7e0d9b11",
+        "customer_id": "CUST-0000042",
+        "occurred_at": T0 + 3_600_000,
+        "outcome": "PAYMENT_MADE",
+        "channel": "CALL",
+        "amount_minor": 4_626,
+    }
+    record.update(changes)
+    return record
+
+
 def sample(record_type: RecordType) -> dict[str, Any]:
     """One realistic record of every record type in the contract."""
     builders = {
@@ -190,5 +204,6 @@ def sample(record_type: RecordType) -> dict[str, Any]:
         RecordType.RISK_SCORE: risk_score,
         RecordType.INTERVENTION: intervention,
         RecordType.DEADLETTER: dead_letter,
+        RecordType.INTERVENTION_OUTCOME: intervention_outcome,
     }
     return builders[record_type]()
