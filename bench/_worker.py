@@ -332,7 +332,9 @@ class BenchWorker:
             "ENVIRONMENT": "test",
             # the bench reads /metrics without a key, ten times a second
             "METRICS_PUBLIC_INFO": "true",
-            "RATE_LIMIT_MAX": "1000000",
+            "RATE_LIMIT_MAX_REQUESTS": "1000000",
+            # the measured path includes the contact policy (off by default since issue 22)
+            "ENABLE_INTERVENTIONS": "true",
             "LOG_LEVEL": "INFO",
             "MODEL_PATH": str(model_path),
             "MODEL_WATCH_INTERVAL_SECONDS": "0",

@@ -8,12 +8,13 @@ combination (production rules) and raises :class:`ConfigurationError` listing ev
 from __future__ import annotations
 
 import enum
+import posixpath
 import re
 import typing
 from functools import cached_property
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stream_app.partitioning import Partitioner
@@ -139,7 +140,9 @@ class Settings(BaseSettings):
     api_prefix: str = "/api/v1"
     model_path: str = Field(
         "var/model_registry/champion",
-        description="Model version directory (or registry alias link) the worker loads.",
+        description="Model version directory (or registry alias link) the worker loads; "
+                    "unset: MODEL_REGISTRY_DIR's champion alias (_derive_model_path), so this "
+                    "default is only the default registry's.",
     )
     model_registry_dir: str = Field(
         "var/model_registry", description="Registry directory that `train` writes versions to."
@@ -155,14 +158,14 @@ class Settings(BaseSettings):
     )
     policy_path: str | None = Field(
         None, description="Intervention policy file (JSON); unset: the built-in default policy.")
-    enable_interventions: bool = True
+    enable_interventions: bool = False
     auto_trigger_threshold: int = Field(80, ge=0, le=100)
     batch_size: int = Field(100, ge=1, le=10_000)
     batch_window_ms: int = Field(10, ge=1, le=60_000)
-    cache_ttl: int = Field(300, ge=0, description="Seconds a /predict answer is cached.")
+    cache_ttl: int = Field(3600, ge=0, description="Seconds a /predict answer is cached.")
     retrain_schedule: str = Field("0 3 * * 0", description="Cron expression (5 fields).")
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
-    rate_limit_max: int = Field(100, ge=1)
+    rate_limit_max_requests: int = Field(120, ge=1)
     rate_limit_window: int = Field(60, ge=1, description="Seconds.")
     log_level: str = "INFO"
     event_loop: EventLoop = Field(
@@ -293,6 +296,18 @@ class Settings(BaseSettings):
     sidecar_advertised_url: str | None = Field(
         None, description="URL other workers use to reach this worker's sidecar (forwarded "
                           "/predict calls); default http://<host>:<SIDECAR_PORT>.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_model_path(cls, data: Any) -> Any:
+        """MODEL_PATH unset: the champion alias of MODEL_REGISTRY_DIR (``/x`` -> ``/x/champion``),
+        so one variable moves both. Read before field validation, where the raw values are
+        keyed by field name (environment, overrides); empty variables are already dropped."""
+        if not isinstance(data, dict) or data.get("model_path"):
+            return data
+        registry = data.get("model_registry_dir") or cls.model_fields[
+            "model_registry_dir"].default
+        return {**data, "model_path": posixpath.join(str(registry), "champion")}
 
     @field_validator("cors_origins", "api_keys", "forward_allowed_hosts", mode="before")
     @classmethod

@@ -63,7 +63,7 @@ def test_defaults() -> None:
     assert settings.batch_size == 100
     assert settings.environment is Environment.DEVELOPMENT
     assert settings.debug is False
-    assert settings.enable_interventions is True
+    assert settings.enable_interventions is False
     assert settings.api_key is None
     assert settings.database_url is None
     assert settings.cors_origins == ()
@@ -75,6 +75,43 @@ def test_defaults() -> None:
                                       "risk.deadletter.v1")
     assert settings.retrain_schedule == "0 3 * * 0"
     assert settings.exactly_once_commit_interval_seconds == 2.8  # faust's commit interval
+
+
+def test_defaults_of_issue_22() -> None:
+    """Interventions off until a deployment turns them on, an hour of /predict cache, 120
+    requests per window and client, the model from the registry's champion alias."""
+    settings = load_settings()
+    assert settings.enable_interventions is False
+    assert settings.cache_ttl == 3600
+    assert settings.rate_limit_max_requests == 120
+    assert settings.model_registry_dir == "var/model_registry"
+    assert settings.model_path == "var/model_registry/champion"
+
+
+def test_rate_limit_is_read_from_rate_limit_max_requests(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RATE_LIMIT_MAX_REQUESTS", "7")
+    assert load_settings().rate_limit_max_requests == 7
+    monkeypatch.setenv("RATE_LIMIT_MAX", "9")  # the old name is not a setting any more
+    assert load_settings().rate_limit_max_requests == 7
+    assert "RATE_LIMIT_MAX" not in ENV_NAMES
+
+
+def test_model_path_follows_model_registry_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODEL_REGISTRY_DIR", "/x")
+    assert load_settings().model_path == "/x/champion"
+    monkeypatch.setenv("MODEL_REGISTRY_DIR", "/srv/registry/")
+    assert load_settings().model_path == "/srv/registry/champion"
+    assert load_settings(model_registry_dir="/y").model_path == "/y/champion"
+    monkeypatch.setenv("MODEL_PATH", "")  # empty means unset
+    assert load_settings().model_path == "/srv/registry/champion"
+
+
+def test_an_explicit_model_path_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODEL_REGISTRY_DIR", "/x")
+    monkeypatch.setenv("MODEL_PATH", "/models/v3")
+    assert load_settings().model_path == "/models/v3"
+    assert load_settings(model_path="/models/v4").model_path == "/models/v4"
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -79,7 +79,7 @@ class ApiConfig:
             require_key=settings.environment is not Environment.DEVELOPMENT,
             cache_ttl=float(settings.cache_ttl),
             cors_origins=settings.cors_origins,
-            rate_limit_max=settings.rate_limit_max,
+            rate_limit_max=settings.rate_limit_max_requests,
             rate_limit_window=float(settings.rate_limit_window),
             database_url=dsn or None,
             forward_secret=secret or None,

@@ -189,7 +189,7 @@ _RESPONSES: dict[str, Any] = {
     "PayloadTooLarge": _json(_ERROR, f"The body is larger than {MAX_BODY_BYTES} bytes."),
     "UnsupportedMediaType": _json(_ERROR, "The body is not application/json."),
     "Unprocessable": _json(_ERROR, "An input has the wrong type, length or range."),
-    "TooManyRequests": _json(_ERROR, "Over RATE_LIMIT_MAX requests in RATE_LIMIT_WINDOW "
+    "TooManyRequests": _json(_ERROR, "Over RATE_LIMIT_MAX_REQUESTS requests in RATE_LIMIT_WINDOW "
                                      "seconds; retry after Retry-After seconds.", _RETRY_AFTER),
     "Unavailable": _json(_ERROR, "Cannot answer now (worker rebalancing, database "
                                  "unreachable or not configured); retry after Retry-After "

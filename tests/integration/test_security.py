@@ -83,7 +83,7 @@ def production_run(kafka_broker: Any, trained: TrainedFixture, postgres_url: str
                kafka_broker.bootstrap_servers, "MODEL_PATH": str(trained.path),
                "TOPIC_PARTITIONS": "2", "STATE_STORE_URL": "rocksdb://",
                "ENABLE_INTERVENTIONS": "true", "AUTO_TRIGGER_THRESHOLD": "1",
-               "RATE_LIMIT_MAX": str(RATE_LIMIT), "RATE_LIMIT_WINDOW": "60",
+               "RATE_LIMIT_MAX_REQUESTS": str(RATE_LIMIT), "RATE_LIMIT_WINDOW": "60",
                "CORS_ORIGINS": "https://crm.bank.example", "LOG_LEVEL": "INFO",
                "METRICS_PUBLIC_INFO": "false"}
         with WorkerProcess(env, tmp / "worker") as worker, \

@@ -1,4 +1,4 @@
-"""RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW per client: 429 with Retry-After, then
+"""RATE_LIMIT_MAX_REQUESTS requests per RATE_LIMIT_WINDOW per client: 429 with Retry-After, then
 recovery."""
 
 from __future__ import annotations

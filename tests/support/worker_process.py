@@ -53,6 +53,9 @@ class WorkerProcess:
             # /metrics is read without a key here (tests/integration/test_security.py sets
             # it false and checks that the key is then required)
             "METRICS_PUBLIC_INFO": "true",
+            # interventions are off by default (a deployment turns them on); the worker tests
+            # check them, and a test that wants none passes ENABLE_INTERVENTIONS=false
+            "ENABLE_INTERVENTIONS": "true",
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
