@@ -8,21 +8,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._rows import InterventionRow, RowDecoder, RowError, ScoreRow
+from ._rows import InterventionRow, OutcomeRow, RowDecoder, RowError, ScoreRow
 
-__all__ = ["INTERVENTIONS", "SCORES", "Batch", "Table", "build_batch"]
+__all__ = ["INTERVENTIONS", "OUTCOMES", "SCORES", "TABLES", "Batch", "Table", "build_batch"]
 
 log = logging.getLogger(__name__)
 
-Table = Literal["risk_scores", "interventions"]
+Table = Literal["risk_scores", "interventions", "intervention_outcomes"]
 SCORES: Table = "risk_scores"
 INTERVENTIONS: Table = "interventions"
+OUTCOMES: Table = "intervention_outcomes"
+TABLES: tuple[Table, ...] = (SCORES, INTERVENTIONS, OUTCOMES)
 
 
 @dataclass
 class Batch:
     scores: list[ScoreRow] = field(default_factory=list)
     interventions: list[InterventionRow] = field(default_factory=list)
+    outcomes: list[OutcomeRow] = field(default_factory=list)
     # (table, reason) -> records that could not become rows (skipped, never retried)
     skipped: Counter[tuple[Table, str]] = field(default_factory=Counter)
     # TopicPartition -> the next offset to consume, to commit after the database commit
@@ -31,7 +34,13 @@ class Batch:
 
     @property
     def rows(self) -> int:
-        return len(self.scores) + len(self.interventions)
+        return len(self.scores) + len(self.interventions) + len(self.outcomes)
+
+    def rows_of(self, table: Table) -> list[Any]:
+        by_table: dict[Table, list[Any]] = {SCORES: self.scores,
+                                            INTERVENTIONS: self.interventions,
+                                            OUTCOMES: self.outcomes}
+        return by_table[table]
 
 
 def build_batch(
@@ -50,8 +59,10 @@ def build_batch(
             try:
                 if table == SCORES:
                     batch.scores.append(decoder.score_row(message.value))
-                else:
+                elif table == INTERVENTIONS:
                     batch.interventions.append(decoder.intervention_row(message.value))
+                else:
+                    batch.outcomes.append(decoder.outcome_row(message.value))
             except RowError as exc:
                 batch.skipped[(table, exc.reason)] += 1
                 # topic, partition and offset locate the record; the message names fields only

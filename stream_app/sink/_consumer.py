@@ -29,6 +29,7 @@ def _create(settings: Settings) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         settings.topic_risk_scores,
         settings.topic_interventions,
+        settings.topic_outcomes,
         **aiokafka_options(settings),
         group_id=consumer_group(settings),
         client_id=consumer_group(settings),

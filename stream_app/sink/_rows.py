@@ -23,13 +23,17 @@ import orjson
 from stream_app.events import TRACKS, RecordType
 from stream_app.serializers import MAGIC_BYTE, InputError, OutputDecoder, SchemaCatalog
 
-__all__ = ["InterventionRow", "RowDecoder", "RowError", "ScoreRow", "schema_id_of"]
+__all__ = ["InterventionRow", "OutcomeRow", "RowDecoder", "RowError", "ScoreRow", "schema_id_of"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_TEXT = 10_000  # far above any field we write; bounds what one bad record can store
 _EXPERIMENT_ARMS = frozenset({"TREATMENT", "CONTROL"})
 _TRACKS = frozenset({*TRACKS, "UNKNOWN"})  # UNKNOWN: a record written before revision 3
 _MAX_DAYS_PAST_DUE = 2**31 - 1  # the column is an integer; the contract's inputs stop at 3650
+_OUTCOMES = frozenset({"CONTACTED", "REACHED", "ACCEPTED_PLAN", "PAYMENT_MADE", "COMPLAINT",
+                       "OPT_OUT"})
+_MAX_EVENT_ID = 200  # intervention_outcomes.event_id's CHECK
+_MAX_AMOUNT_MINOR = 2**63 - 1  # bigint
 
 
 class RowError(ValueError):
@@ -87,6 +91,19 @@ class InterventionRow(NamedTuple):
     feature_names_sha256: str | None
     track: str
     days_past_due: int | None
+    schema_id: int | None
+
+
+class OutcomeRow(NamedTuple):
+    """A row of ``intervention_outcomes``; the field names are the column names."""
+
+    event_id: str
+    intervention_id: uuid.UUID
+    customer_id: str
+    occurred_at: datetime
+    outcome: str
+    channel: str | None
+    amount_minor: int | None
     schema_id: int | None
 
 
@@ -236,7 +253,7 @@ def _boolean(record: Mapping[str, Any], name: str, default: bool) -> bool:
 # --- records -> rows -------------------------------------------------------------------------
 
 class RowDecoder:
-    """Decodes consumed values of the two output topics into table rows."""
+    """Decodes consumed values of the two output topics and the outcomes topic into rows."""
 
     def __init__(self, catalog: SchemaCatalog | None = None) -> None:
         self._decoder = OutputDecoder(catalog or SchemaCatalog.default())
@@ -299,5 +316,28 @@ class RowDecoder:
             feature_names_sha256=_optional_text(r, "feature_names_sha256"),
             track=_track(r),
             days_past_due=_optional_integer(r, "days_past_due", 0, _MAX_DAYS_PAST_DUE),
+            schema_id=schema_id_of(value),
+        )
+
+    def outcome_row(self, value: bytes | None) -> OutcomeRow:
+        r = self._record(RecordType.INTERVENTION_OUTCOME, value)
+        assert value is not None  # decode refuses empty values
+        event_id = _text(r, "event_id")
+        if not 0 < len(event_id) <= _MAX_EVENT_ID:
+            raise RowError("invalid_value", f"event_id must be 1 to {_MAX_EVENT_ID} characters")
+        outcome = _text(r, "outcome")
+        if outcome not in _OUTCOMES:
+            raise RowError("invalid_value", "outcome is not one of the contract's outcomes")
+        amount = _optional_integer(r, "amount_minor", 0, _MAX_AMOUNT_MINOR)
+        if amount is not None and outcome != "PAYMENT_MADE":
+            raise RowError("invalid_value", "amount_minor is only for PAYMENT_MADE")
+        return OutcomeRow(
+            event_id=event_id,
+            intervention_id=_uuid(r, "intervention_id"),
+            customer_id=_text(r, "customer_id"),
+            occurred_at=_millis(r, "occurred_at"),
+            outcome=outcome,
+            channel=_optional_text(r, "channel"),
+            amount_minor=amount,
             schema_id=schema_id_of(value),
         )

@@ -1,5 +1,5 @@
-"""The audit sink process: consume both output topics, write each batch to PostgreSQL in one
-transaction, then commit the batch's Kafka offsets.
+"""The audit sink process: consume both output topics and the CRM's outcomes, write each
+batch to PostgreSQL in one transaction, then commit the batch's Kafka offsets.
 
 At-least-once into an idempotent store: offsets are committed only after the database commit,
 so a crash at any point re-delivers records the database may already hold, and ``ON CONFLICT
@@ -23,7 +23,7 @@ from stream_app.serializers import SchemaCatalog
 from stream_app.settings import Settings
 from stream_app.sidecar import ApiConfig, HealthSource, ServerLimits, Sidecar
 
-from ._batch import INTERVENTIONS, SCORES, Batch, Table, build_batch
+from ._batch import INTERVENTIONS, OUTCOMES, SCORES, TABLES, Batch, Table, build_batch
 from ._consumer import commit_offsets, start_consumer
 from ._database import wait_for_schema
 from ._errors import SinkStartupError
@@ -52,7 +52,8 @@ class AuditSink:
         self._decoder = RowDecoder(self._learner.catalog if self._learner
                                    else SchemaCatalog.default())
         self._tables: dict[str, Table] = {settings.topic_risk_scores: SCORES,
-                                          settings.topic_interventions: INTERVENTIONS}
+                                          settings.topic_interventions: INTERVENTIONS,
+                                          settings.topic_outcomes: OUTCOMES}
         self._writer: AuditWriter | None = None
         self._consumer: Any = None  # AIOKafkaConsumer once started
         self._database_up = False
@@ -142,9 +143,9 @@ class AuditSink:
 
     def _count_consumed(self, batch: Batch) -> None:
         self.metrics.batch_records.observe(batch.records)
-        for table, rows in ((SCORES, batch.scores), (INTERVENTIONS, batch.interventions)):
+        for table in TABLES:
             skipped = sum(n for (t, _), n in batch.skipped.items() if t == table)
-            self.metrics.records.labels(table).inc(len(rows) + skipped)
+            self.metrics.records.labels(table).inc(len(batch.rows_of(table)) + skipped)
         for (table, reason), count in batch.skipped.items():
             self.metrics.skipped.labels(table, reason).inc(count)
 
@@ -158,7 +159,8 @@ class AuditSink:
             try:
                 if self._writer is None:
                     self._writer = await AuditWriter.connect(self._dsn)
-                result = await self._writer.write(batch.scores, batch.interventions)
+                result = await self._writer.write(batch.scores, batch.interventions,
+                                                  batch.outcomes)
             except Exception as exc:  # any failure: the whole transaction rolled back
                 self._failed(exc)
                 await self._drop_writer()

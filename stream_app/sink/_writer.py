@@ -1,4 +1,4 @@
-"""Writes a batch's rows to both audit tables in one transaction, idempotently (asyncpg).
+"""Writes a batch's rows to the audit tables in one transaction, idempotently (asyncpg).
 
 Rows are copied (binary ``COPY``) into session-private staging tables, then moved with
 ``INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING``: a row whose id is already stored is
@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-from ._batch import INTERVENTIONS, SCORES, Table
-from ._rows import InterventionRow, ScoreRow
+from ._batch import INTERVENTIONS, OUTCOMES, SCORES, Table
+from ._rows import InterventionRow, OutcomeRow, ScoreRow
 
 __all__ = ["AuditWriter", "WriteResult"]
 
@@ -51,6 +51,8 @@ class _Target:
 
 _SCORES = _Target(SCORES, "event_id", ScoreRow._fields)
 _INTERVENTIONS = _Target(INTERVENTIONS, "intervention_id", InterventionRow._fields)
+_OUTCOMES = _Target(OUTCOMES, "event_id", OutcomeRow._fields)
+_TARGETS = (_SCORES, _INTERVENTIONS, _OUTCOMES)
 
 
 class WriteResult(NamedTuple):
@@ -82,7 +84,7 @@ class AuditWriter:
         conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SECONDS,
                                      command_timeout=COMMAND_TIMEOUT_SECONDS)
         try:
-            for target in (_SCORES, _INTERVENTIONS):
+            for target in _TARGETS:
                 await conn.execute(target.create_staging())
         except BaseException:
             conn.terminate()
@@ -97,11 +99,13 @@ class AuditWriter:
         self._conn.terminate()
 
     async def write(self, scores: Sequence[ScoreRow],
-                    interventions: Sequence[InterventionRow]) -> WriteResult:
+                    interventions: Sequence[InterventionRow],
+                    outcomes: Sequence[OutcomeRow] = ()) -> WriteResult:
         inserted: dict[Table, int] = {}
         duplicates: dict[Table, int] = {}
         async with self._conn.transaction():
-            for target, rows in ((_SCORES, scores), (_INTERVENTIONS, interventions)):
+            for target, rows in ((_SCORES, scores), (_INTERVENTIONS, interventions),
+                                 (_OUTCOMES, outcomes)):
                 unique = _unique(rows)
                 count = await self._insert(target, unique) if unique else 0
                 inserted[target.table] = count

@@ -26,7 +26,7 @@ from stream_app.schema_registry import SchemaRegistryClient, register_outputs
 from stream_app.serializers import OutputEncoder, SchemaCatalog
 from tests.support.databases import fetch, fresh_database
 from tests.support.kafka_io import produce
-from tests.support.outputs import encode, intervention, risk_score
+from tests.support.outputs import encode, encode_outcome, intervention, outcome, risk_score
 from tests.support.postgres_server import PostgresServer
 from tests.support.sink_process import SinkProcess
 from tests.support.worker_process import unique_topics
@@ -287,6 +287,46 @@ def test_a_sink_stopped_during_an_outage_commits_nothing_and_its_successor_catch
             _assert_exactly_once(pg.url, scores, decisions)
             assert second.stop() == 0
     assert "stopping: the unwritten batch's offsets are not committed" in first.log_tail()
+
+
+def test_outcomes_land_once_and_bad_ones_are_counted(
+        kafka_broker: Any, database: str, tmp_path: Path) -> None:
+    bootstrap: str = kafka_broker.bootstrap_servers
+    run = tmp_path.name
+    topics = unique_topics("sink-outcomes")
+    topic = topics["TOPIC_OUTCOMES"]
+    asyncio.run(_create_topics(bootstrap, [topic]))
+    records = [outcome(i, run) for i in range(30)]
+    messages = [(topic, r["customer_id"].encode(), encode_outcome(r, "json" if i % 4 else "avro"))
+                for i, r in enumerate(records)]
+    again = messages[:10]  # re-delivered: the same event ids
+    junk = [(topic, b"k", b"\xff not a record"),
+            (topic, b"k", encode_outcome(outcome(99, run, outcome="ANSWERED"), "json"))]
+    produced = asyncio.run(produce(bootstrap, [*messages, *again, *junk]))
+
+    def stored() -> list[str]:
+        rows = asyncio.run(fetch(database, "SELECT event_id FROM intervention_outcomes"))
+        return [r["event_id"] for r in rows]
+
+    with _sink(topics, bootstrap, database, tmp_path, batch_size=16) as sink:
+        sink.wait_ready(timeout=60)
+        group = f"{topics['APP_NAME']}-audit-sink"
+        sink.wait_for("offsets committed to the end",
+                      lambda: asyncio.run(_committed(bootstrap, group)) == produced, timeout=30)
+        assert sorted(stored()) == sorted(r["event_id"] for r in records)  # none doubled
+        metrics = sink.metrics()
+        assert metrics['predelinq_sink_rows_total{table="intervention_outcomes"}'] == 30
+        assert metrics['predelinq_sink_duplicates_total{table="intervention_outcomes"}'] == 10
+        assert metrics['predelinq_sink_undecodable_total{reason="malformed_frame",'
+                       'table="intervention_outcomes"}'] == 1
+        assert metrics['predelinq_sink_undecodable_total{reason="invalid_value",'
+                       'table="intervention_outcomes"}'] == 1
+        assert sink.stop() == 0
+    payments = asyncio.run(fetch(database, "SELECT amount_minor FROM intervention_outcomes "
+                                           "WHERE outcome = 'PAYMENT_MADE' ORDER BY 1"))
+    assert [r["amount_minor"] for r in payments] == [
+        r["amount_minor"] for r in records if r["outcome"] == "PAYMENT_MADE"]
+    assert f"cust-{run}-" not in sink.log_path.read_text()
 
 
 async def _produce_transactions(bootstrap: str, aborted: list[tuple[str, bytes | None, bytes]],

@@ -16,8 +16,10 @@ from tests.support.databases import fetch, fresh_database
 from tests.support.outputs import (
     NAMES_SHA256,
     encode,
+    encode_outcome,
     encode_with_schema,
     intervention,
+    outcome,
     risk_score,
 )
 
@@ -114,10 +116,10 @@ def test_writing_a_batch_twice_keeps_one_row_per_id_and_counts_duplicates(databa
     scores += scores[:5]  # the same record twice in one batch (a re-delivery)
     interventions = [encode(intervention(i), "json" if i % 2 else "avro") for i in range(7)]
     first, second = asyncio.run(_write_twice(database, scores, interventions))
-    assert first == ({"risk_scores": 20, "interventions": 7},
-                     {"risk_scores": 5, "interventions": 0})
-    assert second == ({"risk_scores": 0, "interventions": 0},
-                      {"risk_scores": 25, "interventions": 7})
+    assert first == ({"risk_scores": 20, "interventions": 7, "intervention_outcomes": 0},
+                     {"risk_scores": 5, "interventions": 0, "intervention_outcomes": 0})
+    assert second == ({"risk_scores": 0, "interventions": 0, "intervention_outcomes": 0},
+                      {"risk_scores": 25, "interventions": 7, "intervention_outcomes": 0})
     counts = asyncio.run(fetch(database, "SELECT (SELECT count(*) FROM risk_scores) AS s, "
                                          "(SELECT count(DISTINCT event_id) FROM risk_scores) AS d, "
                                          "(SELECT count(*) FROM interventions) AS i"))
@@ -135,10 +137,43 @@ def test_both_tables_are_written_in_one_transaction(database: str) -> None:
                 await writer.write([good], [bad])
             # the same connection writes the next batch (its staging tables were emptied)
             result = await writer.write([good], [bad._replace(score=90)])
-            assert result.inserted == {"risk_scores": 1, "interventions": 1}
+            assert result.inserted == {"risk_scores": 1, "interventions": 1,
+                                       "intervention_outcomes": 0}
         finally:
             await writer.close()
 
     asyncio.run(scenario())
     rows = asyncio.run(fetch(database, "SELECT event_id FROM risk_scores"))
     assert [r["event_id"] for r in rows] == [uuid.UUID(risk_score(1).event_id)]
+
+
+def test_outcomes_land_once_in_the_same_transaction_as_the_other_rows(database: str) -> None:
+    values = [encode_outcome(outcome(i), "json" if i % 3 else "avro") for i in range(12)]
+    values += values[:4]  # re-delivered within the batch
+    rows = [DECODER.outcome_row(v) for v in values]
+    score = DECODER.score_row(encode(risk_score(1)))
+
+    async def scenario() -> tuple[object, object]:
+        writer = await AuditWriter.connect(database)
+        try:
+            first = await writer.write([score], [], rows)
+            second = await writer.write([], [], rows[:6])  # re-delivered in a later batch
+        finally:
+            await writer.close()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first == ({"risk_scores": 1, "interventions": 0, "intervention_outcomes": 12},
+                     {"risk_scores": 0, "interventions": 0, "intervention_outcomes": 4})
+    assert second == ({"risk_scores": 0, "interventions": 0, "intervention_outcomes": 0},
+                      {"risk_scores": 0, "interventions": 0, "intervention_outcomes": 6})
+    stored = asyncio.run(fetch(database, "SELECT * FROM intervention_outcomes ORDER BY event_id"))
+    assert len(stored) == 12
+    by_id = {r["event_id"]: r for r in stored}
+    payment = by_id["outcome--3"]
+    assert (payment["outcome"], payment["amount_minor"], payment["channel"]) == (
+        "PAYMENT_MADE", 2_503, "CALL")
+    assert payment["intervention_id"] == uuid.UUID(outcome(3)["intervention_id"])
+    assert payment["occurred_at"] == datetime.fromtimestamp(
+        outcome(3)["occurred_at"] / 1000, UTC)
+    assert (by_id["outcome--0"]["schema_id"], by_id["outcome--1"]["schema_id"]) == (11, None)

@@ -1,4 +1,5 @@
-"""Builders of output records (risk scores, interventions) as the worker publishes them."""
+"""Builders of output records (risk scores, interventions) as the worker publishes them, and of
+intervention outcomes as the CRM reports them."""
 
 from __future__ import annotations
 
@@ -97,3 +98,27 @@ def encode_with_schema(record: RiskScore | Intervention, schema_id: int) -> byte
     buffer.write(bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big"))
     fastavro.schemaless_writer(buffer, schema.wire, body)
     return buffer.getvalue()
+
+
+_OUTCOME_KINDS = ("CONTACTED", "REACHED", "ACCEPTED_PLAN", "PAYMENT_MADE", "COMPLAINT",
+                  "OPT_OUT")
+
+
+def outcome(i: int, run: str = "", **changes: Any) -> dict[str, Any]:
+    """An InterventionOutcome record (wire field names) about ``intervention(i // 2, run)``."""
+    kind = _OUTCOME_KINDS[i % len(_OUTCOME_KINDS)]
+    record: dict[str, Any] = {
+        "event_id": f"outcome-{run}-{i}",
+        "intervention_id": intervention_id(i // 2, run),
+        "customer_id": f"cust-{run}-{(i // 2) % 37}",
+        "occurred_at": T0 + i * 1000 + 3_600_000,
+        "outcome": kind,
+        "channel": "CALL" if i % 2 else None,
+        "amount_minor": 2_500 + i if kind == "PAYMENT_MADE" else None,
+    }
+    record.update(changes)
+    return record
+
+
+def encode_outcome(record: dict[str, Any], wire: str = "avro") -> bytes:
+    return (_AVRO if wire == "avro" else _JSON).encode(RecordType.INTERVENTION_OUTCOME, record)

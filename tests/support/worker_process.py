@@ -26,6 +26,7 @@ def unique_topics(prefix: str = "t") -> dict[str, str]:
         "TOPIC_RISK_SCORES": f"{prefix}-{run}.risk.scores.v1",
         "TOPIC_INTERVENTIONS": f"{prefix}-{run}.risk.interventions.v1",
         "TOPIC_DEADLETTER": f"{prefix}-{run}.risk.deadletter.v1",
+        "TOPIC_OUTCOMES": f"{prefix}-{run}.intervention.outcomes.v1",
         "APP_NAME": f"predelinq-test-{run}",
     }
 
