@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._demo_audit import AuditTrail, start_audit_trail
 from .main import CliError
 
 _BAND_STYLE = {"LOW": "green", "MEDIUM": "yellow", "HIGH": "dark_orange", "CRITICAL": "red"}
@@ -53,6 +54,7 @@ class _View:
     intervened_customers: set[str] = field(default_factory=set)
     scored_customers: set[str] = field(default_factory=set)
     dead_letters: int = 0
+    audit_counts: dict[str, int] | None = None
     traffic_done: bool = False
     last_scored_seen: int = -1
     rate_window: deque[tuple[float, int, int]] = field(default_factory=lambda: deque(maxlen=20))
@@ -118,6 +120,9 @@ class _View:
             "decisions: " + (", ".join(f"{k} {n:,}" for k, n in self.outcomes.most_common())
                              or "none"),
         ]
+        if self.audit_counts is not None:
+            lines.append("audit trail: " + ", ".join(
+                f"{table} {rows:,} rows" for table, rows in self.audit_counts.items()))
         return "\n".join(lines)
 
 
@@ -289,37 +294,24 @@ async def _live(settings: Any, args: argparse.Namespace, view: _View) -> None:
         raise CliError(f"publishing traffic failed: {traffic.exception()!r}")
 
 
-def run(args: argparse.Namespace) -> int:
-    from stream_app.brokers import TansuBroker, free_port, terminate
-    from stream_app.kafka import ensure_topics
-    from stream_app.settings import load_settings
+def _threshold(args: argparse.Namespace) -> int:
+    threshold = args.threshold
+    if threshold is None:
+        threshold = int(os.environ.get("AUTO_TRIGGER_THRESHOLD", "80"))
+    if not 0 <= threshold <= 100:
+        raise CliError("--threshold must be between 0 and 100", code=2)
+    return int(threshold)
 
-    workdir = Path(args.workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    broker: TansuBroker | None = None
-    worker: subprocess.Popen[bytes] | None = None
-    view = _View()
-    try:
-        if args.bootstrap_servers:
-            bootstrap = args.bootstrap_servers
-        else:
-            broker = TansuBroker().start()
-            bootstrap = broker.bootstrap_servers
-            print(f"embedded broker (Tansu) on {bootstrap}")
-        model_path = _ensure_model(workdir / "registry")
-        threshold = args.threshold
-        if threshold is None:
-            threshold = int(os.environ.get("AUTO_TRIGGER_THRESHOLD", "80"))
-        if not 0 <= threshold <= 100:
-            raise CliError("--threshold must be between 0 and 100", code=2)
-        run_id = uuid.uuid4().hex[:8]
-        port = free_port()
-        # self-contained: the demo's own traffic and view use the contract's local schema ids,
-        # so a SCHEMA_REGISTRY_* of the shell is not handed to its worker
-        env = {
+
+def _worker_env(workdir: Path, *, bootstrap: str, model_path: Path, run_id: str, port: int,
+                threshold: int) -> dict[str, str]:
+    # self-contained: the demo's own traffic and view use the contract's local schema ids,
+    # so a SCHEMA_REGISTRY_* of the shell is not handed to its worker
+    return {
             **{k: v for k, v in os.environ.items() if not k.startswith("SCHEMA_REGISTRY_")},
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "MODEL_PATH": str(model_path),
+        "MODEL_REGISTRY_DIR": str(workdir / "registry"),  # the console's model versions page
             "APP_NAME": f"predelinq-demo-{run_id}",
             "ENVIRONMENT": "development",
             "STATE_STORE_URL": "memory://",
@@ -332,7 +324,47 @@ def run(args: argparse.Namespace) -> int:
             "KAFKA_REBALANCE_TIMEOUT_SECONDS": "10",
             "LOG_LEVEL": "INFO",
             "AUTO_TRIGGER_THRESHOLD": str(threshold),
+            # the demo shows interventions; a deployment turns them on deliberately
+            "ENABLE_INTERVENTIONS": "true",
         }
+
+
+def _start_audit(args: argparse.Namespace, workdir: Path, env: dict[str, str],
+                 run_id: str) -> AuditTrail:
+    audit = start_audit_trail(workdir, env, run_id, args.database_url)
+    where = "embedded" if audit.server is not None else "given"
+    print(f"audit trail: PostgreSQL ({where}), sink started"
+          + (f"; console {audit.console_url} (user: any, password: API_KEY {audit.api_key})"
+             if audit.console_url else ""))
+    return audit
+
+
+def run(args: argparse.Namespace) -> int:
+    from stream_app.brokers import TansuBroker, free_port, terminate
+    from stream_app.kafka import ensure_topics
+    from stream_app.settings import load_settings
+
+    workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker: TansuBroker | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    audit: AuditTrail | None = None
+    view = _View()
+    try:
+        if args.bootstrap_servers:
+            bootstrap = args.bootstrap_servers
+        else:
+            broker = TansuBroker().start()
+            bootstrap = broker.bootstrap_servers
+            print(f"embedded broker (Tansu) on {bootstrap}")
+        model_path = _ensure_model(workdir / "registry")
+        threshold = _threshold(args)
+        run_id = uuid.uuid4().hex[:8]
+        port = free_port()
+        env = _worker_env(workdir, bootstrap=bootstrap, model_path=model_path, run_id=run_id,
+                          port=port, threshold=threshold)
+        if not args.no_database:
+            audit = _start_audit(args, workdir, env, run_id)
         settings = load_settings(kafka_bootstrap_servers=bootstrap,
                                  topic_partitions=int(env["TOPIC_PARTITIONS"]))
         asyncio.run(ensure_topics(settings))
@@ -349,10 +381,17 @@ def run(args: argparse.Namespace) -> int:
               f"interventions at score >= {threshold}")
         view.started = time.monotonic()
         asyncio.run(_live(settings, args, view))
+        if audit is not None:
+            view.audit_counts = audit.wait_for_rows(view.scored, timeout=30)
     finally:
         terminate(worker, 30)
+        if audit is not None:
+            audit.stop()
         if broker is not None:
             broker.cleanup()
     print(view.summary())
-    print("stopped: worker, broker" if broker else "stopped: worker")
+    stopped = ["worker", *(["audit sink"] if audit is not None else []),
+               *(["PostgreSQL"] if audit is not None and audit.server is not None else []),
+               *(["broker"] if broker else [])]
+    print("stopped: " + ", ".join(stopped))
     return 0

@@ -183,6 +183,10 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--workdir", default="var/demo", help="model and state directory")
     parser.add_argument("--plain", action="store_true",
                         help="print summaries instead of the live terminal view")
+    parser.add_argument("--database-url",
+                        help="audit trail in this PostgreSQL instead of an embedded one")
+    parser.add_argument("--no-database", action="store_true",
+                        help="no audit trail (no PostgreSQL, sink or console)")
     parser.set_defaults(handler=_lazy("stream_app.cli._demo", "run"))
 
 

@@ -46,7 +46,14 @@ def test_demo_runs_scores_and_shuts_down(tmp_path: Path, trained: TrainedFixture
     counts = {name: int(value.replace(",", "")) for name, value in tracks.items()}
     assert counts["pre-delinquency"] > 0
     assert counts["pre-delinquency"] + counts["arrears"] == scored
-    assert "stopped: worker, broker" in output
+    # the audit trail: an embedded PostgreSQL, the sink wrote every score the view saw
+    assert "audit trail: PostgreSQL (embedded), sink started" in output
+    audit = re.search(r"audit trail: risk_scores ([\d,]+) rows, interventions ([\d,]+) rows",
+                      output)
+    assert audit is not None, output
+    assert int(audit.group(1).replace(",", "")) >= scored
+    assert int(audit.group(2).replace(",", "")) >= int(match.group(1).replace(",", ""))
+    assert "stopped: worker, audit sink, PostgreSQL, broker" in output
     # the worker it started was stopped gracefully (SIGTERM, not killed)
     worker_log = next((tmp_path / "demo").glob("worker-*.log")).read_text()
     assert "[^Worker]: Stopping..." in worker_log
