@@ -136,6 +136,16 @@ def _add_sink(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=_lazy("stream_app.cli._sink", "run"))
 
 
+def _add_console(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("console", help="read-only web console over the audit trail and "
+                                             "the model registry (its own process)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--days", type=int, default=30,
+                        help="days of the portfolio page's default window")
+    parser.set_defaults(handler=_lazy("stream_app.cli._console", "run"))
+
+
 def _add_redrive(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("redrive", help="re-publish dead letters to their input topic "
                                             "(after the producer is fixed)")
@@ -221,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_evaluate,
-                _add_registry, _add_replay, _add_score_log, _add_sink, _add_redrive,
+                _add_registry, _add_replay, _add_score_log, _add_sink, _add_console, _add_redrive,
                 _add_explain_decision,
                 _add_migrate, _add_topics, _add_bench):
         add(sub)

@@ -1,0 +1,215 @@
+"""The console's reads of the audit trail (asyncpg). Every portfolio query is bounded by a
+window of whole UTC days and aggregated by day in SQL, on the ``scored_at`` / ``created_at``
+indexes of migration 0006; a customer's rows come from the ``(customer_id, time DESC)``
+indexes of 0001, newest first, at most ``limit`` of each."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from ._drift import psi_series
+
+__all__ = ["CustomerTimeline", "Portfolio", "customer_timeline", "latest_day", "portfolio",
+           "suppression_reason"]
+
+MAX_WINDOW_DAYS = 366
+OUTCOMES_TABLE = "intervention_outcomes"  # migration 0005 (another change); may be absent
+
+# One scan of the window's scores, three groupings: (day, band, track) for the distributions
+# and the mean, (day, score bucket) for the drift, (day, top reason's feature).
+_SCORES_SQL = """
+SELECT day, band, track, bucket, feature, count(*) AS n, sum(score) AS total,
+       GROUPING(band, track) AS g_bt, GROUPING(bucket) AS g_bucket,
+       GROUPING(feature) AS g_feature
+FROM (
+    SELECT to_char(scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, band, track, score,
+           width_bucket(score, 0, 101, 10) AS bucket,
+           coalesce(top_reasons -> 0 ->> 'feature', '(none)') AS feature
+    FROM risk_scores
+    WHERE scored_at >= $1 AND scored_at < $2
+) s
+GROUP BY GROUPING SETS ((day, band, track), (day, bucket), (day, feature))
+"""
+
+# What a suppressed (non-actionable) decision was suppressed by: its contact rule, else the
+# CONTROL arm of the experiment (recorded, never contacted).
+_INTERVENTIONS_SQL = """
+SELECT day, action, actionable, reason, count(*) AS n
+FROM (
+    SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, action, actionable,
+           CASE WHEN actionable THEN NULL ELSE coalesce(rule, CASE WHEN experiment_arm =
+               'CONTROL' THEN 'control_group' ELSE 'not_actionable' END) END AS reason
+    FROM interventions
+    WHERE created_at >= $1 AND created_at < $2
+) s
+GROUP BY day, action, actionable, reason
+"""
+
+
+def suppression_reason(actionable: bool, rule: str | None, experiment_arm: str) -> str | None:
+    """The Python twin of the CASE of ``_INTERVENTIONS_SQL`` (for a customer's rows)."""
+    if actionable:
+        return None
+    if rule:
+        return rule
+    return "control_group" if experiment_arm == "CONTROL" else "not_actionable"
+
+
+def _counter() -> defaultdict[str, int]:
+    return defaultdict(int)
+
+
+@dataclass
+class Portfolio:
+    start: dt.date
+    end: dt.date  # inclusive
+    days: list[str]
+    bands: dict[str, dict[str, int]] = field(default_factory=dict)  # day -> band -> n
+    tracks: dict[str, dict[str, int]] = field(default_factory=dict)
+    mean_score: dict[str, float] = field(default_factory=dict)
+    histograms: dict[str, dict[int, int]] = field(default_factory=dict)  # day -> bucket -> n
+    features: dict[str, dict[str, int]] = field(default_factory=dict)  # day -> feature -> n
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)  # actionable, by action
+    suppressions: dict[str, dict[str, int]] = field(default_factory=dict)  # day -> reason -> n
+
+    @property
+    def psi(self) -> list[float | None]:
+        return psi_series(self.days, self.histograms)
+
+    @property
+    def scores_total(self) -> int:
+        return sum(sum(v.values()) for v in self.bands.values())
+
+    @property
+    def interventions_total(self) -> int:
+        return sum(sum(v.values()) for v in self.actions.values())
+
+    @property
+    def suppressions_total(self) -> int:
+        return sum(sum(v.values()) for v in self.suppressions.values())
+
+
+def _bounds(end: dt.date, days: int) -> tuple[dt.date, dt.datetime, dt.datetime]:
+    start = end - dt.timedelta(days=days - 1)
+    low = dt.datetime.combine(start, dt.time(), dt.UTC)
+    high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return start, low, high
+
+
+async def latest_day(conn: asyncpg.Connection | asyncpg.Pool) -> dt.date | None:
+    """The UTC day of the newest score (an index-only lookup), ``None`` with no scores."""
+    value = await conn.fetchval("SELECT max(scored_at) FROM risk_scores")
+    return value.astimezone(dt.UTC).date() if value is not None else None
+
+
+async def portfolio(conn: asyncpg.Connection | asyncpg.Pool, *, end: dt.date,
+                    days: int) -> Portfolio:
+    """The portfolio figures of the ``days`` UTC days ending on ``end`` (inclusive)."""
+    days = max(1, min(days, MAX_WINDOW_DAYS))
+    start, low, high = _bounds(end, days)
+    names = [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
+    result = Portfolio(start=start, end=end, days=names)
+    bands: dict[str, defaultdict[str, int]] = defaultdict(_counter)
+    tracks: dict[str, defaultdict[str, int]] = defaultdict(_counter)
+    sums: defaultdict[str, int] = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
+    for row in await conn.fetch(_SCORES_SQL, low, high):
+        day, n = row["day"], int(row["n"])
+        if row["g_bt"] == 0:
+            bands[day][row["band"]] += n
+            tracks[day][row["track"]] += n
+            sums[day] += int(row["total"])
+            counts[day] += n
+        elif row["g_bucket"] == 0:
+            result.histograms.setdefault(day, {})[int(row["bucket"])] = n
+        elif row["g_feature"] == 0:
+            result.features.setdefault(day, {})[row["feature"]] = n
+    result.bands = {d: dict(v) for d, v in bands.items()}
+    result.tracks = {d: dict(v) for d, v in tracks.items()}
+    result.mean_score = {d: sums[d] / counts[d] for d in counts}
+    for row in await conn.fetch(_INTERVENTIONS_SQL, low, high):
+        day, n = row["day"], int(row["n"])
+        if row["actionable"]:
+            result.actions.setdefault(day, {}).setdefault(row["action"], 0)
+            result.actions[day][row["action"]] += n
+        else:
+            result.suppressions.setdefault(day, {}).setdefault(row["reason"], 0)
+            result.suppressions[day][row["reason"]] += n
+    return result
+
+
+@dataclass
+class CustomerTimeline:
+    customer_id: str
+    scores: list[dict[str, Any]]
+    interventions: list[dict[str, Any]]
+    outcomes: list[dict[str, Any]] | None  # None: no outcomes table in this database
+    outcome_columns: list[str] = field(default_factory=list)
+
+    @property
+    def suppressions(self) -> list[dict[str, Any]]:
+        return [i for i in self.interventions if i["suppressed_by"] is not None]
+
+    @property
+    def found(self) -> bool:
+        return bool(self.scores or self.interventions or self.outcomes)
+
+
+def _reasons(value: Any) -> list[dict[str, Any]]:
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return [r for r in parsed if isinstance(r, dict)] if isinstance(parsed, list) else []
+
+
+async def _outcomes(conn: asyncpg.Connection, customer_id: str,
+                    limit: int) -> tuple[list[str], list[dict[str, Any]]] | None:
+    """The customer's rows of the outcomes table when it exists (its columns are whatever
+    migration 0005 made them: by ``customer_id``, else through the intervention ids)."""
+    if await conn.fetchval("SELECT to_regclass($1)", OUTCOMES_TABLE) is None:
+        return None
+    columns = [r["column_name"] for r in await conn.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = $1 "
+        "AND table_schema = current_schema() ORDER BY ordinal_position", OUTCOMES_TABLE)]
+    if "customer_id" in columns:
+        where = "o.customer_id = $1"
+    elif "intervention_id" in columns:
+        where = ("o.intervention_id IN (SELECT intervention_id FROM interventions "
+                 "WHERE customer_id = $1)")
+    else:
+        return columns, []
+    times = [c for c in columns if c.endswith(("_at", "_time"))]
+    order = f'ORDER BY o."{times[0]}" DESC' if times else ""
+    select = ", ".join(f'o."{c}"' for c in columns)
+    rows = await conn.fetch(
+        f"SELECT {select} FROM {OUTCOMES_TABLE} o WHERE {where} {order} LIMIT {int(limit)}",  # noqa: S608 - names from the catalogue
+        customer_id)
+    return columns, [dict(r) for r in rows]
+
+
+async def customer_timeline(pool: asyncpg.Pool, customer_id: str, *,
+                            limit: int = 200) -> CustomerTimeline:
+    async with pool.acquire() as conn:
+        scores = await conn.fetch(
+            "SELECT scored_at, as_of, score, band, track, probability, model_version, "
+            "top_reasons, days_past_due, challenger_score FROM risk_scores "
+            "WHERE customer_id = $1 ORDER BY scored_at DESC LIMIT $2", customer_id, limit)
+        interventions = await conn.fetch(
+            "SELECT intervention_id, created_at, action, channel, priority, score, band, "
+            "reasons, model_version, policy_version, experiment_arm, actionable, rule, track "
+            "FROM interventions WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2",
+            customer_id, limit)
+        outcomes = await _outcomes(conn, customer_id, limit)
+    score_rows = [{**dict(r), "top_reasons": _reasons(r["top_reasons"])} for r in scores]
+    intervention_rows = [
+        {**dict(r), "reasons": _reasons(r["reasons"]),
+         "suppressed_by": suppression_reason(r["actionable"], r["rule"], r["experiment_arm"])}
+        for r in interventions]
+    return CustomerTimeline(
+        customer_id=customer_id, scores=score_rows, interventions=intervention_rows,
+        outcomes=outcomes[1] if outcomes is not None else None,
+        outcome_columns=outcomes[0] if outcomes is not None else [])
