@@ -164,6 +164,17 @@ def _add_explain_decision(sub: argparse._SubParsersAction[argparse.ArgumentParse
     parser.set_defaults(handler=_lazy("stream_app.cli._explain", "run"))
 
 
+def _add_uplift(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("uplift", help="treatment vs control: share reaching 30+ DPD within "
+                                           "60 days of a decision, per action (DATABASE_URL)")
+    parser.add_argument("--since", help="decisions created at or after (ISO date or time, UTC)")
+    parser.add_argument("--until", help="decisions created before (ISO date or time, UTC)")
+    parser.add_argument("--horizon-days", type=int, default=60)
+    parser.add_argument("--dpd-threshold", type=int, default=30)
+    parser.add_argument("--json", action="store_true", help="the report as JSON")
+    parser.set_defaults(handler=_lazy("stream_app.cli._uplift", "run"))
+
+
 def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("migrate", help="apply pending SQL migrations (DATABASE_URL)")
     parser.add_argument("--check", action="store_true",
@@ -232,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_evaluate,
                 _add_registry, _add_replay, _add_score_log, _add_sink, _add_console, _add_redrive,
-                _add_explain_decision,
+                _add_explain_decision, _add_uplift,
                 _add_migrate, _add_topics, _add_bench):
         add(sub)
     return parser
