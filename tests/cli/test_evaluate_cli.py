@@ -113,7 +113,7 @@ def test_evaluate_refuses_days_without_labels_or_a_window(tmp_path: Path,
     short = _refused(_run("evaluate", "--model", str(trained.path), "--simulate", "60",
                           "--days", "150", "--out", str(out), cwd=repo_root), code=2)
     assert "--days must be at least 151" in short
-    no_window = _refused(_run("evaluate", "--model", str(trained.path), "--simulate", "200",
+    no_window = _refused(_run("evaluate", "--model", str(trained.path), "--simulate", "50",
                               "--days", "200", "--seed", "21", "--warmup-days", "200",
                               "--out", str(out), cwd=repo_root), code=2)
     assert "the data cover 200 days" in no_window
