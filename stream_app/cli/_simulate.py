@@ -21,14 +21,50 @@ def _start_ms(text: str) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
 
 
+def _outcomes(args: argparse.Namespace) -> int:
+    """``--outcomes-for INTERVENTIONS --out FILE``: the CRM's outcome events for the contacts
+    among published interventions (JSON Lines in, JSON Lines of InterventionOutcome out)."""
+    import orjson
+
+    from stream_app.offline import write_jsonl_log
+    from stream_app.simulate import outcome_events
+
+    if not args.out:
+        raise CliError("--outcomes-for writes JSON Lines: give --out FILE", code=2)
+    interventions = []
+    try:
+        with Path(args.outcomes_for).open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                record = orjson.loads(line)
+                if not isinstance(record, dict) or not {"intervention_id", "customer_id",
+                                                        "created_at"} <= set(record):
+                    raise CliError(f"{args.outcomes_for}:{number}: not an Intervention record",
+                                   code=2)
+                interventions.append(record)
+    except OSError as exc:
+        raise CliError(f"cannot read {args.outcomes_for}: {exc.strerror}", code=2) from None
+    except orjson.JSONDecodeError:
+        raise CliError(f"{args.outcomes_for} is not JSON Lines", code=2) from None
+    count = write_jsonl_log(Path(args.out), outcome_events(interventions, seed=args.seed))
+    print(f"wrote {count} outcome events for {len(interventions)} interventions to {args.out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from stream_app.offline import Point, write_avro_log, write_jsonl_log, write_points
     from stream_app.simulate import BankSimulator, SimulationConfig, labels_from_truth
 
+    if args.outcomes_for:
+        return _outcomes(args)
     if args.customers < 1 or args.days < 1:
         raise CliError("--customers and --days must be at least 1", code=2)
+    if not 0.0 <= args.treatment_effect <= 1.0:
+        raise CliError("--treatment-effect must be between 0 and 1", code=2)
     config = SimulationConfig(customers=args.customers, days=args.days, seed=args.seed,
-                              start_ms=_start_ms(args.start), scenario=args.scenario)
+                              start_ms=_start_ms(args.start), scenario=args.scenario,
+                              treatment_effect=args.treatment_effect)
     if args.summary:
         from stream_app.simulate import render_figures, simulation_figures
 

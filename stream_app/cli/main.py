@@ -47,6 +47,12 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--bootstrap-servers", help="override KAFKA_BOOTSTRAP_SERVERS")
     parser.add_argument("--labels", help="also write ground-truth labels CSV here")
     parser.add_argument("--rate", type=float, help="events per second when publishing")
+    parser.add_argument("--treatment-effect", type=float, default=0.0,
+                        help="true effect: probability that a TREATMENT-arm customer who "
+                             "misses a payment is cured before 30 DPD (default 0)")
+    parser.add_argument("--outcomes-for", metavar="INTERVENTIONS",
+                        help="instead of events: the CRM's outcome events for the contacts "
+                             "among these interventions (JSON Lines) to --out")
     parser.set_defaults(handler=_lazy("stream_app.cli._simulate", "run"))
 
 

@@ -9,6 +9,7 @@ with the figures of a run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 __all__ = ["SCENARIOS", "STRESS_KINDS", "Scenario", "SimulationConfig"]
 
@@ -99,6 +100,14 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+@cache
+def _default_experiment() -> tuple[str, float]:
+    from stream_app.policy import load_policy  # not at import: the policy needs the scoring
+
+    experiment = load_policy().experiment
+    return experiment.id, experiment.control_fraction
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
     customers: int = 1000
@@ -109,6 +118,12 @@ class SimulationConfig:
     stress_share: float | None = None  # overrides the scenario's share when set
     currency: str = "EUR"
     arrears_statuses: bool = True  # emit DELINQUENCY_STATUS from a daily arrears run
+    # true treatment effect: probability that a TREATMENT-arm customer who misses a payment is
+    # cured before reaching 30 DPD (0: no effect, the events of a seed are unchanged)
+    treatment_effect: float = 0.0
+    # the experiment that assigns the arms; None: the default policy's (as the worker's)
+    experiment_id: str | None = None
+    control_fraction: float | None = None
     _resolved: Scenario = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -124,6 +139,19 @@ class SimulationConfig:
 
             scenario = replace(scenario, stress_share=self.stress_share)
         object.__setattr__(self, "_resolved", scenario)
+        if not 0.0 <= self.treatment_effect <= 1.0:
+            raise ValueError("treatment_effect must be between 0 and 1")
+        if self.control_fraction is not None and not 0.0 <= self.control_fraction <= 1.0:
+            raise ValueError("control_fraction must be between 0 and 1")
+
+    @property
+    def experiment(self) -> tuple[str, float]:
+        """``(experiment id, control fraction)``: the default policy's unless overridden, so
+        that the simulator's arms are the worker's (``stream_app.policy.in_control_group``)."""
+        default_id, default_fraction = _default_experiment()
+        return (self.experiment_id if self.experiment_id is not None else default_id,
+                self.control_fraction if self.control_fraction is not None
+                else default_fraction)
 
     @property
     def profile(self) -> Scenario:

@@ -52,6 +52,10 @@ class CustomerTruth:
     recovers_day: int | None = None
     dpd_by_day: dict[int, int] = field(default_factory=dict)  # day -> max dpd (only > 0 kept)
     noise: tuple[str, ...] = ()  # noise episodes the customer had (fraud, holiday, ...)
+    arm: str = "TREATMENT"  # the experiment arm (stream_app.policy.in_control_group)
+    # with a treatment effect: whether the treated customer's first miss was cured (None: no
+    # miss, the control arm, or no effect)
+    cured: bool | None = None
 
     def first_day_at_dpd(self, threshold: int, after_day: int = -1) -> int | None:
         days = [d for d, dpd in self.dpd_by_day.items() if dpd >= threshold and d > after_day]
@@ -95,10 +99,21 @@ class SimCustomer:
         sc = self.scenario = config.profile
         self.config = config
         self.id = f"CUST-{index:07d}"
+        # the true treatment effect draws from its own generator: the customer's own stream
+        # (and so everything before the first miss) is the same with or without it
+        from stream_app.policy import in_control_group  # not at import: it needs the scoring
+
+        experiment_id, fraction = config.experiment
+        self._arm = "CONTROL" if in_control_group(self.id, experiment_id, fraction) \
+            else "TREATMENT"
+        self._treated = config.treatment_effect > 0 and self._arm == "TREATMENT"
+        self._effect_rng = random.Random(f"treatment:{config.seed}:{index}")
+        self._cured: bool | None = None
+        self._cure_lag = 0
         self.account = f"CA-{index:07d}"
         self.card_account = f"CC-{index:07d}"
         self.seq = 0
-        self.truth = CustomerTruth(self.id)
+        self.truth = CustomerTruth(self.id, arm=self._arm)
         self.epoch_day = config.start_ms // DAY_MS
         # --- income ---
         if rng.random() < sc.irregular_pay:
@@ -688,7 +703,32 @@ class SimCustomer:
                                  amount_minor=amount, failure_reason="INSUFFICIENT_FUNDS"))
         return False
 
+    def _treatment_cure(self, out: list[dict[str, Any]], d: int, day_ms: int) -> None:
+        """The true effect of the bank's contact on a treated customer in arrears: at the first
+        miss it works (probability ``treatment_effect``) or not, once. When it works the
+        customer settles every overdue amount ``_cure_lag`` (3-20) days after its due date,
+        with help found after the contact (family, a hardship fund: a credit transfer when
+        the account cannot cover it), so the customer never reaches 30 DPD."""
+        overdue = [due for due in self.dues if due.due_day < d and due.amount > 0]
+        if not overdue:
+            return
+        if self._cured is None:
+            self._cured = self._effect_rng.random() < self.config.treatment_effect
+            self._cure_lag = self._effect_rng.randint(3, 20)
+            self.truth.cured = self._cured
+        if not self._cured:
+            return
+        late = sorted({due.product for due in overdue if d - due.due_day >= self._cure_lag})
+        for product in late:
+            owed = sum(x.amount for x in self.dues if x.product == product and x.due_day < d)
+            if not self._can_pay(owed):
+                out.append(self._tx(day_ms + 14 * HOUR_MS, owed, "CREDIT", "TRANSFER", "OTHER",
+                                    counterparty="Hardship support"))
+            self._pay(out, day_ms + 15 * HOUR_MS, product, owed)
+
     def _arrears_run(self, out: list[dict[str, Any]], d: int, day_ms: int) -> None:
+        if self._treated:
+            self._treatment_cure(out, d, day_ms)
         worst = 0
         products = (["card"] if self.has_card else []) + [loan.key for loan in self.loans]
         for product in products:
