@@ -77,6 +77,34 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(handler=_lazy("stream_app.cli._train", "run"))
 
 
+def _add_retrain(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("retrain", help="train a candidate on an event archive and promote "
+                                            "it only if it passes the gate against the champion")
+    parser.add_argument("--events", required=True,
+                        help="event archive: JSON Lines, an Avro container file (.avro) or a "
+                             "directory of them, with the DELINQUENCY_STATUS events")
+    parser.add_argument("--registry", help="registry directory (default MODEL_REGISTRY_DIR)")
+    parser.add_argument("--gate-share", type=float, default=0.3,
+                        help="latest share of labelled as-of dates kept out of training for "
+                             "the gate (default 0.3)")
+    parser.add_argument("--auc-tolerance", type=float, default=0.01,
+                        help="promote if candidate AUC >= champion AUC - this (default 0.01)")
+    parser.add_argument("--capture-tolerance", type=float, default=0.02,
+                        help="... and candidate capture while current >= champion's - this "
+                             "(default 0.02)")
+    parser.add_argument("--min-auc", type=float, default=0.6,
+                        help="without a champion: promote if candidate AUC >= this "
+                             "(default 0.6)")
+    parser.add_argument("--threshold", type=int,
+                        help="score at which capture is measured (default "
+                             "AUTO_TRIGGER_THRESHOLD)")
+    parser.add_argument("--iterations", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", help="directory for gate.json and gate.md (default "
+                                      "<registry>/gate-reports/<version>)")
+    parser.set_defaults(handler=_lazy("stream_app.cli._retrain", "run"))
+
+
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("replay", help="point-in-time features from an event log")
     parser.add_argument("--events", required=True,
@@ -247,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "environment variables (see README).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_evaluate,
+    for add in (_add_worker, _add_demo, _add_simulate, _add_train, _add_retrain,
+                _add_evaluate,
                 _add_registry, _add_replay, _add_score_log, _add_sink, _add_console, _add_redrive,
                 _add_explain_decision, _add_uplift,
                 _add_migrate, _add_topics, _add_bench):

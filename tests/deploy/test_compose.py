@@ -12,7 +12,7 @@ import yaml
 
 from stream_app.settings import Settings
 
-PREDELINQ_SERVICES = {"migrate", "model-init", "worker-1", "worker-2", "sink"}
+PREDELINQ_SERVICES = {"migrate", "model-init", "retrain", "worker-1", "worker-2", "sink"}
 
 
 @pytest.fixture
@@ -183,3 +183,25 @@ def test_compose_environments_load_once_env_example_is_replaced(
         settings = load_settings()
         assert settings.allow_plaintext_kafka is True  # the local stack's explicit choice
         assert settings.allow_insecure_database is True
+
+
+def test_retrain_is_a_one_shot_service_on_the_shared_registry(compose: dict[str, Any]) -> None:
+    """`docker compose run --rm retrain`: not started by `up` (a profile), writes the registry
+    the workers read, reads the archive volume, and passes the parser of `predelinq retrain`."""
+    from stream_app.cli.main import build_parser
+
+    services = compose["services"]
+    retrain = services["retrain"]
+    assert retrain["profiles"] == ["retrain"]
+    assert retrain["restart"] == "no"
+    assert "depends_on" not in retrain
+    args = build_parser().parse_args(retrain["command"])
+    assert args.command == "retrain"
+    registry = retrain["environment"]["MODEL_REGISTRY_DIR"]
+    assert f"registry:{registry}" in retrain["volumes"]  # read-write, unlike the workers
+    for worker in ("worker-1", "worker-2"):
+        assert f"registry:{registry}:ro" in services[worker]["volumes"]
+    (archive,) = [m for m in retrain["volumes"] if m.endswith(":ro")]
+    assert archive.split(":")[1] == args.events
+    for name, service in services.items():  # the one-shot jobs are the only ones in profiles
+        assert ("profiles" in service) == (name == "retrain"), name

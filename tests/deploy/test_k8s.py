@@ -315,3 +315,53 @@ def test_network_policies_let_pods_reach_only_kafka_postgres_registry_and_dns(
         if name == "predelinq-worker":  # forwarded /predict calls to the partition's owner
             expected["worker"] = {("TCP", sidecar)}
         assert allowed == expected, name
+
+
+def test_the_retrain_cronjob_runs_on_retrain_schedule(manifests: list[Manifest],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CronJob's schedule is RETRAIN_SCHEDULE of the ConfigMap and the setting's default,
+    it runs `predelinq retrain` with the registry volume writable and the archive read-only,
+    one job at a time, as hardened as the other pods and with no network."""
+    from stream_app.cli.main import build_parser
+
+    kustomization = yaml.safe_load((K8S / "kustomization.yml").read_text())
+    assert "retrain-cronjob.yml" in kustomization["resources"]
+    cronjob = _one(manifests, "CronJob", "predelinq-retrain")
+    config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    default = Settings.model_fields["retrain_schedule"].default
+    assert cronjob["spec"]["schedule"] == config["RETRAIN_SCHEDULE"] == default
+    assert load_settings(retrain_schedule=config["RETRAIN_SCHEDULE"]).retrain_schedule == (
+        cronjob["spec"]["schedule"])
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]
+    spec = pod["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = spec["containers"]
+    assert DIGEST.match(container["image"])
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
+    assert sources == {"predelinq-config", "predelinq-secrets"}
+    args = build_parser().parse_args(container["args"])
+    assert args.command == "retrain"
+    assert args.registry is None  # MODEL_REGISTRY_DIR of the ConfigMap
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    registry = mounts[config["MODEL_REGISTRY_DIR"]]
+    assert not registry.get("readOnly", False)
+    claim = volumes[registry["name"]]["persistentVolumeClaim"]
+    assert claim["claimName"] == "predelinq-registry"
+    assert not claim.get("readOnly", False)
+    _one(manifests, "PersistentVolumeClaim", "predelinq-registry")
+    archive = mounts[args.events]
+    assert archive["readOnly"] is True
+    archive_claim = volumes[archive["name"]]["persistentVolumeClaim"]["claimName"]
+    _one(manifests, "PersistentVolumeClaim", archive_claim)
+    (policy,) = _policies_for(manifests, pod["metadata"]["labels"])
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert not policy["spec"].get("ingress")
+    assert not policy["spec"].get("egress")
