@@ -62,6 +62,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_risk_scores, p, r, outputs, False),
         TopicSpec(settings.topic_interventions, p, r, {"retention.ms": month_ms}, False),
         TopicSpec(settings.topic_deadletter, p, r, {"retention.ms": month_ms}, False),
+        # the CRM's outcomes (the audit sink reads them): created with the rest, so a sink
+        # started before the CRM's first outcome is assigned its partitions at once
+        TopicSpec(settings.topic_outcomes, p, r, {"retention.ms": month_ms}, False),
         *(TopicSpec(changelog_topic(settings, table), p, r, {"cleanup.policy": "compact"}, True)
           for table in (STATE_TABLE, CONTACTS_TABLE)),
     ]

@@ -28,7 +28,7 @@ def _settings(bootstrap: str, partitions: int = 3) -> Settings:
                     topic_transactions=f"{run}.tx", topic_payments=f"{run}.pay",
                     topic_customer_flags=f"{run}.flags", topic_risk_scores=f"{run}.scores",
                     topic_interventions=f"{run}.interventions",
-                    topic_deadletter=f"{run}.dead")
+                    topic_deadletter=f"{run}.dead", topic_outcomes=f"{run}.outcomes")
 
 
 async def _describe(bootstrap: str, names: list[str]) -> tuple[dict[str, int], dict[str, str]]:
@@ -58,11 +58,12 @@ def test_changelog_topics_are_created_compacted_and_copartitioned(kafka_broker: 
 
     created = asyncio.run(ensure_topics(settings))
     assert set(changelogs) <= set(created)
-    names = [*changelogs, settings.topic_risk_scores]
+    assert settings.topic_outcomes in created  # the CRM's outcomes, read by the audit sink
+    names = [*changelogs, settings.topic_risk_scores, settings.topic_outcomes]
     counts, policies = asyncio.run(_describe(bootstrap, names))
     assert counts == dict.fromkeys(names, 3)
     assert policies[changelogs[0]] == policies[changelogs[1]] == "compact"
-    assert policies[settings.topic_risk_scores] == "delete"
+    assert policies[settings.topic_risk_scores] == policies[settings.topic_outcomes] == "delete"
     assert asyncio.run(ensure_topics(settings)) == []  # nothing left to create
 
 
