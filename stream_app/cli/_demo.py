@@ -55,6 +55,7 @@ class _View:
     scored_customers: set[str] = field(default_factory=set)
     dead_letters: int = 0
     audit_counts: dict[str, int] | None = None
+    crm_outcomes: Counter[str] = field(default_factory=Counter)  # the simulated CRM's reports
     traffic_done: bool = False
     last_scored_seen: int = -1
     rate_window: deque[tuple[float, int, int]] = field(default_factory=lambda: deque(maxlen=20))
@@ -120,6 +121,9 @@ class _View:
             "decisions: " + (", ".join(f"{k} {n:,}" for k, n in self.outcomes.most_common())
                              or "none"),
         ]
+        if self.crm_outcomes:
+            lines.append("CRM outcomes (simulated): " + ", ".join(
+                f"{k} {n:,}" for k, n in self.crm_outcomes.most_common()))
         if self.audit_counts is not None:
             lines.append("audit trail: " + ", ".join(
                 f"{table} {rows:,} rows" for table, rows in self.audit_counts.items()))
@@ -174,18 +178,31 @@ def _ensure_model(registry: Path) -> Path:
 
 
 async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> None:
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     from stream_app.events import RecordType
     from stream_app.kafka import aiokafka_options
-    from stream_app.serializers import OutputDecoder, SchemaCatalog
+    from stream_app.serializers import OutputDecoder, OutputEncoder, SchemaCatalog
+    from stream_app.simulate import outcome_events
 
-    decoder = OutputDecoder(SchemaCatalog.default())
+    catalog = SchemaCatalog.default()
+    decoder = OutputDecoder(catalog)
+    encoder = OutputEncoder(catalog, "avro")
     consumer = AIOKafkaConsumer(
         settings.topic_risk_scores, settings.topic_interventions, settings.topic_deadletter,
         **aiokafka_options(settings), group_id=None, auto_offset_reset="earliest",
     )
+    # the demo's CRM: it contacts the treated customers and reports simulated outcomes
+    producer = AIOKafkaProducer(**aiokafka_options(settings))
+
+    async def report_outcomes(item: dict[str, Any]) -> None:
+        for outcome in outcome_events([item]):
+            await producer.send(settings.topic_outcomes, key=item["customer_id"].encode(),
+                                value=encoder.encode(RecordType.INTERVENTION_OUTCOME, outcome))
+            view.crm_outcomes[outcome["outcome"]] += 1
+
     await consumer.start()
+    await producer.start()
     try:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
@@ -208,6 +225,7 @@ async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> N
                             view.outcomes["control group"] += 1
                         if not item["actionable"]:
                             continue  # recorded for the audit trail, not shown as a contact
+                        await report_outcomes(item)
                         view.intervened_customers.add(item["customer_id"])
                         track = item["track"] if item["track"] in _TRACKS else "PRE_DELINQUENCY"
                         view.track_actions[track] += 1
@@ -219,6 +237,7 @@ async def _consume_outputs(settings: Any, view: _View, stop: asyncio.Event) -> N
                     else:
                         view.dead_letters += 1
     finally:
+        await producer.stop()
         await consumer.stop()
 
 

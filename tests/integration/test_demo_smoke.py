@@ -53,6 +53,9 @@ def test_demo_runs_scores_and_shuts_down(tmp_path: Path, trained: TrainedFixture
     assert audit is not None, output
     assert int(audit.group(1).replace(",", "")) >= scored
     assert int(audit.group(2).replace(",", "")) >= int(match.group(1).replace(",", ""))
+    # the demo's simulated CRM reported outcomes of its contacts, and the sink stored them
+    assert re.search(r"CRM outcomes \(simulated\): CONTACTED [\d,]+", output), output
+    assert re.search(r"intervention_outcomes [1-9][\d,]* rows", output), output
     assert "stopped: worker, audit sink, PostgreSQL, broker" in output
     # the worker it started was stopped gracefully (SIGTERM, not killed)
     worker_log = next((tmp_path / "demo").glob("worker-*.log")).read_text()
