@@ -5,6 +5,7 @@ indexes of 0001, newest first, at most ``limit`` of each."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections import defaultdict
@@ -21,20 +22,24 @@ __all__ = ["CustomerTimeline", "Portfolio", "customer_timeline", "latest_day", "
 MAX_WINDOW_DAYS = 366
 OUTCOMES_TABLE = "intervention_outcomes"  # migration 0005 (another change); may be absent
 
-# One scan of the window's scores, three groupings: (day, band, track) for the distributions
-# and the mean, (day, score bucket) for the drift, (day, top reason's feature).
+# The window's scores by (day, band, track, score bucket): bands, tracks, mean and drift are
+# sums over this small result. A hash aggregate over an index-only scan of 0006's
+# (scored_at) INCLUDE (band, track, score) index. The top reason needs the row (jsonb): a
+# query of its own, run beside the others on another connection.
 _SCORES_SQL = """
-SELECT day, band, track, bucket, feature, count(*) AS n, sum(score) AS total,
-       GROUPING(band, track) AS g_bt, GROUPING(bucket) AS g_bucket,
-       GROUPING(feature) AS g_feature
-FROM (
-    SELECT to_char(scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, band, track, score,
-           width_bucket(score, 0, 101, 10) AS bucket,
-           coalesce(top_reasons -> 0 ->> 'feature', '(none)') AS feature
-    FROM risk_scores
-    WHERE scored_at >= $1 AND scored_at < $2
-) s
-GROUP BY GROUPING SETS ((day, band, track), (day, bucket), (day, feature))
+SELECT to_char(scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, band, track,
+       width_bucket(score, 0, 101, 10) AS bucket, count(*) AS n, sum(score) AS total
+FROM risk_scores
+WHERE scored_at >= $1 AND scored_at < $2
+GROUP BY 1, 2, 3, 4
+"""
+
+_FEATURES_SQL = """
+SELECT to_char(scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
+       coalesce(top_reasons -> 0 ->> 'feature', '(none)') AS feature, count(*) AS n
+FROM risk_scores
+WHERE scored_at >= $1 AND scored_at < $2
+GROUP BY 1, 2
 """
 
 # What a suppressed (non-actionable) decision was suppressed by: its contact rule, else the
@@ -108,9 +113,9 @@ async def latest_day(conn: asyncpg.Connection | asyncpg.Pool) -> dt.date | None:
     return value.astimezone(dt.UTC).date() if value is not None else None
 
 
-async def portfolio(conn: asyncpg.Connection | asyncpg.Pool, *, end: dt.date,
-                    days: int) -> Portfolio:
-    """The portfolio figures of the ``days`` UTC days ending on ``end`` (inclusive)."""
+async def portfolio(pool: asyncpg.Pool, *, end: dt.date, days: int) -> Portfolio:
+    """The portfolio figures of the ``days`` UTC days ending on ``end`` (inclusive): three
+    queries at once, each on a connection of its own from ``pool``."""
     days = max(1, min(days, MAX_WINDOW_DAYS))
     start, low, high = _bounds(end, days)
     names = [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
@@ -119,21 +124,23 @@ async def portfolio(conn: asyncpg.Connection | asyncpg.Pool, *, end: dt.date,
     tracks: dict[str, defaultdict[str, int]] = defaultdict(_counter)
     sums: defaultdict[str, int] = defaultdict(int)
     counts: defaultdict[str, int] = defaultdict(int)
-    for row in await conn.fetch(_SCORES_SQL, low, high):
+    scores, features, interventions = await asyncio.gather(
+        pool.fetch(_SCORES_SQL, low, high), pool.fetch(_FEATURES_SQL, low, high),
+        pool.fetch(_INTERVENTIONS_SQL, low, high))
+    for row in scores:
         day, n = row["day"], int(row["n"])
-        if row["g_bt"] == 0:
-            bands[day][row["band"]] += n
-            tracks[day][row["track"]] += n
-            sums[day] += int(row["total"])
-            counts[day] += n
-        elif row["g_bucket"] == 0:
-            result.histograms.setdefault(day, {})[int(row["bucket"])] = n
-        elif row["g_feature"] == 0:
-            result.features.setdefault(day, {})[row["feature"]] = n
+        bands[day][row["band"]] += n
+        tracks[day][row["track"]] += n
+        sums[day] += int(row["total"])
+        counts[day] += n
+        histogram = result.histograms.setdefault(day, {})
+        histogram[int(row["bucket"])] = histogram.get(int(row["bucket"]), 0) + n
+    for row in features:
+        result.features.setdefault(row["day"], {})[row["feature"]] = int(row["n"])
     result.bands = {d: dict(v) for d, v in bands.items()}
     result.tracks = {d: dict(v) for d, v in tracks.items()}
     result.mean_score = {d: sums[d] / counts[d] for d in counts}
-    for row in await conn.fetch(_INTERVENTIONS_SQL, low, high):
+    for row in interventions:
         day, n = row["day"], int(row["n"])
         if row["actionable"]:
             result.actions.setdefault(day, {}).setdefault(row["action"], 0)

@@ -75,11 +75,8 @@ async def test_portfolio_window_is_bounded_and_validated(client: TestClient) -> 
 
 
 async def test_portfolio_figures(seeded: Seeded) -> None:
-    conn = await asyncpg.connect(seeded.url)
-    try:
-        data = await portfolio(conn, end=dt.date(2026, 3, 3), days=3)
-    finally:
-        await conn.close()
+    async with asyncpg.create_pool(seeded.url, min_size=1, max_size=3) as pool:
+        data = await portfolio(pool, end=dt.date(2026, 3, 3), days=3)
     assert data.days == ["2026-03-01", "2026-03-02", "2026-03-03"]
     assert data.bands == {"2026-03-01": {"LOW": 1}, "2026-03-02": {"HIGH": 1, "MEDIUM": 1},
                           "2026-03-03": {"CRITICAL": 1, "MEDIUM": 1, "LOW": 1}}

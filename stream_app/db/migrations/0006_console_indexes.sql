@@ -8,5 +8,10 @@
 -- lock: inserts wait during the build, reads go on. The runner's lock timeout makes it give up
 -- (and be re-runnable) behind an open insert transaction instead of queueing the sink behind it.
 
-CREATE INDEX IF NOT EXISTS risk_scores_scored_at ON risk_scores (scored_at);
-CREATE INDEX IF NOT EXISTS interventions_created_at ON interventions (created_at);
+-- INCLUDE: the columns the day aggregates read, so that they are index-only scans (the heap
+-- is read only for the top reason's jsonb, and for pages not yet all-visible: autovacuum
+-- marks an insert-only table's pages as it goes, PostgreSQL 13+).
+CREATE INDEX IF NOT EXISTS risk_scores_scored_at
+    ON risk_scores (scored_at) INCLUDE (band, track, score);
+CREATE INDEX IF NOT EXISTS interventions_created_at
+    ON interventions (created_at) INCLUDE (action, actionable, rule, experiment_arm);
