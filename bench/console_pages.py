@@ -36,7 +36,7 @@ from aiohttp import web
 
 from bench.compare import cpu_model, replace_section
 from stream_app.console import ConsoleConfig, build_app
-from stream_app.db import apply_migrations
+from tests.support.databases import fresh_database
 
 REPO = Path(__file__).resolve().parents[1]
 DOC_PATH = REPO / "docs" / "performance.md"
@@ -214,41 +214,27 @@ def _cpuinfo() -> str:
         return ""
 
 
-async def _admin(url: str, sql: str) -> None:
+async def run(args: argparse.Namespace, url: str) -> str:
+    """Load the rows into the migrated database at ``url`` and time the pages."""
+    load_s = await load(url, scores=args.scores, interventions=args.interventions,
+                        customers=args.customers, days=args.days)
+    print(f"loaded in {load_s:.1f} s", file=sys.stderr)
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(sql)
+        postgres = str(await conn.fetchval("SHOW server_version")).split()[0]
+        busiest = await conn.fetchval(
+            "SELECT customer_id FROM risk_scores GROUP BY customer_id "
+            "ORDER BY count(*) DESC LIMIT 1")
     finally:
         await conn.close()
-
-
-async def run(args: argparse.Namespace) -> str:
-    name = f"bench_console_{uuid.uuid4().hex[:8]}"
-    await _admin(args.database_url, f'CREATE DATABASE "{name}"')
-    url = args.database_url.rpartition("/")[0] + "/" + name
-    try:
-        await apply_migrations(url)
-        load_s = await load(url, scores=args.scores, interventions=args.interventions,
-                            customers=args.customers, days=args.days)
-        print(f"loaded in {load_s:.1f} s", file=sys.stderr)
-        conn = await asyncpg.connect(url)
-        try:
-            postgres = str(await conn.fetchval("SHOW server_version")).split()[0]
-            busiest = await conn.fetchval(
-                "SELECT customer_id FROM risk_scores GROUP BY customer_id "
-                "ORDER BY count(*) DESC LIMIT 1")
-        finally:
-            await conn.close()
-        pages = [("portfolio, 30 days (default)", "/"),
-                 ("portfolio, 7 days", "/?days=7"),
-                 (f"portfolio, {args.days} days (every row)", f"/?days={args.days}"),
-                 ("customer timeline (most rows)", f"/customers/{busiest}"),
-                 ("customer search", f"/search?customer_id={busiest}"),
-                 ("models", "/models")]
-        with tempfile.TemporaryDirectory(prefix="bench-console-registry-") as registry:
-            results = await time_pages(url, Path(registry), pages, args.requests)
-    finally:
-        await _admin(args.database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+    pages = [("portfolio, 30 days (default)", "/"),
+             ("portfolio, 7 days", "/?days=7"),
+             (f"portfolio, {args.days} days (every row)", f"/?days={args.days}"),
+             ("customer timeline (most rows)", f"/customers/{busiest}"),
+             ("customer search", f"/search?customer_id={busiest}"),
+             ("models", "/models")]
+    with tempfile.TemporaryDirectory(prefix="bench-console-registry-") as registry:
+        results = await time_pages(url, Path(registry), pages, args.requests)
     # the customer's id stays out of the table (the path of its row is generic)
     shown = [(n, "/customers/{id}" if "customer timeline" in n
               else "/search?customer_id={id}" if "search" in n else p, m, q, s)
@@ -271,7 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url or PREDELINQ_TEST_DATABASE_URL (scripts/with-postgres.sh)")
-    section = asyncio.run(run(args))
+    # a fresh migrated database of its own, dropped afterwards (as the tests' databases)
+    with fresh_database(args.database_url) as url:
+        section = asyncio.run(run(args, url))
     print(section)
     if args.write_doc:
         DOC_PATH.write_text(replace_section(DOC_PATH.read_text(), section, DOC_START, DOC_END))
