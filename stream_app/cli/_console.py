@@ -9,15 +9,14 @@ import logging
 from stream_app.observability import configure_logging, redaction_level
 from stream_app.settings import load_settings
 
-from .main import CliError
+from .main import CliError, database_dsn
 
 log = logging.getLogger(__name__)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    if settings.database_url is None:
-        raise CliError("DATABASE_URL is not set", code=2)
+    database_dsn(settings)
     configure_logging(settings.log_format, settings.log_level,
                       redact_from=redaction_level(settings))
     from aiohttp import web

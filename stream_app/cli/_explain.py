@@ -23,7 +23,7 @@ import numpy as np
 from model_registry import RegistryError
 from stream_app.settings import Settings, load_settings
 
-from .main import CliError
+from .main import CliError, database_dsn
 
 TOLERANCE = 1e-9
 _CANNOT_CHECK = 2
@@ -70,12 +70,11 @@ async def _fetch(dsn: str, intervention_id: uuid.UUID) -> Any:
 
 
 def _load_row(settings: Settings, intervention_id: uuid.UUID) -> Any:
-    if settings.database_url is None:
-        raise CliError("DATABASE_URL is not set", code=_CANNOT_CHECK)
+    dsn = database_dsn(settings, code=_CANNOT_CHECK)
     import asyncpg
 
     try:
-        return asyncio.run(_fetch(settings.database_url.get_secret_value(), intervention_id))
+        return asyncio.run(_fetch(dsn, intervention_id))
     except (asyncpg.UndefinedColumnError, asyncpg.UndefinedTableError):
         raise CliError("the database lacks the audit trail's migrations: run "
                        "`predelinq migrate`", code=_CANNOT_CHECK) from None

@@ -7,16 +7,14 @@ import asyncio
 
 from stream_app.settings import load_settings
 
-from .main import CliError
+from .main import CliError, database_dsn
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    if settings.database_url is None:
-        raise CliError("DATABASE_URL is not set", code=2)
     from stream_app.db import MigrationError, apply_migrations, pending_migrations
 
-    dsn = settings.database_url.get_secret_value()
+    dsn = database_dsn(settings)
     try:
         if args.check:
             pending = asyncio.run(pending_migrations(dsn))

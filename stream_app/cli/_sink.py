@@ -8,7 +8,7 @@ import asyncio
 from stream_app.observability import configure_logging, redaction_level
 from stream_app.settings import load_settings
 
-from .main import CliError
+from .main import CliError, database_dsn
 
 #: exit status when the database has pending migrations (as ``predelinq migrate --check``)
 PENDING_MIGRATIONS_EXIT = 3
@@ -16,8 +16,7 @@ PENDING_MIGRATIONS_EXIT = 3
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    if settings.database_url is None:
-        raise CliError("DATABASE_URL is not set", code=2)
+    database_dsn(settings)
     configure_logging(settings.log_format, settings.log_level,
                       redact_from=redaction_level(settings))
     from stream_app.sink import PendingMigrationsError, SinkStartupError, run_until_signalled

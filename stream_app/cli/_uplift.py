@@ -11,7 +11,7 @@ from typing import Any
 
 from stream_app.settings import load_settings
 
-from .main import CliError
+from .main import CliError, database_dsn
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR = datetime(9000, 1, 1, tzinfo=UTC)
@@ -60,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from stream_app.uplift import METHOD, subjects, uplift_report
 
     settings = load_settings()
-    if settings.database_url is None:
-        raise CliError("DATABASE_URL is not set", code=2)
+    dsn = database_dsn(settings)
     since = _moment(args.since, _EPOCH)
     until = _moment(args.until, _FAR)
     if until <= since:
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from stream_app.uplift._audit import read_inputs
 
     try:
-        inputs = asyncio.run(read_inputs(settings.database_url.get_secret_value(), since, until,
+        inputs = asyncio.run(read_inputs(dsn, since, until,
                                          horizon_days=args.horizon_days,
                                          dpd_threshold=args.dpd_threshold))
     except (OSError, TimeoutError) as exc:

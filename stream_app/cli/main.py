@@ -10,6 +10,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stream_app.settings import Settings
 
 __all__ = ["CliError", "main"]
 
@@ -20,6 +24,13 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
+
+
+def database_dsn(settings: Settings, code: int = 2) -> str:
+    """The audit trail's DSN of a command that needs one, else a CliError (exit ``code``)."""
+    if settings.database_url is None:
+        raise CliError("DATABASE_URL is not set", code=code)
+    return settings.database_url.get_secret_value()
 
 
 def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
