@@ -10,7 +10,7 @@ import secrets
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from stream_app.brokers import free_port, terminate
@@ -31,7 +31,6 @@ class AuditTrail:
     sink: subprocess.Popen[bytes] | None = None
     console: subprocess.Popen[bytes] | None = None
     console_url: str | None = None
-    logs: list[Path] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Rows per audit table (tables that do not exist are left out)."""
@@ -101,10 +100,8 @@ def start_audit_trail(workdir: Path, env: dict[str, str], run_id: str,
     trail = AuditTrail(database_url=database_url, api_key=api_key, server=server)
     try:
         migrate_log = workdir / f"migrate-{run_id}.log"
-        trail.logs.append(migrate_log)
         _migrate(env, migrate_log)
         sink_log = workdir / f"sink-{run_id}.log"
-        trail.logs.append(sink_log)
         # the sink serves its own health and metrics: a port of its own, not the worker's
         sink_env = {**env, "SIDECAR_PORT": str(free_port())}
         with sink_log.open("wb") as out:
@@ -115,7 +112,6 @@ def start_audit_trail(workdir: Path, env: dict[str, str], run_id: str,
         if importlib.util.find_spec("stream_app.console") is not None:
             port = free_port()
             console_log = workdir / f"console-{run_id}.log"
-            trail.logs.append(console_log)
             with console_log.open("wb") as out:
                 trail.console = subprocess.Popen(
                     [sys.executable, "-m", "stream_app", "console", "--host", "127.0.0.1",
