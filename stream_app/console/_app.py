@@ -5,8 +5,6 @@ and ``/health`` / ``/ready`` for probes (no data, no auth)."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime as dt
 import logging
 import math
@@ -18,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-from aiohttp import web
+from aiohttp import BasicAuth, web
 
 from model_registry import RegistryError, aliases, list_versions, open_version, version_dir
 from stream_app.sidecar._auth import ApiKeyAuth
@@ -78,14 +76,13 @@ class ConsoleConfig:
 
 def offered_key(header: str | None) -> str | None:
     """The password of a ``Basic`` Authorization header (the API key), else ``None``."""
-    if not header or header[:6].lower() != "basic ":
+    if not header:
         return None
     try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        credentials = BasicAuth.decode(header, encoding="utf-8")
+    except ValueError:  # another scheme, bad base64 or UTF-8, no colon
         return None
-    _, sep, password = decoded.partition(":")
-    return password if sep else None
+    return str(credentials.password)
 
 
 def _middleware(auth: ApiKeyAuth) -> Callable[..., Awaitable[web.StreamResponse]]:
