@@ -8,6 +8,7 @@ from ._aliases import (
     promote,
     rollback,
 )
+from ._metadata import validation_auc
 from ._store import (
     ALIAS_HISTORY_FILE,
     CHECKSUM_FILE,
@@ -48,6 +49,7 @@ __all__ = [
     "resolve_alias",
     "rollback",
     "set_alias",
+    "validation_auc",
     "version_dir",
     "write_version",
 ]

@@ -25,6 +25,7 @@ from model_registry import (
     open_version,
     promote,
     rollback,
+    validation_auc,
 )
 
 from .main import CliError
@@ -112,10 +113,8 @@ def _version_dir(root: Path, version: str) -> Path:
 
 
 def _validation_auc(metadata: dict[str, Any]) -> str:
-    metrics = metadata.get("metrics")
-    validation = metrics.get("validation") if isinstance(metrics, dict) else None
-    value = validation.get("roc_auc") if isinstance(validation, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    value = validation_auc(metadata)
+    if value is None:
         return "-"
     return "nan" if math.isnan(value) else f"{value:.4f}"
 

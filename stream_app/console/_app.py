@@ -18,7 +18,14 @@ from urllib.parse import quote
 import asyncpg
 from aiohttp import BasicAuth, web
 
-from model_registry import RegistryError, aliases, list_versions, open_version, version_dir
+from model_registry import (
+    RegistryError,
+    aliases,
+    list_versions,
+    open_version,
+    validation_auc,
+    version_dir,
+)
 from stream_app.sidecar._auth import ApiKeyAuth
 from stream_app.sidecar._keys import ApiKeyEntry, parse_api_keys
 
@@ -148,12 +155,8 @@ async def _customer(request: web.Request) -> web.Response:
 
 
 def _auc(metadata: dict[str, Any]) -> str:
-    metrics = metadata.get("metrics")
-    validation = metrics.get("validation") if isinstance(metrics, dict) else None
-    value = validation.get("roc_auc") if isinstance(validation, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return ""
-    return f"{value:.4f}"
+    value = validation_auc(metadata)
+    return "" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
 def _model_rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
