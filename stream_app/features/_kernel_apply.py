@@ -98,6 +98,8 @@ EVENT = np.dtype([
     ("due_date", "<i4"),  # epoch day
     ("amount_due", "<i8"),
     ("days_past_due", "<i4"),
+    ("partition", "<i4"),  # the input record's partition and offset; -1: not known (offline)
+    ("offset", "<i8"),
 ])
 
 _PRODUCT_CODE = {code: i for i, code in enumerate(ProductState.PRODUCT_CODES)}
@@ -124,7 +126,8 @@ _ROW = _row_struct(EVENT)
 
 
 def encode_events(events: Sequence[InputEvent], out: np.ndarray) -> None:
-    """Fill ``out[:len(events)]`` (dtype ``EVENT``) from validated events.
+    """Fill ``out[:len(events)]`` (dtype ``EVENT``) from validated events, with no input
+    position (``partition`` and ``offset`` -1: the worker sets those of its records).
 
     Each row is packed with ``struct`` and the rows are copied in at once (about twice as
     fast as assigning a list of tuples, which numpy converts field by field)."""
@@ -144,17 +147,17 @@ def encode_events(events: Sequence[InputEvent], out: np.ndarray) -> None:
                         category_code[event.category], event.direction == "CREDIT",
                         event.status == "POSTED", channel == "DIRECT_DEBIT", channel == "ATM",
                         event.decline_reason == "INSUFFICIENT_FUNDS", balance is not None,
-                        balance or 0, event.amount_minor, 0, 0, 0, 0, 0, 0))
+                        balance or 0, event.amount_minor, 0, 0, 0, 0, 0, 0, -1, -1))
         elif type(event) is Payment:
             append(pack(1, event.occurred_at, event_key(event), _account_key(event.account_id),
                         product_code[event.product], kind_code[event.kind], 0, 0, 0, 0, 0, 0,
                         0, 0, event.amount_minor or 0, event.statement_balance_minor or 0,
                         event.minimum_due_minor or 0, event.credit_limit_minor or 0,
                         event.due_date or 0, event.amount_due_minor or 0,
-                        event.days_past_due or 0))
+                        event.days_past_due or 0, -1, -1))
         else:  # CustomerFlags: ignored by the kernel
             append(pack(2, event.occurred_at, event_key(event), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                        0, 0, 0, 0, 0, 0, 0, 0))
+                        0, 0, 0, 0, 0, 0, 0, 0, -1, -1))
     out[: len(rows)] = np.frombuffer(b"".join(rows), dtype=EVENT)
 
 
@@ -523,6 +526,10 @@ def apply_one(states, index, events, j):  # noqa: PLR0912 - the reference's bran
     r = states[index]
     ts = np.int64(e.occurred_at)
     source_mark = np.int64(r.watermarks[source])
+    partition = np.int64(e.partition)
+    if (partition >= 0 and np.int64(r.input_partitions[source]) == partition + 1
+            and np.int64(e.offset) < np.int64(r.input_next[source]) and ts <= source_mark):
+        return DUPLICATE  # read again from an older committed offset
     if source_mark != 0 and ts < source_mark - LATENESS_MS:
         return TOO_LATE
     key = np.int64(e.key)
@@ -538,6 +545,9 @@ def apply_one(states, index, events, j):  # noqa: PLR0912 - the reference's bran
         for i in range(MAX_DEDUP_IDS - 1):
             r.ids[source, i] = r.ids[source, i + 1]
         r.ids[source, MAX_DEDUP_IDS - 1] = short_key
+    if partition >= 0:
+        r.input_partitions[source] = partition + 1
+        r.input_next[source] = np.int64(e.offset) + 1
     watermark = max(np.int64(r.watermarks[0]), np.int64(r.watermarks[1]))
     if ts > source_mark:
         r.watermarks[source] = ts

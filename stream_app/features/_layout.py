@@ -59,7 +59,8 @@ __all__ = [
     "state_to_record",
 ]
 
-LAYOUT_VERSION = 5
+LAYOUT_VERSION = 6
+_V5 = 5  # the layout without ``input_partitions`` / ``input_next``: restored, never written
 
 # Col index -> position in ``sums`` / ``counts``
 SUM_ORDER = (Col.INCOME, Col.ESSENTIAL, Col.DISCRETIONARY, Col.ATM_CASH, Col.LENDING_APP_OUT,
@@ -108,11 +109,21 @@ _CORE_FIELDS = [
     ("salary_amounts", "<i4", (MAX_SALARIES,)),
     ("ids", "<u4", (SOURCES, MAX_DEDUP_IDS)),  # low 32 bits of the event keys, oldest first
 ]
+_V5_CORE_FIELDS = list(_CORE_FIELDS)
+_V5_CORE = np.dtype(_V5_CORE_FIELDS)
+_CORE_FIELDS += [
+    # per source, the input record of the newest event applied: partition + 1 and offset + 1
+    # (0: not known); a record read again at or before it is a duplicate (``apply_one``)
+    ("input_partitions", "<u2", (SOURCES,)),
+    ("input_next", "<i8", (SOURCES,)),
+]
 CORE = np.dtype(_CORE_FIELDS)
 STATE = np.dtype([*_CORE_FIELDS, ("products", PRODUCT, (MAX_PRODUCTS,))])
 CORE_BYTES = CORE.itemsize
 PRODUCT_BYTES = PRODUCT.itemsize
 STATE_BYTES_MAX = 1 + CORE_BYTES + MAX_PRODUCTS * PRODUCT_BYTES
+_V5_STATE = np.dtype([*_V5_CORE_FIELDS, ("products", PRODUCT, (MAX_PRODUCTS,))])
+_V5_CORE_BYTES = _V5_CORE.itemsize
 _VERSION = bytes([LAYOUT_VERSION])
 _EMPTY = np.zeros(1, dtype=STATE)
 _EMPTY["close_key"] = -1  # no balance seen yet (as CustomerState's)
@@ -132,14 +143,16 @@ def record_bytes(records: np.ndarray, index: int) -> bytes:
 
 
 def decode_records(values: list[bytes], out: np.ndarray) -> None:
-    """Fill ``out[i]`` from ``values[i]`` (version-5 bytes, see ``record_bytes``).
+    """Fill ``out[i]`` from ``values[i]`` (version-6 bytes, see ``record_bytes``, or the
+    version-5 ones before them).
 
-    Raises ValueError naming the first value that is not a version-5 state: wrong version or
-    length, or a count beyond its cap or a product code that does not exist (the kernels index
-    by these counts, so a damaged one must never reach them)."""
+    Raises ValueError naming the first value that is not a version-5 or -6 state: wrong
+    version or length, or a count beyond its cap or a product code that does not exist (the
+    kernels index by these counts, so a damaged one must never reach them)."""
     for i, value in enumerate(values):
-        if not value or value[0] != LAYOUT_VERSION:
-            raise ValueError(f"value {i} is not a version-{LAYOUT_VERSION} state")
+        if not value or value[0] not in (LAYOUT_VERSION, _V5):
+            raise ValueError(f"value {i} is not a version-{LAYOUT_VERSION} (or "
+                             f"-{_V5}) state")
     failed = load_records(list(values), out)
     if failed:
         index, reason = min(failed)
@@ -147,9 +160,10 @@ def decode_records(values: list[bytes], out: np.ndarray) -> None:
 
 
 def load_records(values: list[bytes | None], out: np.ndarray) -> list[tuple[int, str]]:
-    """Fill ``out[i]`` from stored ``values[i]``: None is a new customer, version 5 is copied
-    in, versions 3 and 4 go through the reference decoder. Returns ``(index, reason)`` of the
-    values that are not readable states; those records are left empty (cold start)."""
+    """Fill ``out[i]`` from stored ``values[i]``: None is a new customer, version 6 is copied
+    in, version 5 field by field (no input position known), versions 3 and 4 go through the
+    reference decoder. Returns ``(index, reason)`` of the values that are not readable
+    states; those records are left empty (cold start)."""
     failed: list[tuple[int, str]] = []
     current = [i for i, value in enumerate(values) if value and value[0] == LAYOUT_VERSION]
     if len(current) == len(values):
@@ -159,6 +173,9 @@ def load_records(values: list[bytes | None], out: np.ndarray) -> list[tuple[int,
         decoded = _decode_each(values, out, current, failed)  # type: ignore[arg-type]
         for i, value in enumerate(values):
             if value is None or (value and value[0] == LAYOUT_VERSION):
+                continue
+            if value and value[0] == _V5:
+                decoded |= _decode_v5(value, out, i, failed)
                 continue
             try:
                 state_to_record(CustomerState.from_bytes(value), out, i)
@@ -193,6 +210,25 @@ def _decode_each(values: list[bytes], out: np.ndarray, indexes: range | list[int
             out[i] = EMPTY
             failed.append((i, "its product count does not match its length"))
     return bool(len(indexes))
+
+
+def _decode_v5(value: bytes, out: np.ndarray, index: int,
+               failed: list[tuple[int, str]]) -> bool:
+    """``out[index]`` from version-5 bytes: its fields copied by name, no input position."""
+    old = np.zeros(1, dtype=_V5_STATE)
+    size = len(value) - 1
+    products, rest = divmod(size - _V5_CORE_BYTES, PRODUCT_BYTES)
+    if size < _V5_CORE_BYTES or rest or products > MAX_PRODUCTS:
+        failed.append((index, f"{len(value)} bytes, not 1 + {_V5_CORE_BYTES} + n x "
+                              f"{PRODUCT_BYTES} (n <= {MAX_PRODUCTS}) of version {_V5}"))
+        return False
+    old.view(np.uint8)[:size] = np.frombuffer(value, np.uint8, size, 1)
+    if int(old["n_products"][0]) != products:
+        failed.append((index, "its product count does not match its length"))
+        return False
+    for name in _V5_STATE.names or ():
+        out[name][index] = old[name][0]
+    return True
 
 
 def _over_caps_mask(records: np.ndarray) -> np.ndarray:
@@ -246,6 +282,9 @@ def state_to_record(state: CustomerState, out: np.ndarray, index: int) -> None:
     for source, ids in enumerate(state.ids):
         rec["n_ids"][source] = len(ids)
         rec["ids"][source][: len(ids)] = [key & 0xFFFFFFFF for key in ids]
+    for source, (partition, next_offset) in enumerate(state.positions):
+        rec["input_partitions"][source] = partition
+        rec["input_next"][source] = next_offset
     if len(state.products) > MAX_PRODUCTS:
         raise ValueError(f"{len(state.products)} products: at most {MAX_PRODUCTS} fit")
     rec["n_products"] = len(state.products)
@@ -299,6 +338,8 @@ def record_to_state(records: np.ndarray, index: int) -> CustomerState:
                       for i in range(int(rec["n_salaries"]))]
     state.ids = [[int(v) for v in rec["ids"][source][: int(rec["n_ids"][source])]]
                  for source in range(SOURCES)]
+    state.positions = [[int(rec["input_partitions"][source]), int(rec["input_next"][source])]
+                       for source in range(SOURCES)]
     for slot in rec["products"][: int(rec["n_products"])]:
         product = ProductState(ProductState.PRODUCT_CODES[int(slot["code"])])
         product.dpd_latest = [int(slot["dpd_at_min"]), int(slot["dpd_tiebreak"]),

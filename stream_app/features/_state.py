@@ -9,9 +9,12 @@ Bounded by construction:
   statements (6), instalment notices (6), payments (12) and monthly maxima of days past due
   (13 periods of 30 days: a year of arrears history);
 * **deduplication memory**: the 32-bit hashes of the last ``MAX_DEDUP_IDS`` = 24 events applied
-  per source, in arrival order (re-deliveries after a crash or a producer retry come soon after
-  the original). A duplicate arriving later than that is applied again; documented in
-  docs/features.md.
+  per source, in arrival order (a producer's retry comes soon after the original), and the
+  input position (partition, offset) of the newest record applied per source: a record read
+  again at or before that position (a consumer that resumes from an older committed offset
+  after a crash, however many records back) is a duplicate, whatever the window holds. A
+  duplicate under another offset arriving later than the window is applied again; documented
+  in docs/features.md.
 
 All aggregates are commutative (saturating sums, minima, bit masks, newest-wins with a
 deterministic tie-break), so the features after a set of events do not depend on their
@@ -22,10 +25,11 @@ compared with the newest event *of the same source*. Comparing with the newest e
 source would turn ordinary consumer skew (one topic's backlog read faster than another's)
 into false "late" events.
 
-Serialisation is the fixed layout of ``_layout`` (version 5, what the worker's batch kernels
+Serialisation is the fixed layout of ``_layout`` (version 6, what the worker's batch kernels
 read and write), with int32 amounts (saturating at +/-2^31-1 minor units, i.e. 21 million in
 major units) and epoch minutes for product event times: at most 2 KiB up to three credit
-products (see docs/performance.md). Versions 3 and 4 (a variable-width ``struct`` layout) still
+products (see docs/performance.md). Version 5 (the same layout without input positions)
+restores with no position known; versions 3 and 4 (a variable-width ``struct`` layout) still
 restore: their 48-bit ids keep their low 32 bits, and what exceeds today's caps (products,
 ids, weekly counts) is cut as the caps would have cut it.
 """
@@ -67,9 +71,9 @@ INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 COUNT_MAX = 2**16 - 1  # the weekly counts (failed direct debits, NSF declines) saturate here
 BALANCE_NONE = INT32_MIN  # "no balance seen that week" (balances are clamped above it)
-_FORMAT_VERSION = 5  # stream_app.features._layout.LAYOUT_VERSION
+_FIXED_VERSIONS = (5, 6)  # stream_app.features._layout: LAYOUT_VERSION and the one before
 _LEGACY_VERSION = 4  # the struct layout (``to_bytes_v4``)
-_READABLE_VERSIONS = (3, 4, 5)  # version 3: no savings column, no product first-seen time
+_READABLE_VERSIONS = (3, 4, 5, 6)  # version 3: no savings column, no product first-seen time
 # version, watermark per source, first seen, close balance, close key, and the counts of
 # weeks, salaries, products and dedup ids of each source
 _HEAD = struct.Struct("<BqqqiqBBBBB")
@@ -146,8 +150,8 @@ class ProductState:
 class CustomerState:
     """Everything the feature vector of one customer is computed from."""
 
-    __slots__ = ("close_balance", "close_key", "first_seen", "ids", "products", "salaries",
-                 "watermark", "watermarks", "weeks")
+    __slots__ = ("close_balance", "close_key", "first_seen", "ids", "positions", "products",
+                 "salaries", "watermark", "watermarks", "weeks")
 
     def __init__(self) -> None:
         self.watermark = 0  # newest occurred_at applied, any source (ms): the as-of of scores
@@ -160,6 +164,9 @@ class CustomerState:
         self.products: dict[int, ProductState] = {}
         # per source: 48-bit event-id hashes of the last MAX_DEDUP_IDS applied, oldest first
         self.ids: list[list[int]] = [[] for _ in range(SOURCES)]
+        # per source: [partition + 1, offset + 1] of the newest input record applied ([0, 0]:
+        # none known, e.g. offline replays, which have no input positions)
+        self.positions: list[list[int]] = [[0, 0] for _ in range(SOURCES)]
 
     def cap_watermarks(self, latest_ms: int) -> bool:
         """Lower the watermarks beyond ``latest_ms`` to it; True when one was lowered.
@@ -187,7 +194,7 @@ class CustomerState:
 
     # --- serialisation ---------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        """The changelog value: the fixed layout (version 5)."""
+        """The changelog value: the fixed layout (version 6)."""
         from ._layout import empty_records, record_bytes, state_to_record
 
         records = empty_records(1)
@@ -256,7 +263,7 @@ class CustomerState:
             raise StateFormatError(f"state format {data[:1]!r} is not one of "
                                    f"{_READABLE_VERSIONS}")
         version = data[0]
-        if version == _FORMAT_VERSION:
+        if version in _FIXED_VERSIONS:
             from ._layout import decode_records, empty_records, record_to_state
 
             records = empty_records(1)

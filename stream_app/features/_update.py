@@ -81,13 +81,24 @@ def _keep_newest(items: list[list[int]], item: list[int], cap: int) -> None:
         del items[0]
 
 
-def apply_event(state: CustomerState, event: InputEvent) -> Applied:
-    """Fold ``event`` into ``state`` in place."""
+def apply_event(state: CustomerState, event: InputEvent,
+                position: tuple[int, int] | None = None) -> Applied:
+    """Fold ``event`` into ``state`` in place.
+
+    ``position`` is the ``(partition, offset)`` of the input record that carried the event
+    (None offline): a record at or before the newest one applied from the same partition of
+    its source, and not newer than what that source has applied, was read again (a consumer
+    resuming from an older committed offset) and is a DUPLICATE, however far back; a topic
+    recreated with new events (offsets from 0, later event times) is applied."""
     if isinstance(event, CustomerFlags):
         return Applied.IGNORED
     ts = event.occurred_at
     source = _SOURCE[type(event)]
     source_mark = state.watermarks[source]
+    seen = state.positions[source]
+    if (position is not None and seen[0] == position[0] + 1 and position[1] < seen[1]
+            and ts <= source_mark):
+        return Applied.DUPLICATE
     if source_mark and ts < source_mark - LATENESS_MS:
         return Applied.TOO_LATE
     key = event_key(event)
@@ -98,6 +109,8 @@ def apply_event(state: CustomerState, event: InputEvent) -> Applied:
     ids.append(short_key)
     if len(ids) > MAX_DEDUP_IDS:
         del ids[0]
+    if position is not None:
+        state.positions[source] = [position[0] + 1, position[1] + 1]
     if ts > source_mark:
         state.watermarks[source] = ts
     if ts > state.watermark:

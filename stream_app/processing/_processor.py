@@ -581,6 +581,10 @@ class BatchProcessor:
         items = states.items
         events = np.empty(len(items), EVENT)
         encode_events([event for _, event in items], events)
+        # where each came from: a record read again (a resume from an older committed offset)
+        # is a duplicate however many of the customer's events came after it
+        events["partition"] = [record.partition for record, _ in items]
+        events["offset"] = [record.offset for record, _ in items]
         latest = self._latest
         for j, (_, event) in enumerate(items):
             if event.occurred_at > latest:  # customer flags (the others dead-lettered)

@@ -59,7 +59,7 @@ from tests.support.events import (
     tx,
 )
 
-EMPTY_BYTES = 1 + CORE_BYTES  # version 5: the version byte and the fixed core, no product
+EMPTY_BYTES = 1 + CORE_BYTES  # version 6: the version byte and the fixed core, no product
 # Sizes of the v4 layout (little-endian, no padding), from the struct formats in _state.py:
 HEAD_BYTES = 1 + 8 + 8 + 8 + 4 + 8 + 5  # version, 2 watermarks, first seen, close, key, 5 counts
 WEEK_HEAD_BYTES = 4 + 2  # week index, mask of the columns present
@@ -207,7 +207,7 @@ def test_empty_state_round_trip_is_the_header_only() -> None:
     empty = CustomerState()
     data = empty.to_bytes()
     assert len(data) == EMPTY_BYTES
-    assert data[0] == 5  # format version
+    assert data[0] == 6  # format version
     assert len(empty.to_bytes_v4()) == HEAD_BYTES
     restored = CustomerState.from_bytes(data)
     assert restored == empty
@@ -256,7 +256,7 @@ def test_garbage_raises_state_format_error(data: bytes) -> None:
         CustomerState.from_bytes(data)
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 6, 255])
+@pytest.mark.parametrize("version", [0, 1, 2, 7, 255])
 @pytest.mark.parametrize("encoding", ["to_bytes", "to_bytes_v4"])
 def test_other_format_version_raises_state_format_error(version: int, encoding: str) -> None:
     data = bytearray(getattr(_rich_state(), encoding)())
@@ -281,7 +281,7 @@ def test_trailing_bytes_raise_state_format_error(extra: bytes) -> None:
         CustomerState.from_bytes(_rich_state().to_bytes() + extra)
 
 
-def test_a_version_5_state_with_a_count_beyond_its_cap_raises_state_format_error() -> None:
+def test_a_version_6_state_with_a_count_beyond_its_cap_raises_state_format_error() -> None:
     # the kernels index by these counts: a damaged one must never reach them
     from stream_app.features._layout import STATE, decode_records, empty_records
 
@@ -293,7 +293,7 @@ def test_a_version_5_state_with_a_count_beyond_its_cap_raises_state_format_error
     for field, value in (("n_salaries", MAX_SALARIES + 1), ("n_ids", MAX_DEDUP_IDS + 1)):
         bad = records.copy()
         bad[field] = value
-        damaged = b"\x05" + bad.tobytes()[:len(data) - 1]
+        damaged = b"\x06" + bad.tobytes()[:len(data) - 1]
         with pytest.raises(StateFormatError, match="beyond its cap"):
             CustomerState.from_bytes(damaged)
     for field, value in (("code", 200), ("n_statements", MAX_STATEMENTS + 1),
@@ -301,13 +301,13 @@ def test_a_version_5_state_with_a_count_beyond_its_cap_raises_state_format_error
                          ("n_instalments", MAX_INSTALMENTS + 1)):
         bad = records.copy()
         bad["products"][field][0, 0] = value
-        damaged = b"\x05" + bad.tobytes()[:len(data) - 1]
+        damaged = b"\x06" + bad.tobytes()[:len(data) - 1]
         with pytest.raises(StateFormatError, match=r"beyond its cap|product code"):
             CustomerState.from_bytes(damaged)
     lying = records.copy()
     lying["n_products"] = 2  # one product's bytes
     with pytest.raises(StateFormatError, match="product count"):
-        CustomerState.from_bytes(b"\x05" + lying.tobytes()[:len(data) - 1])
+        CustomerState.from_bytes(b"\x06" + lying.tobytes()[:len(data) - 1])
     assert STATE.itemsize == CORE_BYTES + MAX_PRODUCTS * PRODUCT_BYTES
 
 
@@ -710,7 +710,7 @@ def test_a_state_with_every_cap_filled_has_the_layout_size_and_stops_growing() -
     # the fixed layout: the version byte, the core and MAX_PRODUCTS product records
     full = len(state.to_bytes())
     assert full == STATE_BYTES_MAX == 1 + CORE_BYTES + MAX_PRODUCTS * PRODUCT_BYTES
-    assert (CORE_BYTES, PRODUCT_BYTES) == (995, 343)
+    assert (CORE_BYTES, PRODUCT_BYTES) == (1015, 343)
     assert 1 + CORE_BYTES + 3 * PRODUCT_BYTES <= 2048  # up to three products: within 2 KiB
     print(f"\nevery cap filled: {full} bytes")
 

@@ -50,6 +50,12 @@ def _partition(customer_id: str) -> int:  # as tests/processing/test_processor.p
     return int(customer_id[-3:]) % PARTITIONS
 
 
+def _new(records: list[dict[str, Any]], catalog: SchemaCatalog) -> list[InputRecord]:
+    """Records published after the stored history: at offsets past every one it applied (a
+    record at an applied offset is one read again, a duplicate)."""
+    return encode(records, catalog, start_offset=10**9)
+
+
 def processor(trained: TrainedFixture, catalog: SchemaCatalog, *,
               metrics: WorkerMetrics | None = None, skew: float = SKEW_S,
               max_deadlines: int = 10_000, policy: InterventionPolicy | None = None,
@@ -154,13 +160,13 @@ def test_a_future_dated_event_fires_no_deadline_and_leaves_the_customer_on_time(
     metrics = WorkerMetrics()
     proc = processor(trained, catalog, metrics=metrics)
     watermark = CustomerState.from_bytes(store.data[(partition, customer.encode())]).watermark
-    real = encode([_transaction(history, customer, "tx-real", watermark + 1)], catalog)
+    real = _new([_transaction(history, customer, "tx-real", watermark + 1)], catalog)
     proc.process(real, store)
     proc.index_step(10**9)  # every stored customer of the partition is in the index
     clock, pending = proc.deadlines.stream_time(partition), proc.deadlines.pending(partition)
     assert pending >= 5  # quiet customers whose deadlines a jump would fire
 
-    future = encode([_transaction(history, customer, "tx-2099", YEAR_2099_MS)], catalog)
+    future = _new([_transaction(history, customer, "tx-2099", YEAR_2099_MS)], catalog)
     result = proc.process(future, store)
 
     assert [d.reason for d in result.dead_letters] == ["event_time_in_future"]
@@ -169,7 +175,7 @@ def test_a_future_dated_event_fires_no_deadline_and_leaves_the_customer_on_time(
         clock, pending)
     assert metric(metrics, "predelinq_event_time_lead_seconds", partition=str(partition)) == (
         (clock - NOW_MS) / 1000)
-    later = encode([_transaction(history, customer, "tx-later", watermark + DAY_MS)], catalog)
+    later = _new([_transaction(history, customer, "tx-later", watermark + DAY_MS)], catalog)
     after = proc.process(later, store)
     assert not after.dead_letters  # not "too late"
     assert ("tx-later", watermark + DAY_MS) in {(s.trigger_event_id, s.as_of)
@@ -196,7 +202,7 @@ def test_a_stored_clock_beyond_the_skew_is_clamped_on_load(
     proc = processor(trained, catalog, metrics=metrics)
     caplog.set_level(logging.WARNING, logger="stream_app.processing._processor")
 
-    first = proc.process(encode([_transaction(history, other, "tx-other", NOW_MS - DAY_MS)],
+    first = proc.process(_new([_transaction(history, other, "tx-other", NOW_MS - DAY_MS)],
                                 catalog), store)
     proc.index_step(10**9)  # the restart's index of the stored customers
 
@@ -207,7 +213,7 @@ def test_a_stored_clock_beyond_the_skew_is_clamped_on_load(
     assert f"input partition {partition}" in warning.getMessage()
     assert customer not in caplog.text
     # live traffic (a day old) is applied again: not "too late" against 2099
-    later = encode([_transaction(history, customer, "tx-later", NOW_MS - DAY_MS)], catalog)
+    later = _new([_transaction(history, customer, "tx-later", NOW_MS - DAY_MS)], catalog)
     after = proc.process(later, store)
     assert not after.dead_letters
     [score] = [s for s in after.scores if s.trigger_event_id == "tx-later"]
@@ -223,7 +229,7 @@ def test_deadlines_fire_at_most_the_cap_per_batch_and_none_is_lost(
     watermark = CustomerState.from_bytes(
         stored.data[(partition, customer.encode())]).watermark
     # a real jump: 60 days without traffic on the partition, then one event
-    jump = encode([_transaction(history, customer, "tx-jump", watermark + 60 * DAY_MS)], catalog)
+    jump = _new([_transaction(history, customer, "tx-jump", watermark + 60 * DAY_MS)], catalog)
 
     def run(max_deadlines: int, metrics: WorkerMetrics) -> list[list[tuple[str, str]]]:
         proc = processor(trained, catalog, metrics=metrics, max_deadlines=max_deadlines)
@@ -273,7 +279,7 @@ def test_protective_flags_take_effect_whatever_their_event_time(
     customer = _treatment_customer(history)
     flags = [_flags_record(catalog, _flags(customer, f"flags-{i}", at, **set_), i)
              for i, (at, set_) in enumerate((first, then))]
-    trigger = encode([_transaction(history, customer, "tx-now", NOW_MS - 3_600_000)], catalog)
+    trigger = _new([_transaction(history, customer, "tx-now", NOW_MS - 3_600_000)], catalog)
     store = DictStore()
     metrics = WorkerMetrics()
     proc = processor(trained, catalog, metrics=metrics,
@@ -303,10 +309,10 @@ def test_a_future_dated_trigger_cannot_get_around_the_contact_caps(
     customer = _treatment_customer(history)
     store = DictStore()
     proc = processor(trained, catalog, skew=skew, policy=policy_of(enabled=True, threshold=0))
-    now = proc.process(encode([_transaction(history, customer, "tx-now", NOW_MS - 60_000)],
+    now = proc.process(_new([_transaction(history, customer, "tx-now", NOW_MS - 60_000)],
                               catalog), store)
     assert [i.actionable for i in now.interventions] == [True]
-    ahead = encode([_transaction(history, customer, "tx-ahead", NOW_MS + 20 * DAY_MS)],
+    ahead = _new([_transaction(history, customer, "tx-ahead", NOW_MS + 20 * DAY_MS)],
                    catalog)
     result = proc.process(ahead, store)
     assert not [i for i in result.interventions if i.actionable]

@@ -594,16 +594,17 @@ def test_state_is_written_once_per_customer_per_batch(trained: TrainedFixture,
     assert max(per_customer.values()) <= MAX_DEDUP_IDS
     store = DictStore()
     processor = make_processor(trained, catalog)
-    processor.process(encode(records, catalog), store)
+    inputs = encode(records, catalog)
+    processor.process(inputs, store)
     assert len(store.puts) == len(customers)
     assert Counter(store.puts) == Counter(
         (_partition(c), c.encode()) for c in customers)
-    # the stored state is the state of all the customer's events
+    # the stored state is the state of all the customer's events, from their input records
     for customer in customers:
         state = CustomerState()
-        for record in records:
+        for record, sent in zip(records, inputs, strict=True):
             if record["customer_id"] == customer:
-                apply_event(state, to_event(record))
+                apply_event(state, to_event(record), (sent.partition, sent.offset))
         assert CustomerState.from_bytes(store.data[(_partition(customer),
                                                     customer.encode())]) == state
     # a batch of duplicates only changes nothing and writes nothing
