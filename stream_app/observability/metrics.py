@@ -31,7 +31,8 @@ class WorkerMetrics:
             registry=r)
         self.duplicates = Counter(
             "predelinq_duplicate_events_total",
-            "Input events ignored because their event_id was already applied.", registry=r)
+            "Input events ignored as already applied: a record read again (at an offset "
+            "before the customer's newest applied one) or a recent event_id again.", registry=r)
         self.late_events = Counter(
             "predelinq_late_events_total",
             "Input events older than the lateness bound (also dead-lettered).", registry=r)

@@ -133,6 +133,21 @@ async def uncommitted(bootstrap: str, group: str, topics: list[str]) -> dict[str
             for tp, (end, committed) in offsets.items()}
 
 
+async def rewind_group(bootstrap: str, group: str, topics: list[str], partitions: int,
+                       offset: int = 0) -> None:
+    """Commit ``offset`` for every partition of ``topics`` in ``group`` (no member may be
+    running): what ``kafka-consumer-groups --reset-offsets --to-offset`` does."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.commit(dict.fromkeys(tps, offset))
+    finally:
+        await consumer.stop()
+
+
 def wait_committed(bootstrap: str, group: str, topics: list[str],
                    timeout: float = 30.0) -> dict[str, int]:
     """Waits until the group's lag on ``topics`` is 0; returns the last lag seen."""
