@@ -12,7 +12,8 @@ import yaml
 
 from stream_app.settings import Settings
 
-PREDELINQ_SERVICES = {"migrate", "model-init", "retrain", "worker-1", "worker-2", "sink"}
+PREDELINQ_SERVICES = {"migrate", "model-init", "retrain", "worker-1", "worker-2", "sink",
+                      "console"}
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_compose_environment_names_exist_in_settings(compose: dict[str, Any]) ->
 
 def test_compose_services_run_in_production_mode_with_required_secrets(
         compose: dict[str, Any], repo_root: Path) -> None:
-    for name in ("migrate", "worker-1", "worker-2", "sink"):
+    for name in ("migrate", "worker-1", "worker-2", "sink", "console"):
         env = _ours(compose)[name]["environment"]
         assert env["ENVIRONMENT"] == "production", name
         assert env["STATE_STORE_URL"].startswith("rocksdb://"), name
@@ -163,7 +164,7 @@ def test_compose_environments_load_once_env_example_is_replaced(
     example = dict(line.split("=", 1) for line in (repo_root / ".env.example").read_text()
                    .splitlines() if line and not line.startswith("#"))
     real = {name: f"real-{name.lower()}-0123456789abcdefghijklmnopq" for name in example}
-    for name in ("migrate", "worker-1", "worker-2", "sink"):
+    for name in ("migrate", "worker-1", "worker-2", "sink", "console"):
         for variable in Settings.model_fields:
             monkeypatch.delenv(variable.upper(), raising=False)
         environment = _ours(compose)[name]["environment"]
@@ -205,3 +206,31 @@ def test_retrain_is_a_one_shot_service_on_the_shared_registry(compose: dict[str,
     assert archive.split(":")[1] == args.events
     for name, service in services.items():  # the one-shot jobs are the only ones in profiles
         assert ("profiles" in service) == (name == "retrain"), name
+
+
+def test_the_console_serves_the_audit_trail_on_loopback(compose: dict[str, Any]) -> None:
+    """`predelinq console` as the CLI parses the service's command, on all interfaces inside
+    the container and at the port it listens on, published on the host's loopback only; after
+    the migrations (like the sink), with the shared registry read-only for its /models pages."""
+    from stream_app.cli.main import build_parser
+
+    services = compose["services"]
+    console = services["console"]
+    args = build_parser().parse_args(console["command"])
+    assert args.command == "console"
+    assert args.host == "0.0.0.0"
+    assert args.port == build_parser().parse_args(["console"]).port  # the CLI's default
+    (published,) = console["ports"]
+    host_ip, host_port, container_port = str(published).split(":")
+    assert host_ip == "127.0.0.1"
+    assert int(container_port) == args.port
+    taken = {str(p).split(":")[-2] for name, s in services.items() if name != "console"
+             for p in s.get("ports", [])}
+    assert host_port not in taken
+    depends = console["depends_on"]
+    assert depends["migrate"] == {"condition": "service_completed_successfully"}
+    assert depends["migrate"] == services["sink"]["depends_on"]["migrate"]
+    assert "kafka" not in depends  # it reads PostgreSQL only
+    registry = console["environment"]["MODEL_REGISTRY_DIR"]
+    assert f"registry:{registry}:ro" in console["volumes"]
+    assert console["restart"] == services["sink"]["restart"]

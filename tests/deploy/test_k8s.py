@@ -98,7 +98,8 @@ def test_probes_use_the_port_the_sidecar_listens_on(manifests: list[Manifest]) -
 
 
 def test_disruption_budgets_select_their_pods(manifests: list[Manifest]) -> None:
-    for kind, name in (("StatefulSet", "predelinq-worker"), ("Deployment", "predelinq-sink")):
+    for kind, name in (("StatefulSet", "predelinq-worker"), ("Deployment", "predelinq-sink"),
+                       ("Deployment", "predelinq-console")):
         workload = _one(manifests, kind, name)
         budget = _one(manifests, "PodDisruptionBudget", name)
         assert budget["spec"]["maxUnavailable"] == 1
@@ -218,7 +219,7 @@ def test_pods_use_runtime_default_seccomp_and_no_service_account_token(
         manifests: list[Manifest]) -> None:
     specs = _pod_specs(manifests)
     assert {name for name, _ in specs} == {"predelinq-worker", "predelinq-sink",
-                                           "predelinq-migrate"}
+                                           "predelinq-console", "predelinq-migrate"}
     for name, spec in specs:
         assert spec["automountServiceAccountToken"] is False, name
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
@@ -266,8 +267,13 @@ def test_network_policies_admit_only_the_sidecar_port_from_known_peers(
     worker_pods = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "predelinq",
                                                    "app.kubernetes.io/component": "worker"}}}
     api_clients = {"namespaceSelector": {"matchLabels": {"predelinq.io/api-client": "true"}}}
+    console_clients = {"namespaceSelector": {"matchLabels": {
+        "predelinq.io/console-client": "true"}}}
     expected_peers = {"predelinq-worker": [_MONITORING, worker_pods, api_clients],
-                      "predelinq-sink": [_MONITORING], "predelinq-migrate": []}
+                      "predelinq-sink": [_MONITORING], "predelinq-migrate": [],
+                      "predelinq-console": [console_clients]}
+    expected_port = dict.fromkeys(expected_peers, sidecar)
+    expected_port["predelinq-console"] = _console_port()
     for workload in _workloads(manifests):
         labels = workload["spec"]["template"]["metadata"]["labels"]
         policies = _policies_for(manifests, labels)
@@ -280,7 +286,7 @@ def test_network_policies_admit_only_the_sidecar_port_from_known_peers(
         assert peers == expected_peers[name], name
         assert all(rule.get("from") for rule in ingress), f"{name}: ingress from anywhere"
         if ingress:
-            assert _ports(ingress) == {("TCP", sidecar)}, name
+            assert _ports(ingress) == {("TCP", expected_port[name])}, name
 
 
 def test_network_policies_let_pods_reach_only_kafka_postgres_registry_and_dns(
@@ -290,7 +296,8 @@ def test_network_policies_let_pods_reach_only_kafka_postgres_registry_and_dns(
     sidecar = int(config["SIDECAR_PORT"])
     needs = {"predelinq-worker": ["kafka", "postgresql", "schema-registry"],
              "predelinq-sink": ["kafka", "postgresql", "schema-registry"],
-             "predelinq-migrate": ["postgresql"]}
+             "predelinq-migrate": ["postgresql"],
+             "predelinq-console": ["postgresql"]}
     for workload in _workloads(manifests):
         name = workload["metadata"]["name"]
         labels = workload["spec"]["template"]["metadata"]["labels"]
@@ -315,6 +322,104 @@ def test_network_policies_let_pods_reach_only_kafka_postgres_registry_and_dns(
         if name == "predelinq-worker":  # forwarded /predict calls to the partition's owner
             expected["worker"] = {("TCP", sidecar)}
         assert allowed == expected, name
+
+
+def _console_port() -> int:
+    """The port `predelinq console` listens on when the manifests do not pass --port: the
+    CLI's default (the console has no port setting in stream_app/settings.py)."""
+    from stream_app.cli.main import build_parser
+
+    port: int = build_parser().parse_args(["console"]).port
+    return port
+
+
+def test_the_console_runs_predelinq_console_on_its_default_port(
+        manifests: list[Manifest]) -> None:
+    """`predelinq console` as the CLI parses the manifest's args: all interfaces (the CLI's
+    default is loopback, which no probe or Service reaches), the container port is the one
+    the console listens on, and the Service and the PodDisruptionBudget select its pods."""
+    from stream_app.cli.main import build_parser
+
+    kustomization = yaml.safe_load((K8S / "kustomization.yml").read_text())
+    assert "console.yml" in kustomization["resources"]
+    console = _one(manifests, "Deployment", "predelinq-console")
+    (container,) = _containers(console)
+    args = build_parser().parse_args(container["args"])
+    assert args.command == "console"
+    assert args.host == "0.0.0.0"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert set(ports.values()) == {args.port} == {_console_port()}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert ports[container[probe]["httpGet"]["port"]] == args.port, probe
+    labels = console["spec"]["template"]["metadata"]["labels"]
+    assert console["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    service = _one(manifests, "Service", "predelinq-console")
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= set(ports)
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind])
+    assert console["spec"]["replicas"] >= 2  # the PodDisruptionBudget keeps one up
+    # the /models pages read MODEL_REGISTRY_DIR: the shared registry, read-only
+    config = _one(manifests, "ConfigMap", "predelinq-config")["data"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    registry = mounts[config["MODEL_REGISTRY_DIR"]]
+    assert registry["readOnly"] is True
+    volumes = {v["name"]: v for v in console["spec"]["template"]["spec"]["volumes"]}
+    claim = volumes[registry["name"]]["persistentVolumeClaim"]
+    assert claim == {"claimName": "predelinq-registry", "readOnly": True}
+    # it serves no /metrics: nothing to scrape
+    assert "prometheus.io/scrape" not in console["spec"]["template"]["metadata"].get(
+        "annotations", {})
+
+
+def test_the_console_probes_are_its_unauthenticated_routes(manifests: list[Manifest]) -> None:
+    """The probe paths are GET routes of the console's app, answered without credentials
+    (kubelet sends none): liveness 200 always, readiness 200 with the database up and 503
+    with it down, while a page of the console answers 401 without a key."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from stream_app.console import ConsoleConfig, build_app
+
+    (container,) = _containers(_one(manifests, "Deployment", "predelinq-console"))
+    liveness = container["livenessProbe"]["httpGet"]["path"]
+    readiness = container["readinessProbe"]["httpGet"]["path"]
+
+    class Pool:
+        def __init__(self, up: bool) -> None:
+            self.up = up
+
+        async def fetchval(self, query: str) -> int:
+            if not self.up:
+                raise OSError("database down")
+            return 1
+
+        async def close(self) -> None:
+            return None
+
+    async def statuses(up: bool) -> dict[str, int]:
+        async def factory(dsn: str) -> Any:
+            return Pool(up)
+
+        config = ConsoleConfig.with_key("postgresql://nobody@127.0.0.1:1/none", K8S,
+                                        "a-console-key-0123456789abcdef")
+        app = build_app(config, pool_factory=factory)
+        routes = {r.resource.canonical for r in app.router.routes()
+                  if r.method == "GET" and r.resource is not None}
+        assert {liveness, readiness} <= routes, routes
+        async with TestClient(TestServer(app)) as client:
+            found = {}
+            for path in (liveness, readiness, "/"):
+                async with client.get(path) as reply:
+                    found[path] = reply.status
+            return found
+
+    up = asyncio.run(statuses(up=True))
+    assert up == {liveness: 200, readiness: 200, "/": 401}, up
+    down = asyncio.run(statuses(up=False))
+    assert down[liveness] == 200, down
+    assert down[readiness] == 503, down
 
 
 def test_the_retrain_cronjob_runs_on_retrain_schedule(manifests: list[Manifest],
