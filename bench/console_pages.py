@@ -8,9 +8,13 @@ Creates a fresh database on the server of ``--database-url`` (default
 migration, loads synthetic risk_scores and interventions rows (COPY through asyncpg's
 ``copy_records_to_table``) spread over ``--days`` UTC days, runs ``VACUUM ANALYZE``, serves
 the console on a free loopback port and times each page over ``--requests`` authenticated
-requests (after one warm-up each): median and p95 of the whole HTTP round trip. With
-``--write-doc`` the ``bench:console`` section of docs/performance.md is replaced. The
-database is dropped at the end. Nothing prints a customer id.
+requests (after one warm-up each): median and p95 of the whole HTTP round trip. Then the
+cost of the daily rollups of migration 0007: its backfill of the loaded rows run again (how
+long a migration of such a table holds inserts back), and the sink's kind of insert
+statement (``--insert-batches`` of 500 rows, ``INSERT ... SELECT ... ON CONFLICT DO
+NOTHING``) with the rollup triggers and without them. With ``--write-doc`` the
+``bench:console`` section of docs/performance.md is replaced. The database is dropped at the
+end. Nothing prints a customer id.
 """
 
 from __future__ import annotations
@@ -154,7 +158,7 @@ async def time_pages(url: str, registry: Path, pages: Sequence[tuple[str, str]],
     await site.start()
     results = []
     try:
-        headers = {"Authorization": aiohttp.BasicAuth("bench", KEY).encode()}
+        headers = {"Authorization": aiohttp.encode_basic_auth("bench", KEY)}
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}",
                                          headers=headers) as session:
             for name, path in pages:
@@ -176,9 +180,55 @@ async def time_pages(url: str, registry: Path, pages: Sequence[tuple[str, str]],
     return results
 
 
+_INSERT_SCORES = """
+INSERT INTO risk_scores (event_id, customer_id, scored_at, as_of, trigger_event_id,
+                         probability, score, band, model_version, top_reasons, track)
+SELECT e, c, t, t, c, s / 100.0, s, b, 'bench', r, k
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::smallint[], $5::text[],
+            $6::jsonb[], $7::text[]) AS u(e, c, t, s, b, r, k)
+ON CONFLICT (event_id) DO NOTHING
+"""
+_BATCH_ROWS = 500
+
+
+async def insert_cost(url: str, *, batches: int, customers: int, days: int) -> dict[str, float]:
+    """Microseconds per inserted score row, with the rollup triggers and with the triggers
+    disabled (``ALTER TABLE ... DISABLE TRIGGER USER``), and the seconds the backfill of 0007
+    takes over the table as loaded (run again: it truncates and recomputes)."""
+    from stream_app.db import available_migrations
+
+    rollups = next(m for m in available_migrations() if m.name == "portfolio_daily")
+    conn = await asyncpg.connect(url)
+    try:
+        began = time.perf_counter()
+        async with conn.transaction():
+            await conn.execute(rollups.sql)
+        backfill_s = time.perf_counter() - began
+        rows = score_rows(2 * batches * _BATCH_ROWS, customers, days, SEED + 1)
+        cost = {}
+        for label in ("with triggers", "without triggers"):
+            if label == "without triggers":
+                await conn.execute("ALTER TABLE risk_scores DISABLE TRIGGER USER")
+            spent = 0.0
+            for _ in range(batches):
+                batch = [next(rows) for _ in range(_BATCH_ROWS)]
+                columns = list(zip(*batch, strict=True))
+                args = [list(columns[SCORE_COLUMNS.index(c)]) for c in (
+                    "event_id", "customer_id", "scored_at", "score", "band", "top_reasons",
+                    "track")]
+                began = time.perf_counter()
+                await conn.execute(_INSERT_SCORES, *args)
+                spent += time.perf_counter() - began
+            cost[label] = spent / (batches * _BATCH_ROWS) * 1e6
+        await conn.execute("ALTER TABLE risk_scores ENABLE TRIGGER USER")
+    finally:
+        await conn.close()
+    return {"backfill_s": backfill_s, **cost}
+
+
 def render(results: Sequence[tuple[str, str, float, float, int]], *, scores: int,
            interventions: int, customers: int, days: int, requests: int, load_s: float,
-           postgres: str) -> str:
+           postgres: str, costs: dict[str, float]) -> str:
     lines = [
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d} by `bench/console_pages.py` "
         f"(`scripts/with-postgres.sh .venv/bin/python -m bench.console_pages --write-doc`): "
@@ -196,14 +246,19 @@ def render(results: Sequence[tuple[str, str, float, float, int]], *, scores: int
     for name, path, median, p95, size in results:
         lines.append(f"| {name} | `{path}` | {median:.0f} | {p95:.0f} | {size:,} | "
                      f"{'yes' if p95 <= 1000 else 'NO'} |")
-    lines += ["", "The portfolio's window is read through the `scored_at` and `created_at` "
-              "indexes of migration 0006 and aggregated by day in SQL: three queries at once on "
-              "three connections (scores by day, band, track and score bucket, an index-only "
-              "scan; the top reason's feature by day, which reads the rows' jsonb; "
-              "interventions by day, action and suppression reason, index-only); a "
-              "customer's timeline through the `(customer_id, time DESC)` "
-              "indexes of 0001, at most 200 rows of each kind. The time grows with the rows "
-              "in the window (about rows/day x days), not with the table."]
+    lines += ["", "The portfolio reads the daily rollups of migration 0007 "
+              "(`risk_scores_daily`, `interventions_daily`, kept by statement-level triggers "
+              "on the audit tables): two queries at once on two connections, a few hundred "
+              "rows per day of the window whatever the rows scored that day; a customer's "
+              "timeline reads the `(customer_id, time DESC)` indexes of 0001, at most 200 "
+              "rows of each kind.",
+              "",
+              f"What the rollups cost: the sink's kind of insert statement ({_BATCH_ROWS} "
+              f"score rows, `INSERT ... SELECT ... ON CONFLICT DO NOTHING`) took "
+              f"{costs['with triggers']:.0f} µs per row with the triggers and "
+              f"{costs['without triggers']:.0f} µs without them; 0007's backfill of the "
+              f"{scores:,} + {interventions:,} loaded rows took {costs['backfill_s']:.1f} s "
+              "(inserts wait for it; reads go on)."]
     return "\n".join(lines)
 
 
@@ -230,18 +285,21 @@ async def run(args: argparse.Namespace, url: str) -> str:
     pages = [("portfolio, 30 days (default)", "/"),
              ("portfolio, 7 days", "/?days=7"),
              (f"portfolio, {args.days} days (every row)", f"/?days={args.days}"),
+             ("portfolio, 366 days (the longest window)", "/?days=366"),
              ("customer timeline (most rows)", f"/customers/{busiest}"),
              ("customer search", f"/search?customer_id={busiest}"),
              ("models", "/models")]
     with tempfile.TemporaryDirectory(prefix="bench-console-registry-") as registry:
         results = await time_pages(url, Path(registry), pages, args.requests)
+    costs = await insert_cost(url, batches=args.insert_batches, customers=args.customers,
+                              days=args.days)
     # the customer's id stays out of the table (the path of its row is generic)
     shown = [(n, "/customers/{id}" if "customer timeline" in n
               else "/search?customer_id={id}" if "search" in n else p, m, q, s)
              for n, p, m, q, s in results]
     return render(shown, scores=args.scores, interventions=args.interventions,
                   customers=args.customers, days=args.days, requests=args.requests,
-                  load_s=load_s, postgres=postgres)
+                  load_s=load_s, postgres=postgres, costs=costs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -252,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--insert-batches", type=int, default=100)
     parser.add_argument("--write-doc", action="store_true",
                         help="replace the bench:console section of docs/performance.md")
     args = parser.parse_args(argv)

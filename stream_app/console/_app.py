@@ -135,7 +135,12 @@ async def _portfolio(request: web.Request) -> web.Response:
     pool = request.app[_POOL]
     if end is None:  # default: the window ends on the day of the newest score
         end = await latest_day(pool) or dt.datetime.now(dt.UTC).date()
-    data = await portfolio(pool, end=end, days=days)
+    try:
+        data = await portfolio(pool, end=end, days=days)
+    except asyncpg.UndefinedTableError:
+        return _html(page("Database not migrated", "<p>The audit database lacks the daily "
+                          "rollups of migration 0007: run <code>predelinq migrate</code>."
+                          "</p>"), 503)
     return _html(portfolio_page(data, elapsed_ms=(time.perf_counter() - started) * 1000))
 
 
@@ -221,11 +226,26 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+# the newest migration the pages read (0007: the portfolio's daily rollups)
+REQUIRED_MIGRATION = 7
+
+
+async def _migrated(pool: asyncpg.Pool) -> int:
+    """The newest migration applied to the database (0: none, no ``schema_migrations``)."""
+    if await pool.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return 0
+    return int(await pool.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+
+
 async def _ready(request: web.Request) -> web.Response:
     try:
-        await asyncio.wait_for(request.app[_POOL].fetchval("SELECT 1"), timeout=2.0)
+        version = await asyncio.wait_for(_migrated(request.app[_POOL]), timeout=2.0)
     except (OSError, asyncpg.PostgresError, TimeoutError):
         return web.json_response({"status": "unavailable", "database": False}, status=503)
+    if version < REQUIRED_MIGRATION:  # the pages would fail: run `predelinq migrate`
+        return web.json_response({"status": "unavailable", "database": True,
+                                  "migrations": f"{version} applied, "
+                                                f"{REQUIRED_MIGRATION} needed"}, status=503)
     return web.json_response({"status": "ok", "database": True})
 
 

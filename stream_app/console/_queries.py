@@ -1,7 +1,7 @@
-"""The console's reads of the audit trail (asyncpg). Every portfolio query is bounded by a
-window of whole UTC days and aggregated by day in SQL, on the ``scored_at`` / ``created_at``
-indexes of migration 0006; a customer's rows come from the ``(customer_id, time DESC)``
-indexes of 0001, newest first, at most ``limit`` of each."""
+"""The console's reads of the audit trail (asyncpg). The portfolio reads the daily rollups of
+migration 0007 (kept by triggers on the audit tables): a bounded window of whole UTC days, a
+few rows per day whatever the rows scored that day; a customer's rows come from the
+``(customer_id, time DESC)`` indexes of 0001, newest first, at most ``limit`` of each."""
 
 from __future__ import annotations
 
@@ -22,43 +22,28 @@ __all__ = ["CustomerTimeline", "Portfolio", "customer_timeline", "latest_day", "
 MAX_WINDOW_DAYS = 366
 OUTCOMES_TABLE = "intervention_outcomes"  # migration 0005 (another change); may be absent
 
-# The window's scores by (day, band, track, score bucket): bands, tracks, mean and drift are
-# sums over this small result. A hash aggregate over an index-only scan of 0006's
-# (scored_at) INCLUDE (band, track, score) index. The top reason needs the row (jsonb): a
-# query of its own, run beside the others on another connection.
+# The window's scores by (day, band, track, score bucket, top reason's feature): bands,
+# tracks, mean, drift and top features are sums over this small result. Keys whose rows were
+# all deleted stay at n = 0 and are left out.
 _SCORES_SQL = """
-SELECT to_char(scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, band, track,
-       width_bucket(score, 0, 101, 10) AS bucket, count(*) AS n, sum(score) AS total
-FROM risk_scores
-WHERE scored_at >= $1 AND scored_at < $2
-GROUP BY 1, 2, 3, 4
+SELECT to_char(day, 'YYYY-MM-DD') AS day, band, track, bucket, feature, n, total
+FROM risk_scores_daily
+WHERE day >= $1 AND day <= $2 AND n > 0
 """
 
-_FEATURES_SQL = """
-SELECT to_char(scored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
-       coalesce(top_reasons -> 0 ->> 'feature', '(none)') AS feature, count(*) AS n
-FROM risk_scores
-WHERE scored_at >= $1 AND scored_at < $2
-GROUP BY 1, 2
-"""
-
-# What a suppressed (non-actionable) decision was suppressed by: its contact rule, else the
-# CONTROL arm of the experiment (recorded, never contacted).
+# What a suppressed (non-actionable) decision was suppressed by (``reason``, '' when
+# actionable): its contact rule, else the CONTROL arm of the experiment (recorded, never
+# contacted); the triggers of 0007 apply ``suppression_reason``'s CASE.
 _INTERVENTIONS_SQL = """
-SELECT day, action, actionable, reason, count(*) AS n
-FROM (
-    SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, action, actionable,
-           CASE WHEN actionable THEN NULL ELSE coalesce(rule, CASE WHEN experiment_arm =
-               'CONTROL' THEN 'control_group' ELSE 'not_actionable' END) END AS reason
-    FROM interventions
-    WHERE created_at >= $1 AND created_at < $2
-) s
-GROUP BY day, action, actionable, reason
+SELECT to_char(day, 'YYYY-MM-DD') AS day, action, actionable, reason, n
+FROM interventions_daily
+WHERE day >= $1 AND day <= $2 AND n > 0
 """
 
 
 def suppression_reason(actionable: bool, rule: str | None, experiment_arm: str) -> str | None:
-    """The Python twin of the CASE of ``_INTERVENTIONS_SQL`` (for a customer's rows)."""
+    """The Python twin of the CASE of migration 0007's ``interventions_daily`` (for a
+    customer's rows)."""
     if actionable:
         return None
     if rule:
@@ -100,13 +85,6 @@ class Portfolio:
         return sum(sum(v.values()) for v in self.suppressions.values())
 
 
-def _bounds(end: dt.date, days: int) -> tuple[dt.date, dt.datetime, dt.datetime]:
-    start = end - dt.timedelta(days=days - 1)
-    low = dt.datetime.combine(start, dt.time(), dt.UTC)
-    high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
-    return start, low, high
-
-
 async def latest_day(conn: asyncpg.Connection | asyncpg.Pool) -> dt.date | None:
     """The UTC day of the newest score (an index-only lookup), ``None`` with no scores."""
     value = await conn.fetchval("SELECT max(scored_at) FROM risk_scores")
@@ -114,31 +92,32 @@ async def latest_day(conn: asyncpg.Connection | asyncpg.Pool) -> dt.date | None:
 
 
 async def portfolio(pool: asyncpg.Pool, *, end: dt.date, days: int) -> Portfolio:
-    """The portfolio figures of the ``days`` UTC days ending on ``end`` (inclusive): three
-    queries at once, each on a connection of its own from ``pool``."""
+    """The portfolio figures of the ``days`` UTC days ending on ``end`` (inclusive): both
+    rollups at once, each on a connection of its own from ``pool``."""
     days = max(1, min(days, MAX_WINDOW_DAYS))
-    start, low, high = _bounds(end, days)
+    start = end - dt.timedelta(days=days - 1)
     names = [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
     result = Portfolio(start=start, end=end, days=names)
     bands: dict[str, defaultdict[str, int]] = defaultdict(_counter)
     tracks: dict[str, defaultdict[str, int]] = defaultdict(_counter)
+    features: dict[str, defaultdict[str, int]] = defaultdict(_counter)
+    histograms: dict[str, defaultdict[int, int]] = defaultdict(lambda: defaultdict(int))
     sums: defaultdict[str, int] = defaultdict(int)
     counts: defaultdict[str, int] = defaultdict(int)
-    scores, features, interventions = await asyncio.gather(
-        pool.fetch(_SCORES_SQL, low, high), pool.fetch(_FEATURES_SQL, low, high),
-        pool.fetch(_INTERVENTIONS_SQL, low, high))
+    scores, interventions = await asyncio.gather(
+        pool.fetch(_SCORES_SQL, start, end), pool.fetch(_INTERVENTIONS_SQL, start, end))
     for row in scores:
         day, n = row["day"], int(row["n"])
         bands[day][row["band"]] += n
         tracks[day][row["track"]] += n
+        features[day][row["feature"]] += n
+        histograms[day][int(row["bucket"])] += n
         sums[day] += int(row["total"])
         counts[day] += n
-        histogram = result.histograms.setdefault(day, {})
-        histogram[int(row["bucket"])] = histogram.get(int(row["bucket"]), 0) + n
-    for row in features:
-        result.features.setdefault(row["day"], {})[row["feature"]] = int(row["n"])
     result.bands = {d: dict(v) for d, v in bands.items()}
     result.tracks = {d: dict(v) for d, v in tracks.items()}
+    result.features = {d: dict(v) for d, v in features.items()}
+    result.histograms = {d: dict(v) for d, v in histograms.items()}
     result.mean_score = {d: sums[d] / counts[d] for d in counts}
     for row in interventions:
         day, n = row["day"], int(row["n"])

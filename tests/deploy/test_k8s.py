@@ -381,6 +381,7 @@ def test_the_console_probes_are_its_unauthenticated_routes(manifests: list[Manif
     from aiohttp.test_utils import TestClient, TestServer
 
     from stream_app.console import ConsoleConfig, build_app
+    from stream_app.console._app import REQUIRED_MIGRATION
 
     (container,) = _containers(_one(manifests, "Deployment", "predelinq-console"))
     liveness = container["livenessProbe"]["httpGet"]["path"]
@@ -390,10 +391,12 @@ def test_the_console_probes_are_its_unauthenticated_routes(manifests: list[Manif
         def __init__(self, up: bool) -> None:
             self.up = up
 
-        async def fetchval(self, query: str) -> int:
+        async def fetchval(self, query: str) -> object:
             if not self.up:
                 raise OSError("database down")
-            return 1
+            if "to_regclass" in query:  # the readiness check's migration level
+                return "schema_migrations"
+            return REQUIRED_MIGRATION if "schema_migrations" in query else 1
 
         async def close(self) -> None:
             return None
