@@ -70,6 +70,11 @@ class WorkerMetrics:
             "predelinq_interventions_suppressed_total",
             "Decisions recorded but not actionable, by the contact rule that suppressed them.",
             ["rule"], registry=r)
+        self.offset_commit_failures = Counter(
+            "predelinq_offset_commit_failures_total",
+            "Commits of processed input offsets that failed (retried at the next commit "
+            "interval; what is not committed is read again after a crash or a rebalance).",
+            registry=r)
         self.state_errors = Counter(
             "predelinq_state_errors_total",
             "Stored customer states that could not be read and were started afresh.", registry=r)

@@ -359,9 +359,9 @@ class WorkerRuntime:
             # read_committed consumers against commit overhead
             interval = settings.exactly_once_commit_interval_seconds
         else:
-            # after a crash the next owner re-reads what was not committed, and only the
-            # state's de-duplication (the last 24 event ids per source and customer) keeps a
-            # re-read event from counting twice: keep that window to a fraction of a second
+            # after a crash the next owner re-reads what was not committed (the states'
+            # input positions make each re-read record a duplicate): a fraction of a second
+            # keeps that work, and the repeated outputs it publishes, small
             interval = _AT_LEAST_ONCE_COMMIT_SECONDS
         last_commit = time.monotonic()
         while not self._stopping:
@@ -412,23 +412,29 @@ class WorkerRuntime:
     async def _commit(self) -> int:
         """Commit the processed offsets (exactly_once: commits each input partition's
         transaction with them); returns how many partitions' offsets were committed. A
-        failed commit leaves the records to be read again."""
+        commit that fails stays pending and is tried again at the next commit (until then
+        its records would be read again after a crash); one refused because a rebalance is
+        on is dropped (the rebalance commits, then starts a new ledger)."""
         offsets = self._ledger.pending()
         if not offsets:
             return 0
-        self._ledger.committed(offsets)
         if self._exactly_once:
+            self._ledger.committed(offsets)
             return await self._commit_transactions(offsets)
         try:
             # faust's commit of explicit offsets: assignment check, the consumer's commit or
             # the transactions' commit, then the tables' and monitor's bookkeeping
-            if await cast(Any, self.app.consumer)._commit_offsets(offsets):
-                return len(offsets)
-            log.warning("input offsets of %d partitions not committed (a rebalance); their "
-                        "records will be read again", len(offsets))
+            done = await cast(Any, self.app.consumer)._commit_offsets(offsets)
         except Exception as exc:
-            log.warning("committing input offsets failed (%s); the records will be read "
-                        "again", type(exc).__name__)
+            self.metrics.offset_commit_failures.inc()
+            log.warning("committing input offsets of %d partitions failed (%s); trying again "
+                        "at the next commit", len(offsets), type(exc).__name__)
+            return 0
+        self._ledger.committed(offsets)
+        if done:
+            return len(offsets)
+        log.warning("input offsets of %d partitions not committed (a rebalance); their "
+                    "records will be read again", len(offsets))
         return 0
 
     async def _commit_transactions(self, offsets: dict[Any, int]) -> int:
