@@ -21,7 +21,10 @@ import numpy as np
 
 from ._kernel_apply import APPLIED, apply_one
 from ._kernel_vector import features_into, next_deadline_of
+from ._numba_cache import configure as _configure_numba_cache
 from ._state import MAX_INSTALMENTS, MAX_PRODUCTS, MAX_STATEMENTS
+
+_configure_numba_cache()  # before the kernels below: a cache keyed by the package's sources
 
 __all__ = ["ROW_EVENT", "ROW_TIMER_DUE_SOON", "ROW_TIMER_SALARY", "SKIP", "rows_needed",
            "run_batch"]

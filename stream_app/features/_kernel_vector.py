@@ -36,6 +36,7 @@ from numba.extending import intrinsic
 from ._catalogue import FEATURE_NAMES
 from ._deadlines import Deadline
 from ._layout import COUNT_ORDER, SUM_ORDER
+from ._numba_cache import configure as _configure_numba_cache
 from ._state import BALANCE_NONE, DAY_MS, HORIZON_WEEKS, MINUTE_MS, Col, ProductState
 from ._vector import (
     COLD_START_DAYS,
@@ -46,6 +47,8 @@ from ._vector import (
     SALARY_GRACE_DAYS,
     SMOOTHING_MINOR,
 )
+
+_configure_numba_cache()  # before the kernels below: a cache keyed by the package's sources
 
 __all__ = ["DUE_SOON", "NO_DEADLINE", "SALARY_MISSED", "WIDTH", "features_batch",
            "features_into", "next_deadline_of", "next_deadline_record"]
