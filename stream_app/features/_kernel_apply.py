@@ -22,6 +22,7 @@ import numpy as np
 from stream_app.events import InputEvent, Payment, Transaction
 
 from ._layout import COUNT_ORDER, PRODUCT, SUM_ORDER
+from ._numba_cache import configure as _configure_numba_cache
 from ._state import (
     BALANCE_NONE,
     COUNT_MAX,
@@ -43,6 +44,8 @@ from ._state import (
 )
 from ._update import _account_key, event_key
 
+_configure_numba_cache()  # before the kernels below: a cache keyed by the package's sources
+
 __all__ = [
     "APPLIED",
     "CATEGORY_CODES",
@@ -50,6 +53,7 @@ __all__ = [
     "EVENT",
     "IGNORED",
     "KIND_CODES",
+    "REREAD",
     "SOURCE_FLAGS",
     "SOURCE_PAYMENT",
     "SOURCE_TRANSACTION",
@@ -65,6 +69,7 @@ APPLIED = 0
 DUPLICATE = 1
 TOO_LATE = 2
 IGNORED = 3
+REREAD = 4
 
 SOURCE_TRANSACTION = 0
 SOURCE_PAYMENT = 1
@@ -517,8 +522,8 @@ def _apply_payment(r, e, ts, key, oldest):
 
 @numba.njit(cache=True)
 def apply_one(states, index, events, j):  # noqa: PLR0912 - the reference's branches
-    """Apply ``events[j]`` to ``states[index]`` in place; APPLIED, DUPLICATE, TOO_LATE or
-    IGNORED, as ``_update.apply_event``."""
+    """Apply ``events[j]`` to ``states[index]`` in place; APPLIED, DUPLICATE, REREAD,
+    TOO_LATE or IGNORED, as ``_update.apply_event``."""
     e = events[j]
     source = np.int64(e.source)
     if source == SOURCE_FLAGS:
@@ -529,7 +534,7 @@ def apply_one(states, index, events, j):  # noqa: PLR0912 - the reference's bran
     partition = np.int64(e.partition)
     if (partition >= 0 and np.int64(r.input_partitions[source]) == partition + 1
             and np.int64(e.offset) < np.int64(r.input_next[source]) and ts <= source_mark):
-        return DUPLICATE  # read again from an older committed offset
+        return REREAD  # read again from an older committed offset
     if source_mark != 0 and ts < source_mark - LATENESS_MS:
         return TOO_LATE
     key = np.int64(e.key)

@@ -55,7 +55,8 @@ _SOURCE = {Transaction: 0, Payment: 1}
 
 class Applied(enum.Enum):
     APPLIED = "applied"
-    DUPLICATE = "duplicate"
+    DUPLICATE = "duplicate"  # its event id is among the last applied (a producer's retry)
+    REREAD = "reread"  # its input record was read before (a resume from an older offset)
     TOO_LATE = "too_late"
     IGNORED = "ignored"  # valid, but carries nothing for the features (e.g. customer flags)
 
@@ -88,7 +89,7 @@ def apply_event(state: CustomerState, event: InputEvent,
     ``position`` is the ``(partition, offset)`` of the input record that carried the event
     (None offline): a record at or before the newest one applied from the same partition of
     its source, and not newer than what that source has applied, was read again (a consumer
-    resuming from an older committed offset) and is a DUPLICATE, however far back; a topic
+    resuming from an older committed offset) and is a REREAD, however far back; a topic
     recreated with new events (offsets from 0, later event times) is applied."""
     if isinstance(event, CustomerFlags):
         return Applied.IGNORED
@@ -98,7 +99,7 @@ def apply_event(state: CustomerState, event: InputEvent,
     seen = state.positions[source]
     if (position is not None and seen[0] == position[0] + 1 and position[1] < seen[1]
             and ts <= source_mark):
-        return Applied.DUPLICATE
+        return Applied.REREAD
     if source_mark and ts < source_mark - LATENESS_MS:
         return Applied.TOO_LATE
     key = event_key(event)

@@ -8,7 +8,16 @@ offline replay of the reference).
 """
 
 from ._catalogue import FEATURE_NAMES
-from ._kernel_apply import APPLIED, DUPLICATE, EVENT, IGNORED, TOO_LATE, apply_one, encode_events
+from ._kernel_apply import (
+    APPLIED,
+    DUPLICATE,
+    EVENT,
+    IGNORED,
+    REREAD,
+    TOO_LATE,
+    apply_one,
+    encode_events,
+)
 from ._kernel_batch import (
     ROW_EVENT,
     ROW_TIMER_DUE_SOON,
@@ -42,6 +51,7 @@ __all__ = [
     "IGNORED",
     "LAYOUT_VERSION",
     "PRODUCT_BYTES",
+    "REREAD",
     "ROW_EVENT",
     "ROW_TIMER_DUE_SOON",
     "ROW_TIMER_SALARY",

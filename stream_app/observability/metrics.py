@@ -31,8 +31,10 @@ class WorkerMetrics:
             registry=r)
         self.duplicates = Counter(
             "predelinq_duplicate_events_total",
-            "Input events ignored as already applied: a record read again (at an offset "
-            "before the customer's newest applied one) or a recent event_id again.", registry=r)
+            "Input events ignored as already applied, by kind: reread (a record read again, "
+            "at an offset before the customer's newest applied one: a resume after a crash, "
+            "a rebalance or a group reset) or event_id (a recent event id again under a new "
+            "offset: a producer's retry).", ["kind"], registry=r)
         self.late_events = Counter(
             "predelinq_late_events_total",
             "Input events older than the lateness bound (also dead-lettered).", registry=r)

@@ -45,6 +45,7 @@ from stream_app.features.kernels import (
     DUPLICATE,
     EVENT,
     IGNORED,
+    REREAD,
     ROW_EVENT,
     SKIP,
     TOO_LATE,
@@ -640,9 +641,12 @@ class BatchProcessor:
                 metrics.event_time_rejected.labels(record.topic).inc()
                 self._dead_letter(result, record, EventTimeInFutureError(
                     skew_seconds=self._skew_seconds, applied_flags=True))
+            elif outcome == REREAD:
+                result.duplicates += 1
+                metrics.duplicates.labels("reread").inc()
             elif outcome == DUPLICATE:
                 result.duplicates += 1
-                metrics.duplicates.inc()
+                metrics.duplicates.labels("event_id").inc()
             elif outcome == TOO_LATE:
                 metrics.late_events.inc()
                 self._dead_letter(result, record, LateEventError())

@@ -109,7 +109,7 @@ def test_a_record_read_again_beyond_the_id_window_is_a_duplicate() -> None:
     assert set(pair.feed(events, positions)) == {Applied.APPLIED}
     before = pair.state.to_bytes()
     assert pair.state.positions[0] == [TX_PARTITION + 1, 500 + len(events)]
-    assert pair.feed(events, positions) == [Applied.DUPLICATE] * len(events)
+    assert pair.feed(events, positions) == [Applied.REREAD] * len(events)
     assert pair.state.to_bytes() == before
 
 
@@ -136,7 +136,7 @@ def test_new_events_of_a_recreated_topic_are_applied_from_its_first_offset() -> 
     assert pair.feed(new, _positions(new)) == [Applied.APPLIED] * 3
     assert pair.state.positions[0] == [TX_PARTITION + 1, 3]
     # ... and reading the new topic again from its start is recognised
-    assert pair.feed(new, _positions(new)) == [Applied.DUPLICATE] * 3
+    assert pair.feed(new, _positions(new)) == [Applied.REREAD] * 3
 
 
 def test_a_late_record_after_the_newest_offset_is_still_applied() -> None:
@@ -166,7 +166,7 @@ def test_an_older_offset_that_was_too_late_is_not_dead_lettered_again() -> None:
     positions = [(TX_PARTITION, 0), (TX_PARTITION, 1), (TX_PARTITION, 2)]
     assert pair.feed([newest, stale, after], positions) == [
         Applied.APPLIED, Applied.TOO_LATE, Applied.APPLIED]
-    assert pair.feed([stale], positions[1:2]) == [Applied.DUPLICATE]
+    assert pair.feed([stale], positions[1:2]) == [Applied.REREAD]
 
 
 def _v5_bytes(records: np.ndarray) -> bytes:

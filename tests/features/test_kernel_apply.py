@@ -35,6 +35,7 @@ from stream_app.features._kernel_apply import (
     EVENT,
     IGNORED,
     KIND_CODES,
+    REREAD,
     TOO_LATE,
     apply_all,
     apply_one,
@@ -71,7 +72,7 @@ from tests.features.test_properties import event_sets
 from tests.support.events import DAY0, at, flags, pay, salary, statement, tx
 
 OUTCOME = {Applied.APPLIED: APPLIED, Applied.DUPLICATE: DUPLICATE,
-           Applied.TOO_LATE: TOO_LATE, Applied.IGNORED: IGNORED}
+           Applied.TOO_LATE: TOO_LATE, Applied.IGNORED: IGNORED, Applied.REREAD: REREAD}
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
