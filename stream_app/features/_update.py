@@ -1,7 +1,8 @@
 """Apply one validated event to a customer's state (pure, no I/O).
 
-``apply_event`` is idempotent on the event's id (per source, for the last ``MAX_DEDUP_IDS``
-events applied) and order-tolerant within ``LATENESS_MS`` of the newest event from the same
+``apply_event`` is idempotent on the input record's position when it is given (a record read
+again from an older offset, however far back: ``REREAD``) and on the event's id (per source,
+for the last ``MAX_DEDUP_IDS`` events applied: ``DUPLICATE``), and order-tolerant within ``LATENESS_MS`` of the newest event from the same
 source; it reports what happened so that the caller can count duplicates and dead-letter late
 events.
 """
