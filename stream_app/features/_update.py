@@ -2,9 +2,9 @@
 
 ``apply_event`` is idempotent on the input record's position when it is given (a record read
 again from an older offset, however far back: ``REREAD``) and on the event's id (per source,
-for the last ``MAX_DEDUP_IDS`` events applied: ``DUPLICATE``), and order-tolerant within ``LATENESS_MS`` of the newest event from the same
-source; it reports what happened so that the caller can count duplicates and dead-letter late
-events.
+for the last ``MAX_DEDUP_IDS`` events applied: ``DUPLICATE``), and order-tolerant within
+``LATENESS_MS`` of the newest event from the same source; it reports what happened so that
+the caller can count duplicates and dead-letter late events.
 """
 
 from __future__ import annotations
