@@ -230,3 +230,30 @@ def test_a_database_without_the_rollups_is_not_ready_and_says_so(
 
     with fresh_database(postgres_url, migrate=False) as url:
         asyncio.run(scenario(url))
+
+
+async def test_pages_carry_headers_that_keep_them_out_of_caches_frames_and_other_origins(
+        client: TestClient) -> None:
+    for path in ("/", f"/customers/{FIRST}", "/models"):
+        response = await client.get(path, headers=basic(KEY))
+        assert response.status == 200, path
+        headers = response.headers
+        assert headers["Cache-Control"] == "no-store"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"  # no customer id in a Referer
+        policy = headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "script-src" not in policy  # no script runs in these pages
+
+
+async def test_the_console_cannot_write_to_the_audit_trail(seeded: Seeded) -> None:
+    from stream_app.console._app import _default_pool
+
+    pool = await _default_pool(seeded.url)
+    try:
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            await pool.execute("DELETE FROM risk_scores")
+        assert await pool.fetchval("SELECT count(*) FROM risk_scores") > 0
+    finally:
+        await pool.close()
