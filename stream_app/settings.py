@@ -8,6 +8,7 @@ combination (production rules) and raises :class:`ConfigurationError` listing ev
 from __future__ import annotations
 
 import enum
+import os
 import posixpath
 import re
 import typing
@@ -20,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stream_app.partitioning import Partitioner
 
 __all__ = [
+    "RETIRED_VARIABLES",
     "ConfigurationError",
     "Environment",
     "EventLoop",
@@ -117,6 +119,13 @@ def _split_csv(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
+
+
+# variables that were renamed: old name -> (new name, when); a process refuses to start
+# while an old one is set
+RETIRED_VARIABLES: dict[str, tuple[str, str]] = {
+    "RATE_LIMIT_MAX": ("RATE_LIMIT_MAX_REQUESTS", "2026-12-07, issue 22"),
+}
 
 
 class Settings(BaseSettings):
@@ -296,6 +305,20 @@ class Settings(BaseSettings):
     sidecar_advertised_url: str | None = Field(
         None, description="URL other workers use to reach this worker's sidecar (forwarded "
                           "/predict calls); default http://<host>:<SIDECAR_PORT>.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_retired_names(cls, data: Any) -> Any:
+        """A variable that was renamed is refused, never silently ignored (unknown variables
+        are ignored: ``extra="ignore"``), so that a deployment does not fall back to a
+        default it did not choose."""
+        present = {name.upper() for name in os.environ}
+        problems = [f"{old} is no longer read: it was renamed {new} ({when}); set {new} "
+                    f"and remove {old}" for old, (new, when) in RETIRED_VARIABLES.items()
+                    if old in present]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -534,8 +557,10 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "?"
-            problems.append(f"{name}: {err['msg']}")
+            if not err["loc"]:  # a check across variables names them itself
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            problems.append(f"{str(err['loc'][0]).upper()}: {err['msg']}")
         raise ConfigurationError(problems) from None
     problems = settings.problems()
     if problems:

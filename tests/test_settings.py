@@ -92,9 +92,7 @@ def test_rate_limit_is_read_from_rate_limit_max_requests(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RATE_LIMIT_MAX_REQUESTS", "7")
     assert load_settings().rate_limit_max_requests == 7
-    monkeypatch.setenv("RATE_LIMIT_MAX", "9")  # the old name is not a setting any more
-    assert load_settings().rate_limit_max_requests == 7
-    assert "RATE_LIMIT_MAX" not in ENV_NAMES
+    assert "RATE_LIMIT_MAX" not in ENV_NAMES  # the old name: refused, see below
 
 
 def test_model_path_follows_model_registry_dir(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -600,3 +598,28 @@ def test_a_cors_wildcard_is_still_refused_in_production(monkeypatch: pytest.Monk
     _production(monkeypatch)
     monkeypatch.setenv("CORS_ORIGINS", "https://crm.bank.example,*")
     assert any("CORS_ORIGINS" in p for p in _problems())
+
+
+@pytest.mark.parametrize("name", ["RATE_LIMIT_MAX", "rate_limit_max"])
+def test_a_renamed_variable_is_refused_with_its_new_name(monkeypatch: pytest.MonkeyPatch,
+                                                        name: str) -> None:
+    # ignored, it would leave the rate limit at the default the deployment did not choose
+    monkeypatch.setenv(name, "600")
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert ("RATE_LIMIT_MAX is no longer read: it was renamed RATE_LIMIT_MAX_REQUESTS"
+            in message)
+    assert "?" not in message
+    assert "600" not in message  # values are never echoed
+    monkeypatch.delenv(name)
+    monkeypatch.setenv("RATE_LIMIT_MAX_REQUESTS", "600")
+    assert load_settings().rate_limit_max_requests == 600
+
+
+def test_every_retired_variable_names_a_current_one() -> None:
+    from stream_app.settings import RETIRED_VARIABLES
+
+    for old, (new, _) in RETIRED_VARIABLES.items():
+        assert old not in ENV_NAMES
+        assert new in ENV_NAMES
